@@ -1,0 +1,173 @@
+// Package protocol defines the messages that travel over Tomoni's two WebSockets
+// and the close codes that end them.
+//
+// Customer → server: hello, events, status, end.
+// Server → staff: events (with the server's receive time), state.
+// Staff → server: pointer, highlight, end, resync — and nothing else; the server
+// rebuilds every staff message from validated fields, so no customer-side action
+// can be smuggled through.
+// Server → customer: pointer, highlight, resync, state.
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Message types.
+const (
+	TypeHello     = "hello"
+	TypeEvents    = "events"
+	TypeStatus    = "status"
+	TypeEnd       = "end"
+	TypeState     = "state"
+	TypePointer   = "pointer"
+	TypeHighlight = "highlight"
+	TypeResync    = "resync"
+	TypeReset     = "reset"
+)
+
+// WebSocket close codes. Codes 4000–4099 mean "do not reconnect"; 4100+ mean
+// the client may reconnect.
+const (
+	CloseSessionEnded   = 4000 // the session is over; reason in the close text
+	CloseForbidden      = 4003 // a message type the sender may not send
+	CloseUnauthorized   = 4001 // bad or expired token or login
+	CloseMalformed      = 4400 // not JSON or not a known shape
+	CloseTooLarge       = 4413 // message above the size cap
+	CloseRateLimited    = 4429 // event rate above the cap
+	CloseReplaced       = 4009 // another connection took this role for the session
+	CloseServerShutdown = 4100 // node shutting down; reconnect
+)
+
+// Envelope is the common header of every message.
+type Envelope struct {
+	T string `json:"t"`
+}
+
+// Hello is the customer's first message: what kind of screen it has.
+type Hello struct {
+	T      string `json:"t"`
+	Device string `json:"device"`
+	Width  int    `json:"vw"`
+	Height int    `json:"vh"`
+	URL    string `json:"url,omitempty"`
+}
+
+// CustomerEvents is a batch of rrweb events from the customer, stamped with
+// the customer's clock when sent.
+type CustomerEvents struct {
+	T      string            `json:"t"`
+	CT     int64             `json:"ct"`
+	URL    string            `json:"url,omitempty"`
+	Events []json.RawMessage `json:"events"`
+}
+
+// StaffEvents is what the staff receives: the customer's batch plus the
+// server's receive time, so the console can correct for the customer's clock.
+type StaffEvents struct {
+	T      string            `json:"t"`
+	ST     int64             `json:"st"`
+	CT     int64             `json:"ct"`
+	Events []json.RawMessage `json:"events"`
+}
+
+// Status reports a customer-side pause or resume.
+type Status struct {
+	T      string `json:"t"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// State tells either side the session's current state.
+type State struct {
+	T         string `json:"t"`
+	Session   string `json:"session"`
+	State     string `json:"state"`
+	Reason    string `json:"reason,omitempty"`
+	Device    string `json:"device,omitempty"`
+	Connected bool   `json:"connected"`
+	StaffName string `json:"staff_name,omitempty"`
+}
+
+// Pointer places the staff's circle at a node, at a fraction of its box.
+// ID 0 hides the pointer.
+type Pointer struct {
+	T  string  `json:"t"`
+	ID int64   `json:"id"`
+	X  float64 `json:"x"`
+	Y  float64 `json:"y"`
+}
+
+// Highlight outlines one node; ID 0 clears it.
+type Highlight struct {
+	T  string `json:"t"`
+	ID int64  `json:"id"`
+}
+
+// Simple is a message with only a type (end, resync, reset).
+type Simple struct {
+	T string `json:"t"`
+}
+
+// ErrForbidden means the staff sent a type outside the allow-list.
+var ErrForbidden = errors.New("message type not allowed")
+
+// ErrMalformed means the message could not be parsed into an allowed shape.
+var ErrMalformed = errors.New("malformed message")
+
+// maxNodeID bounds node ids to what rrweb can produce in a browser.
+const maxNodeID = 1 << 31
+
+// ParseStaff validates a staff message against the allow-list and returns a
+// freshly built message: fields not in the schema are never forwarded.
+func ParseStaff(data []byte) (any, error) {
+	var raw struct {
+		T  string   `json:"t"`
+		ID *int64   `json:"id"`
+		X  *float64 `json:"x"`
+		Y  *float64 `json:"y"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch raw.T {
+	case TypePointer:
+		if raw.ID == nil {
+			return nil, fmt.Errorf("%w: pointer without id", ErrMalformed)
+		}
+		p := Pointer{T: TypePointer, ID: *raw.ID}
+		if p.ID < 0 || p.ID > maxNodeID {
+			return nil, fmt.Errorf("%w: pointer id out of range", ErrMalformed)
+		}
+		if p.ID != 0 {
+			if raw.X == nil || raw.Y == nil || !fraction(*raw.X) || !fraction(*raw.Y) {
+				return nil, fmt.Errorf("%w: pointer offset must be within [0,1]", ErrMalformed)
+			}
+			p.X, p.Y = *raw.X, *raw.Y
+		}
+		return p, nil
+	case TypeHighlight:
+		if raw.ID == nil || *raw.ID < 0 || *raw.ID > maxNodeID {
+			return nil, fmt.Errorf("%w: highlight id", ErrMalformed)
+		}
+		return Highlight{T: TypeHighlight, ID: *raw.ID}, nil
+	case TypeEnd, TypeResync:
+		return Simple{T: raw.T}, nil
+	case "":
+		return nil, fmt.Errorf("%w: no type", ErrMalformed)
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrForbidden, truncate(raw.T, 32))
+	}
+}
+
+func fraction(f float64) bool { return !math.IsNaN(f) && f >= 0 && f <= 1 }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

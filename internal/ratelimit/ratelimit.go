@@ -1,0 +1,117 @@
+// Package ratelimit provides token buckets: one per key (client address,
+// username) with a bounded number of keys, and a single bucket for global budgets.
+package ratelimit
+
+import (
+	"sync"
+	"time"
+)
+
+// Bucket is a single token bucket. The zero value is not usable; use NewBucket.
+type Bucket struct {
+	mu     sync.Mutex
+	rate   float64 // tokens per second
+	burst  float64
+	tokens float64
+	last   time.Time
+	now    func() time.Time
+}
+
+// NewBucket returns a full bucket that refills at rate tokens per second up to burst.
+func NewBucket(rate float64, burst int, now func() time.Time) *Bucket {
+	if now == nil {
+		now = time.Now
+	}
+	return &Bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now(), now: now}
+}
+
+// Allow takes one token if there is one.
+func (b *Bucket) Allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill()
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Tokens reports the tokens currently available.
+func (b *Bucket) Tokens() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill()
+	return b.tokens
+}
+
+func (b *Bucket) refill() {
+	t := b.now()
+	if d := t.Sub(b.last).Seconds(); d > 0 {
+		b.tokens = min(b.burst, b.tokens+d*b.rate)
+	}
+	b.last = t
+}
+
+// Keyed holds one bucket per key. It keeps at most maxKeys buckets; when
+// full it forgets buckets that have refilled completely, and if none has, it
+// refuses new keys rather than forgetting a bucket that is still limiting
+// someone: an attacker must not be able to reset their own bucket by
+// flooding the table with other keys.
+type Keyed struct {
+	mu      sync.Mutex
+	rate    float64
+	burst   int
+	maxKeys int
+	now     func() time.Time
+	buckets map[string]*Bucket
+}
+
+// NewKeyed returns a keyed limiter.
+func NewKeyed(rate float64, burst, maxKeys int, now func() time.Time) *Keyed {
+	if now == nil {
+		now = time.Now
+	}
+	return &Keyed{rate: rate, burst: burst, maxKeys: maxKeys, now: now, buckets: make(map[string]*Bucket)}
+}
+
+// Allow takes a token from key's bucket.
+func (k *Keyed) Allow(key string) bool {
+	k.mu.Lock()
+	b, ok := k.buckets[key]
+	if !ok {
+		if len(k.buckets) >= k.maxKeys {
+			k.sweepLocked()
+			if len(k.buckets) >= k.maxKeys {
+				k.mu.Unlock()
+				return false
+			}
+		}
+		b = NewBucket(k.rate, k.burst, k.now)
+		k.buckets[key] = b
+	}
+	k.mu.Unlock()
+	return b.Allow()
+}
+
+// Len reports how many keys are tracked.
+func (k *Keyed) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.buckets)
+}
+
+// Sweep forgets buckets that are full again; call it periodically.
+func (k *Keyed) Sweep() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.sweepLocked()
+}
+
+func (k *Keyed) sweepLocked() {
+	for key, b := range k.buckets {
+		if b.Tokens() >= float64(k.burst) {
+			delete(k.buckets, key)
+		}
+	}
+}

@@ -1,0 +1,432 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+)
+
+// Config sets the manager's limits. Zero values take the defaults below.
+type Config struct {
+	CodeTTL         time.Duration // how long a code may wait for the customer (10 min)
+	Grace           time.Duration // how long a joined customer may be disconnected (60 s)
+	StaffIdle       time.Duration // how long a live session may have no staff connected (10 min)
+	MaxDuration     time.Duration // longest a session may last once joined (2 h)
+	WarnBefore      time.Duration // warning before MaxDuration (5 min)
+	MaxLive         int           // live or paused sessions on this deployment (100)
+	MaxWaiting      int           // codes waiting for a customer (200)
+	MaxPerStaff     int           // live, paused or waiting sessions of one staff member (3)
+	EndedRetention  time.Duration // how long ended sessions stay listed (1 h)
+	MaxEndedHistory int           // ended sessions kept for listing (1000)
+	TokenAfterEnd   time.Duration // customer token still recognised after end, to say "ended" (2 min)
+	Now             func() time.Time
+	Rand            io.Reader
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defi := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.CodeTTL, 10*time.Minute)
+	def(&c.Grace, 60*time.Second)
+	def(&c.StaffIdle, 10*time.Minute)
+	def(&c.MaxDuration, 2*time.Hour)
+	def(&c.WarnBefore, 5*time.Minute)
+	def(&c.EndedRetention, time.Hour)
+	def(&c.TokenAfterEnd, 2*time.Minute)
+	defi(&c.MaxLive, 100)
+	defi(&c.MaxWaiting, 200)
+	defi(&c.MaxPerStaff, 3)
+	defi(&c.MaxEndedHistory, 1000)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	return c
+}
+
+// Change is delivered to the manager's listener after every state change,
+// in the order the changes happened.
+type Change struct {
+	Session Session
+	Prev    State
+	// Warning is set when the session nears its maximum duration.
+	Warning time.Duration
+}
+
+// Manager keeps the sessions of one node. It is safe for concurrent use.
+type Manager struct {
+	cfg      Config
+	onChange func(Change)
+
+	mu       sync.Mutex
+	byID     map[string]*Session
+	byCode   map[string]string   // live codes → session id
+	byToken  map[[32]byte]string // customer token hash → session id
+	warned   map[string]bool
+	notifyMu sync.Mutex // keeps listener calls in change order
+}
+
+// NewManager returns a manager. onChange is called, serialised and in
+// order, after each change; it may block briefly (e.g. an audit write) but
+// must not call back into the Manager.
+func NewManager(cfg Config, onChange func(Change)) *Manager {
+	if onChange == nil {
+		onChange = func(Change) {}
+	}
+	return &Manager{
+		cfg:      cfg.withDefaults(),
+		onChange: onChange,
+		byID:     make(map[string]*Session),
+		byCode:   make(map[string]string),
+		byToken:  make(map[[32]byte]string),
+		warned:   make(map[string]bool),
+	}
+}
+
+// Config returns the effective configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// unlockAndNotify releases m.mu and delivers changes in order.
+func (m *Manager) unlockAndNotify(changes ...Change) {
+	if len(changes) == 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.notifyMu.Lock()
+	m.mu.Unlock()
+	defer m.notifyMu.Unlock()
+	for _, c := range changes {
+		m.onChange(c)
+	}
+}
+
+// Counts reports waiting and active (live or paused) sessions.
+func (m *Manager) Counts() (waiting, active int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.countsLocked()
+}
+
+func (m *Manager) countsLocked() (waiting, active int) {
+	for _, s := range m.byID {
+		switch {
+		case s.State == Waiting:
+			waiting++
+		case s.Active():
+			active++
+		}
+	}
+	return waiting, active
+}
+
+// Create issues a new join code for a staff member. It fails with
+// apperr.ErrBusy when a capacity limit is reached.
+func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
+	m.mu.Lock()
+	waiting, _ := m.countsLocked()
+	if waiting >= m.cfg.MaxWaiting {
+		m.mu.Unlock()
+		return Session{}, busy("too many codes are waiting for customers")
+	}
+	mine := 0
+	for _, s := range m.byID {
+		if s.StaffID == staffID && s.State != Ended {
+			mine++
+		}
+	}
+	if mine >= m.cfg.MaxPerStaff {
+		m.mu.Unlock()
+		return Session{}, busy(fmt.Sprintf("you already have %d open sessions; end one first", mine))
+	}
+	code, err := m.uniqueCodeLocked()
+	if err != nil {
+		m.mu.Unlock()
+		return Session{}, err
+	}
+	id, err := newToken(m.cfg.Rand)
+	if err != nil {
+		m.mu.Unlock()
+		return Session{}, err
+	}
+	id = id[:16]
+	now := m.cfg.Now()
+	s := &Session{
+		ID: id, Code: code, StaffID: staffID, StaffName: staffName, State: Waiting,
+		CreatedAt: now, ExpiresAt: now.Add(m.cfg.CodeTTL), LastStaffSeen: now,
+	}
+	m.byID[id] = s
+	m.byCode[code] = id
+	out := *s
+	m.unlockAndNotify(Change{Session: out, Prev: ""})
+	return out, nil
+}
+
+func busy(msg string) *apperr.Error {
+	e := *apperr.ErrBusy
+	e.Message = msg
+	return &e
+}
+
+func (m *Manager) uniqueCodeLocked() (string, error) {
+	// With at most MaxWaiting of a million codes taken, 20 draws all colliding
+	// means the random source is broken, not bad luck.
+	for range 20 {
+		c, err := newCode(m.cfg.Rand)
+		if err != nil {
+			return "", err
+		}
+		if _, taken := m.byCode[c]; !taken {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("no unique code after 20 draws")
+}
+
+// Join consumes a code. Any wrong, expired or used code gives
+// apperr.ErrInvalidCode, so the answer reveals nothing; a full deployment
+// gives apperr.ErrBusy and leaves the code usable. It returns the customer
+// token that authenticates the customer's socket from now on.
+func (m *Manager) Join(code, device string) (Session, string, error) {
+	if !validCodeFormat(code) {
+		return Session{}, "", apperr.ErrInvalidCode
+	}
+	m.mu.Lock()
+	id, ok := m.byCode[code]
+	s := m.byID[id]
+	now := m.cfg.Now()
+	if !ok || s == nil || s.State != Waiting || !now.Before(s.ExpiresAt) {
+		m.mu.Unlock()
+		return Session{}, "", apperr.ErrInvalidCode
+	}
+	if _, active := m.countsLocked(); active >= m.cfg.MaxLive {
+		m.mu.Unlock()
+		return Session{}, "", apperr.ErrBusy
+	}
+	tok, err := newToken(m.cfg.Rand)
+	if err != nil {
+		m.mu.Unlock()
+		return Session{}, "", err
+	}
+	delete(m.byCode, code)
+	prev := s.State
+	s.Code = ""
+	s.State = Live
+	s.Device = device
+	s.JoinedAt = now
+	s.LastCustomerSeen = now
+	m.byToken[hashToken(tok)] = id
+	out := *s
+	m.unlockAndNotify(Change{Session: out, Prev: prev})
+	return out, tok, nil
+}
+
+// ByToken finds the session a customer token belongs to. The token stays
+// recognised for a short while after the end so a reconnecting page can be
+// told the session is over; callers check State.
+func (m *Manager) ByToken(tok string) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byToken[hashToken(tok)]
+	if !ok {
+		return Session{}, apperr.ErrUnauthorized
+	}
+	s, ok := m.byID[id]
+	if !ok {
+		return Session{}, apperr.ErrUnauthorized
+	}
+	return *s, nil
+}
+
+// Get returns a session by id.
+func (m *Manager) Get(id string) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.byID[id]
+	if !ok {
+		return Session{}, apperr.ErrNotFound
+	}
+	return *s, nil
+}
+
+// List returns a staff member's sessions, newest first.
+func (m *Manager) List(staffID int64) []Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Session
+	for _, s := range m.byID {
+		if s.StaffID == staffID {
+			out = append(out, *s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out
+}
+
+// SetConnected records that the customer's (customer=true) or the staff's
+// socket connected or went away.
+func (m *Manager) SetConnected(id string, customer, connected bool) {
+	m.mu.Lock()
+	s, ok := m.byID[id]
+	if !ok || s.State == Ended {
+		m.mu.Unlock()
+		return
+	}
+	now := m.cfg.Now()
+	if customer {
+		if s.CustomerConnected == connected {
+			m.mu.Unlock()
+			return
+		}
+		s.CustomerConnected = connected
+		s.LastCustomerSeen = now
+	} else {
+		if s.StaffConnected == connected {
+			m.mu.Unlock()
+			return
+		}
+		s.StaffConnected = connected
+		s.LastStaffSeen = now
+	}
+	out := *s
+	m.unlockAndNotify(Change{Session: out, Prev: out.State})
+}
+
+// Pause withholds content for reason; Resume lets it flow again. Both are
+// no-ops unless the session is active.
+func (m *Manager) Pause(id, reason string) { m.setActiveState(id, Paused, reason) }
+
+// Resume returns a paused session to live.
+func (m *Manager) Resume(id string) { m.setActiveState(id, Live, "") }
+
+func (m *Manager) setActiveState(id string, st State, reason string) {
+	m.mu.Lock()
+	s, ok := m.byID[id]
+	if !ok || !s.Active() || (s.State == st && s.Reason == reason) {
+		m.mu.Unlock()
+		return
+	}
+	prev := s.State
+	s.State, s.Reason = st, reason
+	out := *s
+	m.unlockAndNotify(Change{Session: out, Prev: prev})
+}
+
+// End ends a session with reason. Ending an ended session returns
+// apperr.ErrEnded and changes nothing.
+func (m *Manager) End(id, reason string) (Session, error) {
+	m.mu.Lock()
+	s, ok := m.byID[id]
+	if !ok {
+		m.mu.Unlock()
+		return Session{}, apperr.ErrNotFound
+	}
+	if s.State == Ended {
+		out := *s
+		m.mu.Unlock()
+		return out, apperr.ErrEnded
+	}
+	c := m.endLocked(s, reason)
+	m.unlockAndNotify(c)
+	return c.Session, nil
+}
+
+func (m *Manager) endLocked(s *Session, reason string) Change {
+	prev := s.State
+	if s.Code != "" {
+		delete(m.byCode, s.Code)
+		s.Code = ""
+	}
+	s.State, s.Reason = Ended, reason
+	s.EndedAt = m.cfg.Now()
+	delete(m.warned, s.ID)
+	return Change{Session: *s, Prev: prev}
+}
+
+// EndAll ends every open session, e.g. at shutdown.
+func (m *Manager) EndAll(reason string) {
+	m.mu.Lock()
+	var changes []Change
+	for _, s := range m.byID {
+		if s.State != Ended {
+			changes = append(changes, m.endLocked(s, reason))
+		}
+	}
+	m.unlockAndNotify(changes...)
+}
+
+// Sweep applies the time limits: expired codes, customers gone past the
+// grace period, sessions without staff, sessions at their maximum length.
+// It also forgets old ended sessions and their tokens.
+func (m *Manager) Sweep() {
+	m.mu.Lock()
+	now := m.cfg.Now()
+	var changes []Change
+	for _, s := range m.byID {
+		switch {
+		case s.State == Waiting && !now.Before(s.ExpiresAt):
+			changes = append(changes, m.endLocked(s, ReasonExpired))
+		case s.Active() && !s.CustomerConnected && now.Sub(s.LastCustomerSeen) >= m.cfg.Grace:
+			changes = append(changes, m.endLocked(s, ReasonCustomerLost))
+		case s.Active() && !s.StaffConnected && now.Sub(s.LastStaffSeen) >= m.cfg.StaffIdle:
+			changes = append(changes, m.endLocked(s, ReasonStaffIdle))
+		case s.Active() && now.Sub(s.JoinedAt) >= m.cfg.MaxDuration:
+			changes = append(changes, m.endLocked(s, ReasonMaxDuration))
+		case s.Active() && !m.warned[s.ID] && now.Sub(s.JoinedAt) >= m.cfg.MaxDuration-m.cfg.WarnBefore:
+			m.warned[s.ID] = true
+			changes = append(changes, Change{Session: *s, Prev: s.State, Warning: m.cfg.MaxDuration - now.Sub(s.JoinedAt)})
+		}
+	}
+	m.forgetLocked(now)
+	m.unlockAndNotify(changes...)
+}
+
+func (m *Manager) forgetLocked(now time.Time) {
+	var ended []*Session
+	for _, s := range m.byID {
+		if s.State == Ended {
+			ended = append(ended, s)
+		}
+	}
+	sort.Slice(ended, func(i, j int) bool { return ended[i].EndedAt.After(ended[j].EndedAt) })
+	for i, s := range ended {
+		if i >= m.cfg.MaxEndedHistory || now.Sub(s.EndedAt) >= m.cfg.EndedRetention {
+			delete(m.byID, s.ID)
+		}
+	}
+	for h, id := range m.byToken {
+		s, ok := m.byID[id]
+		if !ok || (s.State == Ended && now.Sub(s.EndedAt) >= m.cfg.TokenAfterEnd) {
+			delete(m.byToken, h)
+		}
+	}
+}
+
+// Run sweeps every interval until ctx is done.
+func (m *Manager) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.Sweep()
+		}
+	}
+}
