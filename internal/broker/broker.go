@@ -1,0 +1,111 @@
+// Package broker moves relay messages between the node holding a session's
+// customer socket and the node(s) holding its staff sockets. One node uses
+// the in-memory broker; a cluster would use NATS subjects of the same names.
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Handler receives a published message. It is called on the publisher's
+// goroutine (memory) or the broker's (NATS): it must not block and must not
+// modify msg.
+type Handler func(msg []byte)
+
+// Broker publishes messages on subjects and delivers them to subscribers.
+type Broker interface {
+	// Publish delivers msg to the subject's current subscribers. Delivery is
+	// at most once; a closed broker returns ErrClosed.
+	Publish(ctx context.Context, subject string, msg []byte) error
+	// Subscribe registers h for subject until the subscription is cancelled.
+	Subscribe(subject string, h Handler) (Subscription, error)
+	Close() error
+}
+
+// Subscription is cancelled with Unsubscribe; it is safe to call twice.
+type Subscription interface {
+	Unsubscribe()
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("broker closed")
+
+// ToStaff and ToCustomer name a session's two directions.
+func ToStaff(sessionID string) string    { return "tomoni.s." + sessionID + ".staff" }
+func ToCustomer(sessionID string) string { return "tomoni.s." + sessionID + ".customer" }
+
+// Memory is the single-node broker.
+type Memory struct {
+	mu     sync.RWMutex
+	subs   map[string]map[*memSub]struct{}
+	closed bool
+}
+
+var _ Broker = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory broker.
+func NewMemory() *Memory { return &Memory{subs: make(map[string]map[*memSub]struct{})} }
+
+type memSub struct {
+	b       *Memory
+	subject string
+	h       Handler
+}
+
+// Publish calls each subscriber's handler in turn.
+func (m *Memory) Publish(_ context.Context, subject string, msg []byte) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	for s := range m.subs[subject] {
+		s.h(msg)
+	}
+	return nil
+}
+
+// Subscribe adds a handler for subject.
+func (m *Memory) Subscribe(subject string, h Handler) (Subscription, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := &memSub{b: m, subject: subject, h: h}
+	set := m.subs[subject]
+	if set == nil {
+		set = make(map[*memSub]struct{})
+		m.subs[subject] = set
+	}
+	set[s] = struct{}{}
+	return s, nil
+}
+
+func (s *memSub) Unsubscribe() {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	set := s.b.subs[s.subject]
+	delete(set, s)
+	if len(set) == 0 {
+		delete(s.b.subs, s.subject)
+	}
+}
+
+// Subjects reports how many subjects have subscribers (for leak tests).
+func (m *Memory) Subjects() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.subs)
+}
+
+// Close stops delivery.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.subs = make(map[string]map[*memSub]struct{})
+	return nil
+}

@@ -1,0 +1,219 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/sync/errgroup"
+)
+
+// item is one outgoing message. A final item closes the connection with
+// code and reason once written.
+type item struct {
+	data   []byte
+	final  bool
+	code   websocket.StatusCode
+	reason string
+}
+
+// outQueue is a bounded FIFO of outgoing messages. Producers never block:
+// push reports false when the queue is full and the caller decides what to
+// drop.
+type outQueue struct {
+	mu       sync.Mutex
+	items    []item
+	bytes    int64
+	maxItems int
+	maxBytes int64
+	final    bool // a final item is queued: accept nothing more
+	wake     chan struct{}
+}
+
+func newOutQueue(maxItems int, maxBytes int64) *outQueue {
+	return &outQueue{maxItems: maxItems, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+}
+
+func (q *outQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// push appends it unless that would exceed a bound.
+func (q *outQueue) push(it item) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.final {
+		return true // closing: quietly discard
+	}
+	if len(q.items) >= q.maxItems || q.bytes+int64(len(it.data)) > q.maxBytes {
+		return false
+	}
+	q.items = append(q.items, it)
+	q.bytes += int64(len(it.data))
+	q.signal()
+	return true
+}
+
+// replace drops everything queued and queues it instead.
+func (q *outQueue) replace(it item) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.final {
+		return
+	}
+	clear(q.items)
+	q.items = append(q.items[:0], it)
+	q.bytes = int64(len(it.data))
+	q.final = it.final
+	q.signal()
+}
+
+// appendFinal queues a closing item after what is queued, dropping the
+// queue if there is no room: the end of a session must always get through.
+func (q *outQueue) appendFinal(it item) {
+	q.mu.Lock()
+	if q.final {
+		q.mu.Unlock()
+		return
+	}
+	if len(q.items) >= q.maxItems {
+		q.mu.Unlock()
+		q.replace(it)
+		return
+	}
+	it.final = true
+	q.items = append(q.items, it)
+	q.bytes += int64(len(it.data))
+	q.final = true
+	q.signal()
+	q.mu.Unlock()
+}
+
+// pop waits for the next item.
+func (q *outQueue) pop(ctx context.Context) (item, error) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			it := q.items[0]
+			q.items[0] = item{}
+			q.items = q.items[1:]
+			q.bytes -= int64(len(it.data))
+			q.mu.Unlock()
+			return it, nil
+		}
+		q.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return item{}, ctx.Err()
+		case <-q.wake:
+		}
+	}
+}
+
+func (q *outQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// closeError asks the connection to close with a code the client can act on.
+type closeError struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+func (e *closeError) Error() string { return fmt.Sprintf("close %d: %s", e.code, e.reason) }
+
+func closeWith(code int, reason string) error {
+	return &closeError{code: websocket.StatusCode(code), reason: reason}
+}
+
+// errFinal ends the pumps after a final message was written.
+var errFinal = errors.New("final message sent")
+
+// conn is one WebSocket with one writer goroutine, one reader and a pinger.
+type conn struct {
+	ws  *websocket.Conn
+	q   *outQueue
+	cfg Config
+}
+
+func newConn(ws *websocket.Conn, cfg Config, maxItems int, maxBytes int64) *conn {
+	return &conn{ws: ws, q: newOutQueue(maxItems, maxBytes), cfg: cfg}
+}
+
+// kick closes the connection from outside, after what is already queued.
+func (c *conn) kick(code int, reason string) {
+	c.q.appendFinal(item{code: websocket.StatusCode(code), reason: reason})
+}
+
+// run pumps until the peer goes, a final message is written, handle returns
+// an error or ctx ends. handle is called for each incoming message in order.
+func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []byte) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		for {
+			typ, data, err := c.ws.Read(ctx)
+			if err != nil {
+				return err
+			}
+			if typ != websocket.MessageText {
+				c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
+				return errors.New("binary message")
+			}
+			if err := handle(ctx, data); err != nil {
+				var ce *closeError
+				if errors.As(err, &ce) {
+					c.ws.Close(ce.code, ce.reason)
+				}
+				return err
+			}
+		}
+	})
+	g.Go(func() error {
+		for {
+			it, err := c.q.pop(ctx)
+			if err != nil {
+				return err
+			}
+			if len(it.data) > 0 {
+				wctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+				err = c.ws.Write(wctx, websocket.MessageText, it.data)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+			}
+			if it.final {
+				c.ws.Close(it.code, it.reason)
+				return errFinal
+			}
+		}
+	})
+	g.Go(func() error {
+		t := time.NewTicker(c.cfg.PingInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				pctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+				err := c.ws.Ping(pctx)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("ping: %w", err)
+				}
+			}
+		}
+	})
+	err := g.Wait()
+	c.ws.CloseNow()
+	return err
+}

@@ -1,0 +1,178 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
+	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+)
+
+// Pause reasons a customer page may report.
+var pauseReasons = map[string]bool{"excluded_page": true, "secure_input": true, "site": true, "hidden": true}
+
+// Device classes the SDK reports.
+var devices = map[string]bool{"pc": true, "tablet": true, "phone": true}
+
+// CleanDevice maps anything unknown to "unknown": the value is audited and
+// shown to staff, so it must not carry free text.
+func CleanDevice(d string) string {
+	if devices[d] {
+		return d
+	}
+	return "unknown"
+}
+
+func acceptOptions() *websocket.AcceptOptions {
+	return &websocket.AcceptOptions{
+		// The server checks Origin against the configured allow-list before
+		// calling the relay, with scheme and port, which the library's
+		// host-only patterns cannot express.
+		InsecureSkipVerify: true,
+		// No context takeover keeps per-connection compressor memory flat.
+		CompressionMode: websocket.CompressionNoContextTakeover,
+	}
+}
+
+// ServeCustomer upgrades the request and relays the customer's events to
+// staff until the session ends or the socket goes. The caller has verified
+// the customer token and the Origin.
+func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s session.Session) {
+	ws, err := websocket.Accept(w, req, acceptOptions())
+	if err != nil {
+		r.log.Info("customer accept failed", "session", s.ID, "err", err)
+		return
+	}
+	ws.SetReadLimit(r.cfg.MaxCustomerMessage)
+	c := newConn(ws, r.cfg, r.cfg.QueueMessages, r.cfg.QueueBytes)
+
+	r.mu.Lock()
+	old := r.customers[s.ID]
+	r.customers[s.ID] = c
+	r.mu.Unlock()
+	if old != nil {
+		old.kick(protocol.CloseReplaced, "replaced by a newer connection")
+		r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+	}
+	defer func() {
+		r.mu.Lock()
+		last := r.customers[s.ID] == c
+		if last {
+			delete(r.customers, s.ID)
+		}
+		r.mu.Unlock()
+		if last {
+			r.sessions.SetConnected(s.ID, true, false)
+		}
+	}()
+
+	sub, err := r.broker.Subscribe(broker.ToCustomer(s.ID), func(msg []byte) {
+		if ended, reason := isEnded(msg); ended {
+			c.q.appendFinal(item{data: msg, code: protocol.CloseSessionEnded, reason: reason})
+			return
+		}
+		if !c.q.push(item{data: msg}) {
+			// Only pointer and highlight updates can pile up here, and the
+			// newest one supersedes the rest.
+			r.metrics.Dropped.WithLabelValues("customer", "queue_full").Inc()
+		}
+	})
+	if err != nil {
+		ws.Close(protocol.CloseServerShutdown, "relay unavailable")
+		return
+	}
+	defer sub.Unsubscribe()
+
+	r.metrics.Connections.WithLabelValues("customer").Inc()
+	defer r.metrics.Connections.WithLabelValues("customer").Dec()
+	r.sessions.SetConnected(s.ID, true, true)
+
+	cur, err := r.sessions.Get(s.ID)
+	if err != nil || cur.State == session.Ended {
+		c.q.appendFinal(item{data: stateMessage(cur), code: protocol.CloseSessionEnded, reason: cur.Reason})
+	} else {
+		c.q.push(item{data: stateMessage(cur)})
+	}
+
+	limit := ratelimit.NewBucket(r.cfg.CustomerRate, r.cfg.CustomerBurst, r.now)
+	err = c.run(req.Context(), func(ctx context.Context, data []byte) error {
+		if !limit.Allow() {
+			r.metrics.Rejected.WithLabelValues("customer", "rate").Inc()
+			return closeWith(protocol.CloseRateLimited, "event rate above the limit")
+		}
+		return r.handleCustomer(ctx, s.ID, data)
+	})
+	r.log.Debug("customer socket closed", "session", s.ID, "err", err)
+}
+
+func (r *Relay) handleCustomer(ctx context.Context, id string, data []byte) error {
+	var env protocol.Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+		return closeWith(protocol.CloseMalformed, "malformed message")
+	}
+	cur, err := r.sessions.Get(id)
+	if err != nil || cur.State == session.Ended {
+		return closeWith(protocol.CloseSessionEnded, "session ended")
+	}
+	switch env.T {
+	case protocol.TypeEvents:
+		var in protocol.CustomerEvents
+		if err := json.Unmarshal(data, &in); err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed events")
+		}
+		if cur.State != session.Live {
+			// Paused means nothing flows, whatever the page sends.
+			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
+			return nil
+		}
+		out, err := json.Marshal(protocol.StaffEvents{T: protocol.TypeEvents, ST: r.now().UnixMilli(), CT: in.CT, Events: in.Events})
+		if err != nil {
+			return closeWith(protocol.CloseMalformed, "malformed events")
+		}
+		r.metrics.Messages.WithLabelValues("to_staff").Inc()
+		r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
+		return r.broker.Publish(ctx, broker.ToStaff(id), out)
+	case protocol.TypeHello:
+		var h protocol.Hello
+		if err := json.Unmarshal(data, &h); err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed hello")
+		}
+		out, _ := json.Marshal(protocol.Hello{T: protocol.TypeHello, Device: CleanDevice(h.Device), Width: clampDim(h.Width), Height: clampDim(h.Height)})
+		return r.broker.Publish(ctx, broker.ToStaff(id), out)
+	case protocol.TypeStatus:
+		var st protocol.Status
+		if err := json.Unmarshal(data, &st); err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed status")
+		}
+		switch st.State {
+		case string(session.Paused):
+			if !pauseReasons[st.Reason] {
+				st.Reason = "site"
+			}
+			r.sessions.Pause(id, st.Reason)
+		case string(session.Live):
+			r.sessions.Resume(id)
+		default:
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "unknown status")
+		}
+		return nil
+	case protocol.TypeEnd:
+		r.sessions.End(id, session.ReasonCustomer)
+		return nil
+	default:
+		r.metrics.Rejected.WithLabelValues("customer", "unknown_type").Inc()
+		return closeWith(protocol.CloseMalformed, "unknown message type")
+	}
+}
+
+func clampDim(v int) int { return max(0, min(v, 100_000)) }

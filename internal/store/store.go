@@ -1,0 +1,75 @@
+// Package store defines what Tomoni keeps on disk: staff accounts, staff
+// login sessions and the audit trail. Audit rows carry metadata only — never
+// page content, typed text or pointer data (DESIGN invariant 2).
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Staff is a staff account.
+type Staff struct {
+	ID           int64
+	Username     string
+	DisplayName  string
+	PasswordHash string // argon2id, PHC string format
+	CreatedAt    time.Time
+}
+
+// Login is a staff login session, keyed by the SHA-256 of its cookie token.
+type Login struct {
+	TokenHash string
+	StaffID   int64
+	CSRF      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Audit kinds.
+const (
+	AuditLogin          = "login"
+	AuditLoginFailed    = "login_failed"
+	AuditSessionCreated = "session_created"
+	AuditSessionJoined  = "session_joined"
+	AuditSessionEnded   = "session_ended"
+	AuditJoinFailed     = "join_failed"
+	AuditJoinRefused    = "join_refused" // capacity
+	AuditCreateRefused  = "create_refused"
+	AuditSessionPaused  = "session_paused"
+	AuditSessionResumed = "session_resumed"
+)
+
+// AuditEntry is one audit row: who, when, what, how long, why.
+type AuditEntry struct {
+	ID         int64
+	At         time.Time
+	Kind       string
+	StaffID    int64  // 0 when not known
+	Username   string // for logins; never a password
+	SessionID  string
+	Reason     string
+	Device     string
+	DurationMS int64
+	ClientHash string // salted hash of the client address, never the address
+}
+
+// Store is implemented by each database dialect. Methods return
+// apperr.ErrNotFound for missing rows and apperr.ErrConflict for duplicates.
+// All methods are safe for concurrent use.
+type Store interface {
+	CreateStaff(ctx context.Context, s Staff) (Staff, error)
+	StaffByUsername(ctx context.Context, username string) (Staff, error)
+	StaffByID(ctx context.Context, id int64) (Staff, error)
+	CountStaff(ctx context.Context) (int, error)
+
+	CreateLogin(ctx context.Context, l Login) error
+	LoginByTokenHash(ctx context.Context, hash string) (Login, error)
+	DeleteLogin(ctx context.Context, hash string) error
+	DeleteExpiredLogins(ctx context.Context, now time.Time) (int64, error)
+
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
+
+	Close() error
+}
