@@ -1,7 +1,6 @@
 package session
 
 import (
-
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -50,4 +49,3 @@ func validCodeFormat(s string) bool {
 	}
 	return true
 }
-

@@ -42,9 +42,9 @@ type Session struct {
 	CustomerConnected bool      `json:"customer_connected"`
 	StaffConnected    bool      `json:"staff_connected"`
 	CreatedAt         time.Time `json:"created_at"`
-	ExpiresAt         time.Time `json:"expires_at"`          // code expiry while waiting
-	JoinedAt          time.Time `json:"joined_at,omitzero"`  // customer entered the code
-	EndedAt           time.Time `json:"ended_at,omitzero"`   // when ended
+	ExpiresAt         time.Time `json:"expires_at"`         // code expiry while waiting
+	JoinedAt          time.Time `json:"joined_at,omitzero"` // customer entered the code
+	EndedAt           time.Time `json:"ended_at,omitzero"`  // when ended
 	LastCustomerSeen  time.Time `json:"-"`
 	LastStaffSeen     time.Time `json:"-"`
 }

@@ -1,0 +1,270 @@
+// Package app wires Tomoni's parts into one running program: store,
+// sessions, broker, relay, HTTP servers and the demo bank. cmd/tomoni parses
+// flags and calls it; tests build a Config in code and call it directly.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/demo"
+	"github.com/tomoni-cobrowse/tomoni/internal/relay"
+	"github.com/tomoni-cobrowse/tomoni/internal/server"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+	"github.com/tomoni-cobrowse/tomoni/internal/store/sqlite"
+	"github.com/tomoni-cobrowse/tomoni/web"
+)
+
+// App is a running Tomoni node.
+type App struct {
+	Config     config.Config
+	Log        *slog.Logger
+	Out        io.Writer   // where first-start credentials are printed
+	HashParams auth.Params // argon2id cost; tests lower it
+
+	Store    store.Store
+	Sessions *session.Manager
+	Relay    *relay.Relay
+	Broker   broker.Broker
+	Registry *prometheus.Registry
+
+	server   *server.Server
+	http     *http.Server
+	demo     *http.Server
+	ln       net.Listener
+	demoLn   net.Listener
+	url      string
+	demoURL  string
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	serveErr chan error
+}
+
+// New returns an App for cfg; Open starts it.
+func New(cfg config.Config, log *slog.Logger, out io.Writer) *App {
+	return &App{Config: cfg, Log: log, Out: out, HashParams: auth.DefaultParams(), serveErr: make(chan error, 2)}
+}
+
+// Open opens the database, listens on both addresses and starts serving.
+func (a *App) Open(ctx context.Context) error {
+	if err := a.Config.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := os.MkdirAll(a.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(a.Config.DataDir, "tomoni.db"))
+	if err != nil {
+		return err
+	}
+	a.Store = db
+	if err := a.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Broker = broker.NewMemory()
+
+	// The listener needs the relay and the server, which need the manager:
+	// route through a closure set once all exist.
+	var onChange func(session.Change)
+	a.Sessions = session.NewManager(session.Config{
+		CodeTTL: a.Config.CodeTTL, Grace: a.Config.Grace, StaffIdle: a.Config.StaffIdle, MaxDuration: a.Config.MaxDuration,
+		MaxLive: a.Config.MaxLive, MaxWaiting: a.Config.MaxWaiting, MaxPerStaff: a.Config.MaxPerStaff,
+	}, func(c session.Change) { onChange(c) })
+	a.Relay = relay.New(relay.Config{MaxCustomerMessage: a.Config.MaxCustomerMessage, MaxStaffMessage: a.Config.MaxStaffMessage},
+		a.Sessions, a.Broker, a.Registry, a.Log)
+	srv, err := server.New(server.Options{
+		Config: a.Config, Store: a.Store, Sessions: a.Sessions, Relay: a.Relay, Assets: web.Dist(),
+		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
+	})
+	if err != nil {
+		return err
+	}
+	a.server = srv
+	onChange = func(c session.Change) {
+		a.Relay.Notify(c)
+		srv.OnSessionChange(c)
+	}
+
+	a.ln, err = net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", a.Config.Addr, err)
+	}
+	a.url = a.Config.PublicURL
+	if a.url == "" {
+		a.url = "http://" + a.ln.Addr().String()
+	}
+	if a.Config.DemoAddr != "" {
+		a.demoLn, err = net.Listen("tcp", a.Config.DemoAddr)
+		if err != nil {
+			a.ln.Close()
+			return fmt.Errorf("listen demo %s: %w", a.Config.DemoAddr, err)
+		}
+		a.demoURL = "http://" + a.demoLn.Addr().String()
+		if err := srv.AllowOrigin(a.demoURL); err != nil {
+			return err
+		}
+		// Browsers treat localhost and 127.0.0.1 as different origins; allow both spellings of the demo.
+		if host, port, _ := net.SplitHostPort(a.demoLn.Addr().String()); host == "127.0.0.1" {
+			srv.AllowOrigin("http://localhost:" + port)
+		}
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.http = newHTTPServer(srv.Handler(), a.Log)
+	a.serve(a.http, a.ln)
+	if a.demoLn != nil {
+		a.demo = newHTTPServer(demo.Handler(web.Demo(), func() string { return a.url }), a.Log)
+		a.serve(a.demo, a.demoLn)
+	}
+	a.wg.Go(func() { a.Sessions.Run(runCtx, time.Second) })
+	a.wg.Go(func() { a.housekeeping(runCtx) })
+	return nil
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (a *App) serve(s *http.Server, ln net.Listener) {
+	a.wg.Go(func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.Log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+			a.serveErr <- err
+		}
+	})
+}
+
+func (a *App) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.server.Sweep()
+			if _, err := a.Store.DeleteExpiredLogins(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				a.Log.Warn("delete expired logins", "err", err)
+			}
+		}
+	}
+}
+
+// URL is the server's base URL; DemoURL the demo bank's ("" when off).
+func (a *App) URL() string     { return a.url }
+func (a *App) DemoURL() string { return a.demoURL }
+
+// Err delivers a fatal serving error.
+func (a *App) Err() <-chan error { return a.serveErr }
+
+// Close ends live sessions with reason "shutdown", stops serving and closes
+// the database.
+func (a *App) Close() error {
+	if a.Sessions != nil {
+		a.Sessions.EndAll(session.ReasonShutdown)
+	}
+	if a.Relay != nil {
+		a.Relay.Shutdown(2 * time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range []*http.Server{a.http, a.demo} {
+		if s != nil {
+			if err := s.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+				s.Close()
+			}
+		}
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	if a.Broker != nil {
+		a.Broker.Close()
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// bootstrapAdmin creates the first staff account on an empty database and
+// prints its password once.
+func (a *App) bootstrapAdmin(ctx context.Context) error {
+	n, err := a.Store.CountStaff(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	pw, err := auth.NewPassword()
+	if err != nil {
+		return err
+	}
+	if _, err := a.AddStaff(ctx, "admin", "管理者", pw); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Out, "Created the first staff account (shown only this once):\n  username: admin\n  password: %s\n", pw)
+	return nil
+}
+
+// AddStaff creates a staff account.
+func (a *App) AddStaff(ctx context.Context, username, displayName, password string) (store.Staff, error) {
+	if username == "" || len(username) > 64 {
+		return store.Staff{}, errors.New("username must be 1 to 64 characters")
+	}
+	if len(password) < 10 {
+		return store.Staff{}, errors.New("password must be at least 10 characters")
+	}
+	if displayName == "" {
+		displayName = username
+	}
+	h, err := auth.HashPassword(password, a.HashParams)
+	if err != nil {
+		return store.Staff{}, err
+	}
+	st, err := a.Store.CreateStaff(ctx, store.Staff{Username: username, DisplayName: displayName, PasswordHash: h})
+	if errors.Is(err, apperr.ErrConflict) {
+		return st, fmt.Errorf("staff %q already exists", username)
+	}
+	return st, err
+}
+
+// OpenStore opens only the database (for `tomoni user add`).
+func OpenStore(ctx context.Context, dataDir string) (store.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "tomoni.db"))
+}

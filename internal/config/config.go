@@ -1,0 +1,262 @@
+// Package config holds Tomoni's one configuration struct: defaults, flags,
+// TOMONI_* environment variables and validation. Nothing here is global.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything an operator can set.
+type Config struct {
+	Addr     string // Tomoni server listen address
+	DemoAddr string // demo bank listen address; empty disables the demo
+	DataDir  string // where the SQLite database lives
+
+	// PublicURL is how browsers reach the server (e.g. https://cobrowse.example.jp).
+	// Empty means http://<Addr as listened>.
+	PublicURL string
+	// SiteOrigins may embed the SDK and open customer sockets. The demo's
+	// own origins are added automatically while the demo runs.
+	SiteOrigins []string
+
+	CodeTTL        time.Duration
+	Grace          time.Duration
+	StaffIdle      time.Duration
+	MaxDuration    time.Duration
+	MaxLive        int
+	MaxWaiting     int
+	MaxPerStaff    int
+	JoinPerMinute  float64 // join attempts per client address per minute
+	JoinBurst      int
+	LoginPerMinute float64
+	LoginBurst     int
+
+	MaxCustomerMessage int64
+	MaxStaffMessage    int64
+
+	LogLevel string // debug, info, warn, error
+}
+
+// Default returns the embedded, no-setup configuration.
+func Default() Config {
+	return Config{
+		Addr:               "127.0.0.1:8080",
+		DemoAddr:           "127.0.0.1:8081",
+		DataDir:            "./tomoni-data",
+		CodeTTL:            10 * time.Minute,
+		Grace:              60 * time.Second,
+		StaffIdle:          10 * time.Minute,
+		MaxDuration:        2 * time.Hour,
+		MaxLive:            100,
+		MaxWaiting:         200,
+		MaxPerStaff:        3,
+		JoinPerMinute:      3,
+		JoinBurst:          10,
+		LoginPerMinute:     6,
+		LoginBurst:         10,
+		MaxCustomerMessage: 4 << 20,
+		MaxStaffMessage:    4 << 10,
+		LogLevel:           "info",
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr must not be empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public URL %q must be http(s)://host[:port]", c.PublicURL))
+		}
+	}
+	for _, o := range c.SiteOrigins {
+		if _, err := NormalizeOrigin(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	pos := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	pos("code TTL", c.CodeTTL)
+	pos("grace period", c.Grace)
+	pos("staff idle limit", c.StaffIdle)
+	pos("max duration", c.MaxDuration)
+	for name, v := range map[string]int{"max live": c.MaxLive, "max waiting": c.MaxWaiting, "max per staff": c.MaxPerStaff, "join burst": c.JoinBurst, "login burst": c.LoginBurst} {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if c.JoinPerMinute <= 0 || c.LoginPerMinute <= 0 {
+		errs = append(errs, errors.New("rate limits must be positive"))
+	}
+	if c.MaxCustomerMessage < 64<<10 || c.MaxStaffMessage < 256 {
+		errs = append(errs, errors.New("message caps too small (customer ≥ 64 KiB, staff ≥ 256 B)"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// NormalizeOrigin turns "https://Bank.example:443/" into "https://bank.example".
+func NormalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return "", fmt.Errorf("origin %q must be scheme://host[:port]", o)
+	}
+	host := strings.ToLower(u.Host)
+	if (u.Scheme == "http" && strings.HasSuffix(host, ":80")) || (u.Scheme == "https" && strings.HasSuffix(host, ":443")) {
+		host = host[:strings.LastIndexByte(host, ':')]
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// RegisterFlags binds every setting to a flag on fs, with defaults taken
+// from c (so apply environment variables first).
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "server listen address (TOMONI_ADDR)")
+	fs.StringVar(&c.DemoAddr, "demo-addr", c.DemoAddr, "demo bank listen address; empty disables the demo (TOMONI_DEMO_ADDR)")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory for the embedded database (TOMONI_DATA)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
+	fs.Func("site-origin", "site origin allowed to embed the SDK; repeat or comma-separate (TOMONI_SITE_ORIGINS)", func(v string) error {
+		c.SiteOrigins = append(c.SiteOrigins, splitList(v)...)
+		return nil
+	})
+	fs.DurationVar(&c.CodeTTL, "code-ttl", c.CodeTTL, "how long a join code stays valid (TOMONI_CODE_TTL)")
+	fs.DurationVar(&c.Grace, "grace", c.Grace, "how long a disconnected customer may take to come back (TOMONI_GRACE)")
+	fs.DurationVar(&c.StaffIdle, "staff-idle", c.StaffIdle, "end a session with no staff connected after this long (TOMONI_STAFF_IDLE)")
+	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "longest a session may last (TOMONI_MAX_DURATION)")
+	fs.IntVar(&c.MaxLive, "max-live", c.MaxLive, "concurrent live sessions (TOMONI_MAX_LIVE)")
+	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "codes waiting for a customer (TOMONI_MAX_WAITING)")
+	fs.IntVar(&c.MaxPerStaff, "max-per-staff", c.MaxPerStaff, "open sessions per staff member (TOMONI_MAX_PER_STAFF)")
+	fs.Float64Var(&c.JoinPerMinute, "join-rate", c.JoinPerMinute, "join attempts per client address per minute (TOMONI_JOIN_RATE)")
+	fs.IntVar(&c.JoinBurst, "join-burst", c.JoinBurst, "join attempts a client address may make at once (TOMONI_JOIN_BURST)")
+	fs.Float64Var(&c.LoginPerMinute, "login-rate", c.LoginPerMinute, "staff login attempts per address per minute (TOMONI_LOGIN_RATE)")
+	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "staff login attempts at once (TOMONI_LOGIN_BURST)")
+	fs.Int64Var(&c.MaxCustomerMessage, "max-customer-message", c.MaxCustomerMessage, "bytes per customer message (TOMONI_MAX_CUSTOMER_MESSAGE)")
+	fs.Int64Var(&c.MaxStaffMessage, "max-staff-message", c.MaxStaffMessage, "bytes per staff message (TOMONI_MAX_STAFF_MESSAGE)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (TOMONI_LOG_LEVEL)")
+}
+
+// ApplyEnv reads TOMONI_* variables from getenv.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	var errs []error
+	str := func(key string, dst *string) {
+		if v, ok := lookup(getenv, key); ok {
+			*dst = v
+		}
+	}
+	dur := func(key string, dst *time.Duration) {
+		if v, ok := lookup(getenv, key); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(key string, dst *int) {
+		if v, ok := lookup(getenv, key); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				return
+			}
+			*dst = n
+		}
+	}
+	num64 := func(key string, dst *int64) {
+		if v, ok := lookup(getenv, key); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				return
+			}
+			*dst = n
+		}
+	}
+	flt := func(key string, dst *float64) {
+		if v, ok := lookup(getenv, key); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+				return
+			}
+			*dst = f
+		}
+	}
+	str("TOMONI_ADDR", &c.Addr)
+	str("TOMONI_DEMO_ADDR", &c.DemoAddr)
+	str("TOMONI_DATA", &c.DataDir)
+	str("TOMONI_PUBLIC_URL", &c.PublicURL)
+	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {
+		c.SiteOrigins = splitList(v)
+	}
+	dur("TOMONI_CODE_TTL", &c.CodeTTL)
+	dur("TOMONI_GRACE", &c.Grace)
+	dur("TOMONI_STAFF_IDLE", &c.StaffIdle)
+	dur("TOMONI_MAX_DURATION", &c.MaxDuration)
+	num("TOMONI_MAX_LIVE", &c.MaxLive)
+	num("TOMONI_MAX_WAITING", &c.MaxWaiting)
+	num("TOMONI_MAX_PER_STAFF", &c.MaxPerStaff)
+	flt("TOMONI_JOIN_RATE", &c.JoinPerMinute)
+	num("TOMONI_JOIN_BURST", &c.JoinBurst)
+	flt("TOMONI_LOGIN_RATE", &c.LoginPerMinute)
+	num("TOMONI_LOGIN_BURST", &c.LoginBurst)
+	num64("TOMONI_MAX_CUSTOMER_MESSAGE", &c.MaxCustomerMessage)
+	num64("TOMONI_MAX_STAFF_MESSAGE", &c.MaxStaffMessage)
+	str("TOMONI_LOG_LEVEL", &c.LogLevel)
+	return errors.Join(errs...)
+}
+
+// Load builds a Config from defaults, then the environment, then args.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if err := c.ApplyEnv(getenv); err != nil {
+		return c, err
+	}
+	fs := flag.NewFlagSet("tomoni", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	v := getenv(key)
+	return v, v != ""
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"bytes"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// consoleCSP keeps customer content inert in the console: no script but
+// the console's own, no plugins, no framing of the console. Images and fonts
+// may come from the site origins because the replayed page references them.
+func (s *Server) consoleCSP() string {
+	media := strings.Join(s.siteOrigins(), " ")
+	return "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' data: blob: " + media + "; font-src 'self' data: " + media + "; " +
+		"connect-src 'self'; frame-src 'self'; child-src 'self'; base-uri 'none'; form-action 'self'; " +
+		"frame-ancestors 'none'; object-src 'none'"
+}
+
+func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(s.opt.Assets, "console/index.html")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", s.consoleCSP())
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b)
+}
+
+func (s *Server) consoleAssets() http.Handler {
+	sub, err := fs.Sub(s.opt.Assets, "console/assets")
+	if err != nil {
+		panic(err)
+	}
+	files := http.StripPrefix("/console/assets/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// handleSDK serves the customer script with a short cache lifetime, so a
+// fix reaches every bank page within minutes.
+func (s *Server) handleSDK(w http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(s.opt.Assets, "sdk.js")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	http.ServeContent(w, r, "sdk.js", time.Time{}, bytes.NewReader(b))
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/relay"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+)
+
+// cors answers for the site origins that embed the SDK. Requests carry no
+// credentials: the customer is identified by its join code, then its token.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || !s.siteOriginAllowed(o) {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", o)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Methods", "POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	return true
+}
+
+func (s *Server) handleJoinPreflight(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type joinResponse struct {
+	Session   string `json:"session"`
+	Token     string `json:"token"`
+	StaffName string `json:"staff_name"`
+}
+
+func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		return
+	}
+	ip := clientAddr(r)
+	if !s.joinIP.Allow(ip) {
+		s.metrics.joinFailures.WithLabelValues("rate_limited").Inc()
+		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "rate_limited", ClientHash: s.hashClient(ip)})
+		s.writeError(w, r, apperr.ErrRateLimited)
+		return
+	}
+	var req struct {
+		Code   string `json:"code"`
+		Device string `json:"device"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	code := strings.TrimSpace(req.Code)
+	ss, tok, err := s.opt.Sessions.Join(code, relay.CleanDevice(req.Device))
+	switch {
+	case errors.Is(err, apperr.ErrInvalidCode):
+		s.metrics.joinFailures.WithLabelValues("invalid_code").Inc()
+		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: s.hashClient(ip)})
+		s.writeError(w, r, err)
+		return
+	case isBusy(err):
+		s.metrics.refused.WithLabelValues("join").Inc()
+		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinRefused, Reason: "busy", ClientHash: s.hashClient(ip)})
+		s.writeError(w, r, err)
+		return
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, joinResponse{Session: ss.ID, Token: tok, StaffName: ss.StaffName})
+}
+
+func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
+	if !s.siteOriginAllowed(r.Header.Get("Origin")) {
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		return
+	}
+	ss, err := s.opt.Sessions.ByToken(r.URL.Query().Get("token"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ss.State == session.Ended {
+		s.writeError(w, r, apperr.ErrEnded)
+		return
+	}
+	s.opt.Relay.ServeCustomer(w, r, ss)
+}

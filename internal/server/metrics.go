@@ -1,0 +1,33 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+)
+
+type metrics struct {
+	joinFailures  *prometheus.CounterVec
+	loginFailures *prometheus.CounterVec
+	refused       *prometheus.CounterVec
+	ended         *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
+	m := &metrics{
+		joinFailures:  prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "join_failures_total", Help: "Failed customer join attempts by reason."}, []string{"reason"}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "login_failures_total", Help: "Failed staff logins by reason."}, []string{"reason"}),
+		refused:       prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "capacity_refused_total", Help: "Requests refused at a capacity limit, by what was asked (create, join)."}, []string{"what"}),
+		ended:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "sessions_ended_total", Help: "Sessions ended, by reason."}, []string{"reason"}),
+	}
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tomoni", Name: "sessions_waiting", Help: "Join codes waiting for a customer."}, func() float64 {
+		w, _ := sessions.Counts()
+		return float64(w)
+	})
+	live := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tomoni", Name: "sessions_live", Help: "Sessions with a joined customer (live or paused)."}, func() float64 {
+		_, a := sessions.Counts()
+		return float64(a)
+	})
+	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, waiting, live)
+	return m
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+)
+
+// maxBody caps JSON request bodies; nothing the API takes is larger.
+const maxBody = 16 << 10
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError is the one error writer: domain errors go out with their code
+// and safe message, anything else is logged and answered as "internal".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if e := apperr.As(err); e != nil {
+		writeJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Message})
+		return
+	}
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal", "message": "internal error"})
+}
+
+// readJSON decodes a small JSON body into v; anything else is a bad request.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return apperr.ErrBadRequest
+	}
+	if dec.More() {
+		return apperr.ErrBadRequest
+	}
+	return nil
+}
+
+// clientAddr is the peer address without port. Tomoni does not trust
+// forwarding headers: behind a proxy, terminate at the proxy's address.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

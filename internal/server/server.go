@@ -1,0 +1,180 @@
+// Package server is Tomoni's HTTP surface: the staff console and its JSON
+// API, the customer SDK and join API, both WebSockets, /healthz and
+// /metrics. It checks who may call what (logins, CSRF, origins, rate limits)
+// and hands sockets to the relay.
+package server
+
+import (
+	"crypto/rand"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
+	"github.com/tomoni-cobrowse/tomoni/internal/relay"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+)
+
+// Options wires the server's collaborators.
+type Options struct {
+	Config     config.Config
+	Store      store.Store
+	Sessions   *session.Manager
+	Relay      *relay.Relay
+	Assets     fs.FS // built SDK and console
+	Registry   *prometheus.Registry
+	Log        *slog.Logger
+	Now        func() time.Time
+	HashParams auth.Params
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	opt        Options
+	log        *slog.Logger
+	now        func() time.Time
+	loginIP    *ratelimit.Keyed
+	loginUser  *ratelimit.Keyed
+	joinIP     *ratelimit.Keyed
+	clientSalt []byte
+	dummyHash  string
+	metrics    *metrics
+
+	originsMu sync.RWMutex
+	origins   map[string]bool // allowed site origins
+}
+
+// New returns a server.
+func New(opt Options) (*Server, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	cfg := opt.Config
+	s := &Server{
+		opt:       opt,
+		log:       opt.Log,
+		now:       opt.Now,
+		loginIP:   ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
+		loginUser: ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
+		joinIP:    ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, 100_000, opt.Now),
+		origins:   make(map[string]bool),
+		metrics:   newMetrics(opt.Registry, opt.Sessions),
+	}
+	s.clientSalt = make([]byte, 16)
+	if _, err := rand.Read(s.clientSalt); err != nil {
+		return nil, err
+	}
+	// Logins for unknown users still pay for one hash, so timing does not
+	// reveal which usernames exist.
+	h, err := auth.HashPassword("tomoni-dummy", opt.HashParams)
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	for _, o := range cfg.SiteOrigins {
+		if err := s.AllowOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// AllowOrigin adds a site origin that may embed the SDK (the demo adds its
+// own once its port is known).
+func (s *Server) AllowOrigin(o string) error {
+	n, err := config.NormalizeOrigin(o)
+	if err != nil {
+		return err
+	}
+	s.originsMu.Lock()
+	s.origins[n] = true
+	s.originsMu.Unlock()
+	return nil
+}
+
+func (s *Server) siteOriginAllowed(o string) bool {
+	n, err := config.NormalizeOrigin(o)
+	if err != nil {
+		return false
+	}
+	s.originsMu.RLock()
+	defer s.originsMu.RUnlock()
+	return s.origins[n]
+}
+
+func (s *Server) siteOrigins() []string {
+	s.originsMu.RLock()
+	defer s.originsMu.RUnlock()
+	out := make([]string, 0, len(s.origins))
+	for o := range s.origins {
+		out = append(out, o)
+	}
+	return out
+}
+
+// Handler returns the route table.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+
+	// Staff console and its API (same origin, cookie + CSRF).
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusFound)
+	})
+	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /console/{$}", s.handleConsole)
+	mux.Handle("GET /console/assets/", s.consoleAssets())
+	mux.HandleFunc("POST /api/login", s.handleLogin)
+	mux.Handle("POST /api/logout", s.staffOnly(s.handleLogout))
+	mux.Handle("GET /api/me", s.staffOnly(s.handleMe))
+	mux.Handle("GET /api/sessions", s.staffOnly(s.handleListSessions))
+	mux.Handle("POST /api/sessions", s.staffOnly(s.handleCreateSession))
+	mux.Handle("POST /api/sessions/{id}/end", s.staffOnly(s.handleEndSession))
+	mux.Handle("GET /api/sessions/{id}/ws", s.staffOnly(s.handleStaffSocket))
+	mux.Handle("GET /api/audit", s.staffOnly(s.handleAudit))
+
+	// Customer side (site origins, CORS, customer token).
+	mux.HandleFunc("GET /sdk.js", s.handleSDK)
+	mux.HandleFunc("OPTIONS /api/join", s.handleJoinPreflight)
+	mux.HandleFunc("POST /api/join", s.handleJoin)
+	mux.HandleFunc("GET /api/customer/ws", s.handleCustomerSocket)
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
+
+	return s.withBaseHeaders(mux)
+}
+
+// withBaseHeaders sets headers every response should carry.
+func (s *Server) withBaseHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Sweep forgets idle rate-limit entries; call it periodically.
+func (s *Server) Sweep() {
+	s.loginIP.Sweep()
+	s.loginUser.Sweep()
+	s.joinIP.Sweep()
+}

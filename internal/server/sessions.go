@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+)
+
+type sessionView struct {
+	session.Session
+	ExpiresInMS int64 `json:"expires_in_ms,omitempty"` // relative, so a skewed staff clock still counts down right
+	DurationMS  int64 `json:"duration_ms,omitempty"`
+}
+
+func (s *Server) view(ss session.Session) sessionView {
+	v := sessionView{Session: ss}
+	if ss.State == session.Waiting {
+		v.ExpiresInMS = max(0, ss.ExpiresAt.Sub(s.now()).Milliseconds())
+	}
+	if !ss.JoinedAt.IsZero() {
+		end := ss.EndedAt
+		if end.IsZero() {
+			end = s.now()
+		}
+		v.DurationMS = end.Sub(ss.JoinedAt).Milliseconds()
+	}
+	return v
+}
+
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) {
+	sc := staffFrom(r.Context())
+	list := s.opt.Sessions.List(sc.Staff.ID)
+	out := make([]sessionView, 0, len(list))
+	for _, ss := range list {
+		out = append(out, s.view(ss))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
+	sc := staffFrom(r.Context())
+	ss, err := s.opt.Sessions.Create(sc.Staff.ID, sc.Staff.DisplayName)
+	if err != nil {
+		if isBusy(err) {
+			s.metrics.refused.WithLabelValues("create").Inc()
+			s.audit(r.Context(), store.AuditEntry{Kind: store.AuditCreateRefused, StaffID: sc.Staff.ID, Reason: apperr.As(err).Message})
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.view(ss))
+}
+
+// ownSession finds a session of the logged-in staff member. Someone else's
+// session answers not-found, so ids cannot be probed.
+func (s *Server) ownSession(r *http.Request) (session.Session, error) {
+	sc := staffFrom(r.Context())
+	ss, err := s.opt.Sessions.Get(r.PathValue("id"))
+	if err != nil || ss.StaffID != sc.Staff.ID {
+		return session.Session{}, apperr.ErrNotFound
+	}
+	return ss, nil
+}
+
+func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
+	ss, err := s.ownSession(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	reason := session.ReasonStaff
+	if req.Reason == session.ReasonStaffCut {
+		reason = session.ReasonStaffCut
+	} else if req.Reason != "" && req.Reason != session.ReasonStaff {
+		s.writeError(w, r, apperr.ErrBadRequest)
+		return
+	}
+	ended, err := s.opt.Sessions.End(ss.ID, reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(ended))
+}
+
+func (s *Server) handleStaffSocket(w http.ResponseWriter, r *http.Request) {
+	ss, err := s.ownSession(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.opt.Relay.ServeStaff(w, r, ss)
+}
+
+// onChange audits session changes (wired as part of the manager's listener).
+func (s *Server) OnSessionChange(c session.Change) {
+	ss := c.Session
+	e := store.AuditEntry{At: s.now(), StaffID: ss.StaffID, SessionID: ss.ID, Device: ss.Device}
+	switch {
+	case c.Warning > 0:
+		return
+	case c.Prev == "" && ss.State == session.Waiting:
+		e.Kind = store.AuditSessionCreated
+	case c.Prev == session.Waiting && ss.State == session.Live:
+		e.Kind = store.AuditSessionJoined
+	case ss.State == session.Ended && c.Prev != session.Ended:
+		e.Kind = store.AuditSessionEnded
+		e.Reason = ss.Reason
+		e.DurationMS = ss.Duration().Milliseconds()
+		s.metrics.ended.WithLabelValues(ss.Reason).Inc()
+	case c.Prev == session.Live && ss.State == session.Paused:
+		e.Kind, e.Reason = store.AuditSessionPaused, ss.Reason
+	case c.Prev == session.Paused && ss.State == session.Live:
+		e.Kind = store.AuditSessionResumed
+	default:
+		return // connection flaps are not audited
+	}
+	s.audit(context.Background(), e)
+}
+
+func isBusy(err error) bool {
+	e := apperr.As(err)
+	return e != nil && e.Code == apperr.ErrBusy.Code
+}

@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+)
+
+const (
+	cookieName = "tomoni_staff"
+	loginTTL   = 12 * time.Hour
+	csrfHeader = "X-CSRF-Token"
+)
+
+type staffKey struct{}
+
+type staffCtx struct {
+	Staff store.Staff
+	Login store.Login
+}
+
+func staffFrom(ctx context.Context) staffCtx { v, _ := ctx.Value(staffKey{}).(staffCtx); return v }
+
+// sameOrigin reports whether the request's Origin is this server's own
+// (the console). Browsers send Origin on every POST and WebSocket.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	if p := s.opt.Config.PublicURL; p != "" {
+		pu, err := url.Parse(p)
+		return err == nil && pu.Scheme == u.Scheme && pu.Host == u.Host
+	}
+	return false
+}
+
+func (s *Server) secureCookies(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(s.opt.Config.PublicURL, "https://")
+}
+
+// staffOnly requires a valid login. Unsafe methods and WebSockets also need
+// the console's own Origin, and unsafe methods need the CSRF token.
+func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(cookieName)
+		if err != nil || c.Value == "" {
+			s.writeError(w, r, apperr.ErrUnauthorized)
+			return
+		}
+		login, err := s.opt.Store.LoginByTokenHash(r.Context(), auth.HashToken(c.Value))
+		if errors.Is(err, apperr.ErrNotFound) || (err == nil && !s.now().Before(login.ExpiresAt)) {
+			s.writeError(w, r, apperr.ErrUnauthorized)
+			return
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead
+		isWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+		if (unsafe || isWS) && !s.sameOrigin(r) {
+			s.writeError(w, r, apperr.ErrForbidden)
+			return
+		}
+		if unsafe && !hmac.Equal([]byte(r.Header.Get(csrfHeader)), []byte(login.CSRF)) {
+			s.writeError(w, r, apperr.New(http.StatusForbidden, "csrf", "missing or wrong CSRF token"))
+			return
+		}
+		st, err := s.opt.Store.StaffByID(r.Context(), login.StaffID)
+		if err != nil {
+			s.writeError(w, r, apperr.ErrUnauthorized)
+			return
+		}
+		ctx := context.WithValue(r.Context(), staffKey{}, staffCtx{Staff: st, Login: login})
+		h(w, r.WithContext(ctx))
+	})
+}
+
+type meResponse struct {
+	ID          int64  `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+	CSRF        string `json:"csrf"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) {
+		s.writeError(w, r, apperr.ErrForbidden)
+		return
+	}
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := readJSON(r, &req); err != nil || req.Username == "" || len(req.Username) > 64 || len(req.Password) > 256 {
+		s.writeError(w, r, apperr.ErrBadRequest)
+		return
+	}
+	ip := clientAddr(r)
+	if !s.loginIP.Allow(ip) || !s.loginUser.Allow(strings.ToLower(req.Username)) {
+		s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
+		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "rate_limited", ClientHash: s.hashClient(ip)})
+		s.writeError(w, r, apperr.ErrRateLimited)
+		return
+	}
+	st, err := s.opt.Store.StaffByUsername(r.Context(), req.Username)
+	hash := st.PasswordHash
+	if err != nil {
+		if !errors.Is(err, apperr.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+		hash = s.dummyHash
+	}
+	ok, verr := auth.VerifyPassword(req.Password, hash)
+	if err != nil || verr != nil || !ok {
+		s.metrics.loginFailures.WithLabelValues("bad_credentials").Inc()
+		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "bad_credentials", ClientHash: s.hashClient(ip)})
+		s.writeError(w, r, apperr.New(http.StatusUnauthorized, "bad_credentials", "wrong username or password"))
+		return
+	}
+	tok, err := auth.NewToken()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	csrf, err := auth.NewToken()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	login := store.Login{TokenHash: auth.HashToken(tok), StaffID: st.ID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(loginTTL)}
+	if err := s.opt.Store.CreateLogin(r.Context(), login); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.secureCookies(r), Expires: login.ExpiresAt,
+	})
+	s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.hashClient(ip)})
+	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, CSRF: csrf})
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	sc := staffFrom(r.Context())
+	if err := s.opt.Store.DeleteLogin(r.Context(), sc.Login.TokenHash); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	sc := staffFrom(r.Context())
+	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, CSRF: sc.Login.CSRF})
+}
+
+// hashClient keys a client address for the audit without storing it: a
+// per-process salt makes the hash useless for lookups elsewhere.
+func (s *Server) hashClient(addr string) string {
+	m := hmac.New(sha256.New, s.clientSalt)
+	m.Write([]byte(addr))
+	return hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+// audit writes a row; a failure is logged, never shown to the caller.
+func (s *Server) audit(ctx context.Context, e store.AuditEntry) {
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	if err := s.opt.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("audit write failed", "kind", e.Kind, "err", err)
+	}
+}
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.opt.Store.ListAudit(r.Context(), 200)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	type row struct {
+		At         time.Time `json:"at"`
+		Kind       string    `json:"kind"`
+		StaffID    int64     `json:"staff_id,omitempty"`
+		Username   string    `json:"username,omitempty"`
+		SessionID  string    `json:"session_id,omitempty"`
+		Reason     string    `json:"reason,omitempty"`
+		Device     string    `json:"device,omitempty"`
+		DurationMS int64     `json:"duration_ms,omitempty"`
+	}
+	out := make([]row, 0, len(rows))
+	for _, e := range rows {
+		out = append(out, row{e.At, e.Kind, e.StaffID, e.Username, e.SessionID, e.Reason, e.Device, e.DurationMS})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,38 @@
+// Builds the SDK and the console into dist/ (committed, embedded by Go).
+// `node build.mjs --check` rebuilds into a temporary folder and fails when
+// the committed files differ from a fresh build.
+import * as esbuild from 'esbuild';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, copyFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
+
+const check = process.argv.includes('--check');
+const out = check ? mkdtempSync(join(tmpdir(), 'tomoni-dist-')) : 'dist';
+
+const common = { bundle: true, minify: true, legalComments: 'none', target: ['es2020', 'chrome100', 'edge100', 'safari15', 'ios15'], logLevel: 'warning', charset: 'utf8' };
+
+await esbuild.build({ ...common, entryPoints: ['sdk/index.ts'], outfile: join(out, 'sdk.js'), format: 'iife' });
+await esbuild.build({ ...common, entryPoints: { console: 'console/main.ts' }, outdir: join(out, 'console/assets'), format: 'iife' });
+mkdirSync(join(out, 'console'), { recursive: true });
+copyFileSync('console/index.html', join(out, 'console/index.html'));
+
+const sdk = readFileSync(join(out, 'sdk.js'));
+console.log(`sdk.js: ${sdk.length} bytes, ${gzipSync(sdk, { level: 9 }).length} gzipped`);
+
+if (check) {
+  const files = (dir) => readdirSync(dir).flatMap((f) => statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]);
+  const fresh = files(out).map((f) => relative(out, f)).sort();
+  const committed = files('dist').map((f) => relative('dist', f)).sort();
+  const bad = [];
+  if (fresh.join() !== committed.join()) bad.push(`file list differs: fresh [${fresh}] vs committed [${committed}]`);
+  for (const f of fresh) {
+    let a; try { a = readFileSync(join('dist', f)); } catch { continue; }
+    if (!a.equals(readFileSync(join(out, f)))) bad.push(`${f} differs from a fresh build`);
+  }
+  if (bad.length) {
+    console.error('web/dist is stale; run `npm run build` in web/ and commit:\n  ' + bad.join('\n  '));
+    process.exit(1);
+  }
+  console.log('web/dist matches a fresh build');
+}

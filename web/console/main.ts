@@ -1,0 +1,345 @@
+// Tomoni staff console: login, sessions, and the live view of one session.
+import 'rrweb/dist/style.css';
+import './style.css';
+import { API, APIError, Me, SessionInfo } from './api';
+import { Lang, texts, Texts } from './i18n';
+import { LiveView, ViewInfo } from './view';
+
+const api = new API();
+let lang: Lang = (localStorage.getItem('tomoni.lang') as Lang) || (navigator.language.startsWith('ja') ? 'ja' : 'ja');
+let t: Texts = texts(lang);
+let me: Me | null = null;
+let sessions: SessionInfo[] = [];
+let current: Current | null = null;
+let listTimer: ReturnType<typeof setInterval> | undefined;
+
+const app = document.getElementById('app') as HTMLElement;
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else e.setAttribute(k, v);
+  }
+  e.append(...kids);
+  return e;
+}
+
+function setLang(l: Lang): void {
+  lang = l;
+  t = texts(l);
+  localStorage.setItem('tomoni.lang', l);
+  document.documentElement.lang = l;
+  render();
+}
+
+async function start(): Promise<void> {
+  document.documentElement.lang = lang;
+  try {
+    me = await api.me();
+  } catch {
+    me = null;
+  }
+  render();
+}
+
+function render(): void {
+  document.title = t.appTitle;
+  if (!me) return renderLogin();
+  renderDashboard();
+}
+
+function header(): HTMLElement {
+  const langBtn = h('button', { class: 'link', 'data-testid': 'lang' }, t.language);
+  langBtn.onclick = () => setLang(lang === 'ja' ? 'en' : 'ja');
+  const right = h('div', { class: 'right' }, langBtn);
+  if (me) {
+    const out = h('button', { class: 'link', 'data-testid': 'logout' }, t.logout);
+    out.onclick = async () => {
+      await api.logout().catch(() => undefined);
+      current?.close();
+      current = null;
+      me = null;
+      render();
+    };
+    right.prepend(h('span', { class: 'who' }, me.display_name));
+    right.append(out);
+  }
+  return h('header', {}, h('h1', {}, t.appTitle), right);
+}
+
+function renderLogin(): void {
+  clearInterval(listTimer);
+  const user = h('input', { id: 'login-username', autocomplete: 'username', required: '' });
+  const pass = h('input', { id: 'login-password', type: 'password', autocomplete: 'current-password', required: '' });
+  const err = h('div', { class: 'error', role: 'alert', id: 'login-error' });
+  const btn = h('button', { type: 'submit', class: 'primary', id: 'login-submit' }, t.login);
+  const form = h('form', { class: 'login' },
+    h('label', {}, t.username, user), h('label', {}, t.password, pass), err, btn);
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    btn.disabled = true;
+    err.textContent = '';
+    try {
+      me = await api.login(user.value, pass.value);
+      render();
+    } catch (x) {
+      err.textContent = x instanceof APIError && x.code === 'rate_limited' ? t.loginRate : t.loginFailed;
+      btn.disabled = false;
+    }
+  };
+  app.replaceChildren(header(), h('main', { class: 'center' }, form));
+  user.focus();
+}
+
+function renderDashboard(): void {
+  const newBtn = h('button', { class: 'primary', id: 'new-session' }, t.newSession);
+  const err = h('div', { class: 'error', role: 'alert', id: 'dashboard-error' });
+  newBtn.onclick = async () => {
+    err.textContent = '';
+    try {
+      const s = await api.create();
+      await refreshList();
+      openSession(s);
+    } catch (x) {
+      err.textContent = x instanceof APIError && x.code === 'busy' ? `${t.busy} (${x.message})` : t.error;
+    }
+  };
+  const list = h('ul', { class: 'sessions', id: 'session-list' });
+  const side = h('aside', {}, newBtn, err, h('h2', {}, t.sessions), list);
+  const panel = h('section', { class: 'panel', id: 'panel' });
+  app.replaceChildren(header(), h('main', { class: 'dash' }, side, panel));
+  renderList();
+  if (current) current.mount(panel);
+  clearInterval(listTimer);
+  listTimer = setInterval(() => void refreshList(), 3000);
+  void refreshList();
+}
+
+async function refreshList(): Promise<void> {
+  try {
+    sessions = await api.sessions();
+  } catch (x) {
+    if (x instanceof APIError && x.status === 401) {
+      me = null;
+      render();
+    }
+    return;
+  }
+  renderList();
+}
+
+function renderList(): void {
+  const list = document.getElementById('session-list');
+  if (!list) return;
+  if (!sessions.length) {
+    list.replaceChildren(h('li', { class: 'empty' }, t.noSessions));
+    return;
+  }
+  list.replaceChildren(...sessions.map((s) => {
+    const label = s.state === 'ended' ? (t.reasons[s.reason || ''] || t.state.ended) : s.state === 'paused' ? (t.paused[s.reason || ''] || t.state.paused) : t.state[s.state] || s.state;
+    const li = h('li', { class: `s-${s.state}${current?.id === s.id ? ' selected' : ''}`, 'data-session': s.id },
+      h('span', { class: 'when' }, new Date(s.created_at).toLocaleTimeString(lang === 'ja' ? 'ja-JP' : 'en-GB', { hour: '2-digit', minute: '2-digit' })),
+      h('span', { class: 'code' }, s.code ? formatCode(s.code) : ''),
+      h('span', { class: 'state', 'data-testid': 'list-state' }, label));
+    li.onclick = () => openSession(s);
+    return li;
+  }));
+}
+
+function formatCode(c: string): string {
+  return `${c.slice(0, 3)} ${c.slice(3)}`;
+}
+
+function openSession(s: SessionInfo): void {
+  if (current?.id === s.id) return;
+  current?.close();
+  current = new Current(s);
+  const panel = document.getElementById('panel');
+  if (panel) current.mount(panel);
+  renderList();
+}
+
+/** One open session in the panel: its socket, status, code and live view. */
+class Current {
+  id: string;
+  private ws: WebSocket | null = null;
+  private root = h('div', { class: 'session' });
+  private status = h('div', { class: 'status', id: 'session-state', role: 'status' });
+  private codeBox = h('div', { class: 'codebox' });
+  private infoBar = h('div', { class: 'info', id: 'view-info' });
+  private viewBox = h('div', { class: 'view', id: 'view' });
+  private tools = h('div', { class: 'tools' });
+  private view: LiveView;
+  private state: string;
+  private reason: string;
+  private connected = false;
+  private expiresAt = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private retries = 0;
+  private closed = false;
+  private device = '';
+
+  constructor(private s: SessionInfo) {
+    this.id = s.id;
+    this.state = s.state;
+    this.reason = s.reason || '';
+    this.device = s.device || '';
+    this.connected = s.customer_connected;
+    this.expiresAt = s.expires_in_ms ? Date.now() + s.expires_in_ms : 0;
+    this.view = new LiveView(this.viewBox, (m) => this.send(m), (i) => this.showInfo(i));
+    this.root.append(this.status, this.codeBox, this.tools, this.infoBar, this.viewBox);
+    this.timer = setInterval(() => this.renderCode(), 250);
+    if (s.state !== 'ended') this.connect();
+    this.renderAll();
+  }
+
+  mount(panel: HTMLElement): void {
+    panel.replaceChildren(this.root);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.ws?.close(1000, 'console closed');
+    this.view.clear();
+  }
+
+  private send(m: object): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+  }
+
+  private connect(): void {
+    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(this.id)}/ws`);
+    this.ws = ws;
+    ws.onopen = () => { this.retries = 0; this.renderAll(); };
+    ws.onmessage = (ev) => this.onMessage(String(ev.data));
+    ws.onclose = (ev) => {
+      if (this.ws !== ws || this.closed) return;
+      this.ws = null;
+      if (ev.code >= 4000 && ev.code < 4100) {
+        if (this.state !== 'ended') { this.state = 'ended'; this.reason = ev.reason || this.reason; }
+        this.view.clear();
+        this.renderAll();
+        void refreshList();
+        return;
+      }
+      // The console reconnects by itself and asks for a fresh snapshot on arrival.
+      this.view.clear();
+      const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.7 + Math.random() * 0.6);
+      this.retries++;
+      this.renderAll();
+      setTimeout(() => { if (!this.closed) this.connect(); }, delay);
+    };
+  }
+
+  private onMessage(data: string): void {
+    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; st?: number; ct?: number; events?: never[] };
+    try { m = JSON.parse(data); } catch { return; }
+    switch (m.t) {
+      case 'events':
+        if (this.state === 'live') this.view.addBatch(m.st || Date.now(), m.ct || Date.now(), m.events || []);
+        if (!this.view.hasContent()) this.renderStatus();
+        else if (!this.viewBox.classList.contains('has-content')) this.renderAll();
+        break;
+      case 'state':
+        this.state = m.state || this.state;
+        this.reason = m.reason || '';
+        this.device = m.device || this.device;
+        this.connected = Boolean(m.connected);
+        // Paused or ended means the view goes blank at once.
+        if (this.state !== 'live' || !this.connected) this.view.clear();
+        if (this.state === 'ended') void refreshList();
+        this.renderAll();
+        break;
+      case 'reset':
+        this.view.reset();
+        this.renderAll();
+        break;
+      case 'status':
+        if (m.state === 'warning') this.status.textContent = `${this.statusText()} — ${t.warning}`;
+        break;
+      case 'hello':
+        this.device = m.device || this.device;
+        this.renderAll();
+        break;
+    }
+  }
+
+  private statusText(): string {
+    if (this.state === 'ended') return t.reasons[this.reason] || t.state.ended;
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return t.state.reconnecting;
+    if (this.state === 'paused') return t.paused[this.reason] || t.state.paused;
+    if (this.state === 'live' && !this.connected) return t.customerDisconnected;
+    if (this.state === 'live' && !this.view.hasContent()) return t.waitingForScreen;
+    return t.state[this.state] || this.state;
+  }
+
+  private renderStatus(): void {
+    this.status.textContent = this.statusText();
+    this.status.dataset.state = this.state;
+    this.status.dataset.reason = this.reason;
+  }
+
+  private renderAll(): void {
+    this.renderStatus();
+    this.renderCode();
+    this.viewBox.classList.toggle('has-content', this.view.hasContent());
+    this.view.enabled = this.state === 'live';
+    this.tools.replaceChildren();
+    if (this.state === 'ended') return;
+    if (this.state !== 'waiting') {
+      const pointer = h('button', { class: this.view.tool === 'pointer' ? 'tool on' : 'tool', 'data-testid': 'tool-pointer' }, t.pointer);
+      const hl = h('button', { class: this.view.tool === 'highlight' ? 'tool on' : 'tool', 'data-testid': 'tool-highlight' }, t.highlight);
+      pointer.onclick = () => { this.view.tool = 'pointer'; this.renderAll(); };
+      hl.onclick = () => { this.view.tool = 'highlight'; this.view.hidePointer(); this.renderAll(); };
+      const cut = h('button', { class: 'danger', id: 'cut-session' }, t.cut);
+      cut.onclick = () => void this.end('staff_cut');
+      this.tools.append(pointer, hl, cut);
+    }
+    const end = h('button', { class: 'danger', id: 'end-session' }, t.end);
+    end.onclick = () => void this.end('staff');
+    this.tools.append(end);
+    this.showInfo(this.view.info);
+  }
+
+  private async end(reason: 'staff' | 'staff_cut'): Promise<void> {
+    this.view.clear(); // blank at once, before the server answers
+    try {
+      await api.end(this.id, reason);
+    } catch { /* already ended */ }
+    this.state = 'ended';
+    this.reason = reason;
+    this.renderAll();
+    void refreshList();
+  }
+
+  private renderCode(): void {
+    if (this.state !== 'waiting' || !this.s.code) {
+      this.codeBox.replaceChildren();
+      return;
+    }
+    const left = Math.max(0, this.expiresAt - Date.now());
+    const mm = Math.floor(left / 60000);
+    const ss = Math.floor((left % 60000) / 1000);
+    this.codeBox.replaceChildren(
+      h('div', { class: 'label' }, t.code),
+      h('div', { class: 'digits', id: 'session-code', 'aria-label': this.s.code.split('').join(' ') }, formatCode(this.s.code)),
+      h('div', { class: 'hint' }, t.codeHint),
+      h('div', { class: 'countdown', id: 'code-countdown' }, left > 0 ? `${t.expiresIn} ${mm}:${String(ss).padStart(2, '0')}` : t.expired),
+    );
+  }
+
+  private showInfo(i: ViewInfo): void {
+    if (this.state === 'waiting' || this.state === 'ended') {
+      this.infoBar.textContent = '';
+      return;
+    }
+    const parts = [`${t.device}: ${t.devices[this.device] || t.devices.unknown}`];
+    if (i.width) parts.push(`${t.viewport}: ${i.width}×${i.height}`);
+    parts.push(`${t.scroll}: ${Math.round(i.scrollX)}, ${Math.round(i.scrollY)}`);
+    this.infoBar.textContent = parts.join('  ·  ');
+  }
+}
+
+void start();

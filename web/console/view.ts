@@ -1,0 +1,194 @@
+// The live view: rrweb's Replayer in live mode inside a sandboxed iframe
+// (no scripts, no canvas replay), scaled to fit, plus the staff's pointer
+// and highlight tools. It only ever sends pointer, highlight and resync.
+import { Replayer } from 'rrweb';
+
+// rrweb event and source numbers (stable parts of its format).
+const EV_FULL = 2;
+const EV_INCREMENTAL = 3;
+const EV_META = 4;
+const SRC_SCROLL = 3;
+const SRC_VIEWPORT = 4;
+
+interface RREvent { type: number; timestamp: number; data: Record<string, unknown> }
+
+export interface ViewInfo { width: number; height: number; scrollX: number; scrollY: number; href: string }
+
+export type Tool = 'pointer' | 'highlight';
+
+export class LiveView {
+  private replayer: Replayer | null = null;
+  private pending: RREvent[] = [];
+  private stage: HTMLElement;
+  private overlay: HTMLElement;
+  private scale = 1;
+  private skew = Number.POSITIVE_INFINITY; // local clock − server clock, smallest seen
+  private lastPointerSent = 0;
+  private pointerTimer: ReturnType<typeof setTimeout> | undefined;
+  private highlighted = 0;
+  private resetTimer: ReturnType<typeof setTimeout> | undefined;
+  private docId = 1;
+  info: ViewInfo = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
+  tool: Tool = 'pointer';
+  enabled = true; // pointer allowed (false while paused)
+
+  constructor(private root: HTMLElement, private send: (m: object) => void, private onInfo: (i: ViewInfo) => void) {
+    this.stage = document.createElement('div');
+    this.stage.className = 'stage';
+    this.overlay = document.createElement('div');
+    this.overlay.className = 'overlay';
+    this.overlay.dataset.testid = 'view-overlay';
+    root.append(this.stage, this.overlay);
+    this.overlay.addEventListener('mousemove', (e) => this.onMove(e));
+    this.overlay.addEventListener('mouseleave', () => this.hidePointer());
+    this.overlay.addEventListener('click', (e) => this.onClick(e));
+    new ResizeObserver(() => this.fit()).observe(root);
+  }
+
+  /** A batch of customer events, stamped by the server (st) and the customer (ct). */
+  addBatch(st: number, ct: number, events: RREvent[]): void {
+    const now = Date.now();
+    this.skew = Math.min(this.skew, now - st);
+    for (const e of events) {
+      // Place events on the local clock via the server's receive time, so a
+      // customer clock that is off by minutes does not delay the replay.
+      e.timestamp = st + this.skew - Math.max(0, ct - e.timestamp);
+      this.track(e);
+      if (this.replayer) {
+        this.replayer.addEvent(e as never);
+      } else if (e.type === EV_META || (this.pending.length > 0)) {
+        this.pending.push(e);
+        if (e.type === EV_FULL) this.startReplayer();
+      }
+    }
+  }
+
+  private track(e: RREvent): void {
+    const d = e.data;
+    if (e.type === EV_META) {
+      this.info = { ...this.info, width: Number(d.width) || 0, height: Number(d.height) || 0, href: String(d.href || '') };
+    } else if (e.type === EV_FULL) {
+      const node = d.node as { id?: number } | undefined;
+      if (node?.id) this.docId = node.id;
+      const off = d.initialOffset as { left?: number; top?: number } | undefined;
+      this.info = { ...this.info, scrollX: off?.left || 0, scrollY: off?.top || 0 };
+    } else if (e.type === EV_INCREMENTAL && d.source === SRC_SCROLL && d.id === this.docId) {
+      this.info = { ...this.info, scrollX: Number(d.x) || 0, scrollY: Number(d.y) || 0 };
+    } else if (e.type === EV_INCREMENTAL && d.source === SRC_VIEWPORT) {
+      this.info = { ...this.info, width: Number(d.width) || 0, height: Number(d.height) || 0 };
+    } else {
+      return;
+    }
+    this.onInfo(this.info);
+  }
+
+  private startReplayer(): void {
+    clearTimeout(this.resetTimer);
+    const events = this.pending;
+    this.pending = [];
+    this.replayer = new Replayer(events as never[], {
+      root: this.stage,
+      liveMode: true,
+      UNSAFE_replayCanvas: false,
+      mouseTail: false,
+      triggerFocus: false,
+      showWarning: false,
+      pauseAnimation: true,
+      insertStyleRules: ['html, body { cursor: default !important; }'],
+    });
+    this.replayer.on('resize', () => this.fit());
+    this.replayer.startLive(events[0].timestamp - 50);
+    this.replayer.iframe.setAttribute('title', 'customer screen');
+    this.fit();
+  }
+
+  /** The server dropped our backlog: start over from the next full snapshot. */
+  reset(): void {
+    this.clear();
+    // If no snapshot comes, ask for one.
+    this.resetTimer = setTimeout(() => this.send({ t: 'resync' }), 3000);
+  }
+
+  /** Removes every trace of the customer's page. */
+  clear(): void {
+    clearTimeout(this.resetTimer);
+    this.replayer?.destroy();
+    this.replayer = null;
+    this.pending = [];
+    this.stage.textContent = '';
+    this.highlighted = 0;
+    this.info = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
+  }
+
+  hasContent(): boolean {
+    return this.replayer !== null;
+  }
+
+  private fit(): void {
+    if (!this.replayer || !this.info.width || !this.info.height) return;
+    const w = this.info.width;
+    const h = this.info.height;
+    const s = Math.min(this.root.clientWidth / w, this.root.clientHeight / h, 2);
+    this.scale = s > 0 ? s : 1;
+    const wrapper = this.replayer.wrapper;
+    wrapper.style.transformOrigin = '0 0';
+    wrapper.style.transform = `scale(${this.scale})`;
+    const left = Math.max(0, (this.root.clientWidth - w * this.scale) / 2);
+    this.stage.style.left = `${left}px`;
+    this.stage.style.width = `${w * this.scale}px`;
+    this.stage.style.height = `${h * this.scale}px`;
+    Object.assign(this.overlay.style, { left: `${left}px`, width: `${w * this.scale}px`, height: `${h * this.scale}px` });
+  }
+
+  /** The replayed node under a mouse event, with the offset inside it as fractions. */
+  private target(e: MouseEvent): { id: number; x: number; y: number } | null {
+    if (!this.replayer) return null;
+    const iframe = this.replayer.iframe;
+    const doc = iframe.contentDocument;
+    if (!doc) return null;
+    const r = iframe.getBoundingClientRect();
+    const x = (e.clientX - r.left) / this.scale;
+    const y = (e.clientY - r.top) / this.scale;
+    const el = doc.elementFromPoint(x, y);
+    if (!el) return null;
+    const id = this.replayer.getMirror().getId(el);
+    if (!id || id < 0) return null;
+    const b = el.getBoundingClientRect();
+    const fx = b.width > 0 ? (x - b.left) / b.width : 0.5;
+    const fy = b.height > 0 ? (y - b.top) / b.height : 0.5;
+    return { id, x: clamp01(fx), y: clamp01(fy) };
+  }
+
+  private onMove(e: MouseEvent): void {
+    if (!this.enabled || this.tool !== 'pointer') return;
+    const t = this.target(e);
+    if (!t) return;
+    // At most one pointer message per 50 ms; the last position always goes out.
+    clearTimeout(this.pointerTimer);
+    const wait = 50 - (Date.now() - this.lastPointerSent);
+    const go = () => { this.lastPointerSent = Date.now(); this.send({ t: 'pointer', id: t.id, x: round(t.x), y: round(t.y) }); };
+    if (wait <= 0) go();
+    else this.pointerTimer = setTimeout(go, wait);
+  }
+
+  hidePointer(): void {
+    clearTimeout(this.pointerTimer);
+    this.send({ t: 'pointer', id: 0 });
+  }
+
+  private onClick(e: MouseEvent): void {
+    if (!this.enabled || this.tool !== 'highlight') return;
+    const t = this.target(e);
+    const id = t && t.id !== this.highlighted ? t.id : 0;
+    this.highlighted = id;
+    this.send({ t: 'highlight', id });
+  }
+}
+
+function clamp01(v: number): number {
+  return Math.min(1, Math.max(0, v));
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

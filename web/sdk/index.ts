@@ -1,0 +1,372 @@
+// Tomoni customer SDK. A site adds one script tag; this file offers
+// window.Tomoni: open(), join(code), end(), on(event, fn), and runs the
+// capture, the banner and the staff pointer while a session lasts.
+import { Capture } from './capture';
+import { detectLang, Lang, texts, Texts } from './i18n';
+import { UI } from './ui';
+
+export type State = 'idle' | 'connecting' | 'live' | 'paused' | 'reconnecting' | 'ended';
+export type JoinError = 'invalid_code' | 'busy' | 'network' | 'rate_limited';
+
+interface Saved { token: string; session: string; staff: string }
+interface StateDetail { state: State; reason?: string; staff?: string }
+type Listener = (d: StateDetail) => void;
+
+const STORAGE_KEY = 'tomoni.session';
+const FLUSH_MS = 50;
+// Keep each frame well under the server's 4 MiB cap.
+const MAX_FRAME = 1 << 20;
+
+// Close codes from the server (internal/protocol).
+const CLOSE_ENDED = 4000;
+const CLOSE_UNAUTHORIZED = 4001;
+const NO_RECONNECT_MAX = 4099;
+
+class JoinFailure extends Error {
+  constructor(public code: JoinError) { super(code); }
+}
+
+class Tomoni {
+  readonly version = '1';
+  private base: string;
+  private lang: Lang;
+  private t: Texts;
+  private ui: UI;
+  private capture = new Capture();
+  private ws: WebSocket | null = null;
+  private saved: Saved | null = null;
+  private state: State = 'idle';
+  private reason = '';
+  private batch: unknown[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private listeners: Listener[] = [];
+  private pointer: { id: number; x: number; y: number } | null = null;
+  private highlightId = 0;
+  private localPause = '';
+
+  constructor(script: HTMLScriptElement | null) {
+    const src = script?.src || '';
+    this.base = src ? new URL(src, location.href).origin : location.origin;
+    this.lang = detectLang(script);
+    this.t = texts(this.lang);
+    this.ui = new UI(this.t);
+    window.addEventListener('scroll', () => this.placeOverlays(), { passive: true, capture: true });
+    window.addEventListener('resize', () => this.placeOverlays(), { passive: true });
+    window.addEventListener('pagehide', () => this.flush());
+    this.continueSaved();
+  }
+
+  /** Current state. */
+  get current(): StateDetail {
+    return { state: this.state, reason: this.reason || undefined, staff: this.saved?.staff };
+  }
+
+  /** Subscribe to state changes; returns an unsubscribe function. */
+  on(event: 'state', fn: Listener): () => void {
+    if (event !== 'state') throw new Error(`unknown event ${String(event)}`);
+    this.listeners.push(fn);
+    return () => { this.listeners = this.listeners.filter((l) => l !== fn); };
+  }
+
+  setLang(lang: Lang): void {
+    this.lang = lang;
+    this.t = texts(lang);
+    this.ui.t = this.t;
+    this.render();
+  }
+
+  /** Opens the consent and code dialog. */
+  open(): void {
+    if (this.state !== 'idle' && this.state !== 'ended') return;
+    this.ui.openDialog(async (code) => {
+      try {
+        await this.join(code);
+        return null;
+      } catch (e) {
+        const c = e instanceof JoinFailure ? e.code : 'network';
+        return c === 'invalid_code' ? this.t.errInvalid : c === 'busy' ? this.t.errBusy : c === 'rate_limited' ? this.t.errRate : this.t.errNetwork;
+      }
+    });
+  }
+
+  /** Joins with a code (for sites with their own consent UI). Rejects with an Error whose message is a JoinError. */
+  async join(code: string): Promise<void> {
+    if (this.saved) throw new JoinFailure('busy');
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/api/join`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ code: String(code).trim(), device: deviceClass() }),
+        credentials: 'omit',
+        mode: 'cors',
+      });
+    } catch {
+      throw new JoinFailure('network');
+    }
+    let body: { error?: string; session?: string; token?: string; staff_name?: string } = {};
+    try { body = await res.json(); } catch { /* handled below */ }
+    if (!res.ok || !body.token || !body.session) {
+      const err = body.error;
+      throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' ? err : res.status === 400 ? 'invalid_code' : 'network');
+    }
+    this.saved = { token: body.token, session: body.session, staff: body.staff_name || '' };
+    try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.saved)); } catch { /* private mode: no continuity across pages */ }
+    this.connect();
+  }
+
+  /** Ends the session from the customer's side. */
+  end(): void {
+    if (!this.saved) return;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.flush();
+      this.ws.send(JSON.stringify({ t: 'end' }));
+    }
+    this.finish('customer');
+  }
+
+  /** Pauses sharing for the site's own reasons until resume(). */
+  pause(reason = 'site'): void {
+    this.localPause = reason === 'secure_input' || reason === 'excluded_page' ? reason : 'site';
+    this.applyPause();
+  }
+
+  /** Ends a pause begun with pause(). */
+  resume(): void {
+    if (!this.localPause) return;
+    this.localPause = '';
+    this.applyPause();
+  }
+
+  /** At load: continue a session begun on an earlier page of this tab. */
+  private continueSaved(): void {
+    try {
+      const raw = sessionStorage.getItem(STORAGE_KEY);
+      if (raw) {
+        this.saved = JSON.parse(raw) as Saved;
+        this.connect();
+      }
+    } catch { /* nothing saved */ }
+  }
+
+  private applyPause(): void {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.localPause) {
+      this.batch = [];
+      this.capture.stopNow();
+      this.ws.send(JSON.stringify({ t: 'status', state: 'paused', reason: this.localPause }));
+      this.setState('paused', this.localPause);
+    } else {
+      this.ws.send(JSON.stringify({ t: 'status', state: 'live' }));
+      this.startCapture();
+      this.setState('live');
+    }
+  }
+
+  private connect(): void {
+    if (!this.saved) return;
+    clearTimeout(this.retryTimer);
+    this.setState(this.retries > 0 ? 'reconnecting' : 'connecting');
+    const url = `${this.base.replace(/^http/, 'ws')}/api/customer/ws?token=${encodeURIComponent(this.saved.token)}`;
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retries = 0;
+      ws.send(JSON.stringify({ t: 'hello', device: deviceClass(), vw: innerWidth, vh: innerHeight }));
+      if (this.localPause) {
+        this.applyPause();
+      } else {
+        ws.send(JSON.stringify({ t: 'status', state: 'live' }));
+        this.startCapture();
+        this.setState('live');
+      }
+    };
+    ws.onmessage = (ev) => this.onMessage(ev.data);
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.capture.stopNow();
+      this.batch = [];
+      if (ev.code === CLOSE_ENDED || ev.code === CLOSE_UNAUTHORIZED) {
+        this.finish(ev.reason || 'ended', false);
+        return;
+      }
+      if (ev.code >= 4000 && ev.code <= NO_RECONNECT_MAX) {
+        this.finish(ev.reason || 'closed', false);
+        return;
+      }
+      if (!this.saved) return;
+      // Jittered exponential backoff: 0.5 s, 1 s, 2 s … capped at 10 s.
+      const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.7 + Math.random() * 0.6);
+      this.retries++;
+      this.setState('reconnecting');
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  private startCapture(): void {
+    this.capture.start((e) => {
+      this.batch.push(e);
+      if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+    });
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (!this.batch.length) return;
+    const events = this.batch;
+    this.batch = [];
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.state !== 'live') return;
+    this.sendEvents(ws, events);
+  }
+
+  private sendEvents(ws: WebSocket, events: unknown[]): void {
+    const frame = JSON.stringify({ t: 'events', ct: Date.now(), events });
+    if (frame.length <= MAX_FRAME || events.length === 1) {
+      ws.send(frame);
+      return;
+    }
+    const half = Math.ceil(events.length / 2);
+    this.sendEvents(ws, events.slice(0, half));
+    this.sendEvents(ws, events.slice(half));
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data !== 'string') return;
+    let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string };
+    try { m = JSON.parse(data); } catch { return; }
+    // Staff may only point, highlight and ask for a fresh snapshot. Anything
+    // else from the server is a state update; nothing here acts on the page.
+    switch (m.t) {
+      case 'pointer':
+        this.pointer = m.id ? { id: Number(m.id), x: clamp01(m.x), y: clamp01(m.y) } : null;
+        this.placeOverlays();
+        break;
+      case 'highlight':
+        this.highlightId = Number(m.id) || 0;
+        this.placeOverlays();
+        break;
+      case 'resync':
+        if (this.state === 'live') this.capture.snapshot();
+        break;
+      case 'state':
+        if (m.staff_name && this.saved) this.saved.staff = m.staff_name;
+        if (m.state === 'ended') this.finish(m.reason || 'ended', false);
+        break;
+      case 'status':
+        if (m.state === 'warning') this.ui.toast(this.t.warning, 8000);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private placeOverlays(): void {
+    if (this.state !== 'live') {
+      this.ui.hidePointer();
+      this.ui.hideHighlight();
+      return;
+    }
+    const p = this.pointer;
+    const el = p ? elementOf(this.capture.node(p.id)) : null;
+    if (p && el) {
+      const r = el.getBoundingClientRect();
+      this.ui.showPointer(r.left + p.x * r.width, r.top + p.y * r.height);
+    } else {
+      this.ui.hidePointer();
+    }
+    const h = this.highlightId ? elementOf(this.capture.node(this.highlightId)) : null;
+    if (h) this.ui.showHighlight(h.getBoundingClientRect());
+    else this.ui.hideHighlight();
+  }
+
+  private finish(reason: string, sendClose = true): void {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.capture.stopNow();
+    this.batch = [];
+    this.pointer = null;
+    this.highlightId = 0;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && sendClose) ws.close(1000, 'customer ended');
+    else if (ws) ws.close();
+    this.saved = null;
+    try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
+    this.ui.clearAll();
+    this.setState('ended', reason);
+    this.ui.toast(this.t.ended);
+  }
+
+  private setState(s: State, reason = ''): void {
+    this.state = s;
+    this.reason = reason;
+    this.render();
+    const d = this.current;
+    for (const l of this.listeners) {
+      try { l(d); } catch { /* a site's listener must not break sharing */ }
+    }
+    document.dispatchEvent(new CustomEvent('tomoni:state', { detail: d }));
+  }
+
+  private render(): void {
+    const staff = this.saved?.staff || '';
+    const onEnd = () => this.end();
+    switch (this.state) {
+      case 'live':
+        this.ui.showBanner('live', this.t.sharing, staff, onEnd);
+        break;
+      case 'paused': {
+        const text = this.reason === 'secure_input' ? this.t.pausedSecure : this.reason === 'excluded_page' ? this.t.pausedExcluded : this.t.pausedSite;
+        this.ui.showBanner('paused', text, staff, onEnd);
+        break;
+      }
+      case 'connecting':
+      case 'reconnecting':
+        this.ui.showBanner('reconnecting', this.state === 'connecting' ? this.t.connecting : this.t.reconnecting, staff, onEnd);
+        break;
+      default:
+        this.ui.hideBanner();
+    }
+    this.placeOverlays();
+  }
+
+  /** Test and support hook: the pointer's centre in viewport pixels, or null. */
+  pointerPosition(): { x: number; y: number } | null {
+    return this.ui.pointerCentre();
+  }
+}
+
+function clamp01(v: unknown): number {
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0.5;
+}
+
+function elementOf(n: Node | null): Element | null {
+  if (!n) return null;
+  if (n.nodeType === Node.ELEMENT_NODE) return n as Element;
+  return n.parentElement;
+}
+
+function deviceClass(): 'phone' | 'tablet' | 'pc' {
+  const coarse = typeof matchMedia === 'function' && matchMedia('(pointer: coarse)').matches;
+  const short = Math.min(screen.width, screen.height);
+  if (coarse) return short < 600 ? 'phone' : 'tablet';
+  return innerWidth < 600 ? 'phone' : 'pc';
+}
+
+declare global {
+  interface Window { Tomoni?: Tomoni }
+}
+
+if (!window.Tomoni) {
+  const script = (document.currentScript as HTMLScriptElement | null) ||
+    document.querySelector<HTMLScriptElement>('script[src$="/sdk.js"]');
+  window.Tomoni = new Tomoni(script);
+  document.dispatchEvent(new CustomEvent('tomoni:ready'));
+}

@@ -1,0 +1,253 @@
+// The customer-side UI: consent and code dialog, the sharing banner, and
+// the staff's pointer and highlight. It lives in a shadow root so the
+// site's CSS cannot break it, and carries data-tomoni-ui so it is never
+// captured.
+import { Texts } from './i18n';
+
+const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; font-family: system-ui, -apple-system, "Hiragino Sans", "Noto Sans JP", "Yu Gothic", sans-serif; }
+.backdrop { position: fixed; inset: 0; background: rgba(0,0,0,.45); display: flex; align-items: center; justify-content: center; z-index: 2147483646; padding: 12px; }
+.dialog { background: #fff; color: #222; border-radius: 10px; max-width: 480px; width: 100%; max-height: calc(100vh - 24px); overflow: auto; box-shadow: 0 10px 40px rgba(0,0,0,.3); }
+.dialog h2 { margin: 0; padding: 16px 20px; font-size: 18px; border-bottom: 1px solid #e3e3e3; }
+.body { padding: 16px 20px; font-size: 14px; line-height: 1.6; }
+.body h3 { font-size: 15px; margin: 0 0 8px; }
+.body ul { margin: 0 0 12px; padding-left: 20px; }
+.body li { margin-bottom: 4px; }
+label.agree { display: flex; gap: 8px; align-items: center; font-weight: 600; margin: 8px 0 4px; }
+label.agree input { width: 20px; height: 20px; }
+.code { display: block; width: 100%; font-size: 28px; letter-spacing: .4em; text-align: center; padding: 10px; border: 2px solid #888; border-radius: 8px; margin: 8px 0; }
+.code:focus { outline: none; border-color: #0a66c2; }
+.error { color: #b00020; font-weight: 600; min-height: 1.6em; }
+.buttons { display: flex; gap: 12px; justify-content: flex-end; padding: 12px 20px 18px; flex-wrap: wrap; }
+button { font-size: 16px; padding: 10px 18px; border-radius: 8px; border: 1px solid #0a66c2; cursor: pointer; min-height: 44px; }
+button.primary { background: #0a66c2; color: #fff; }
+button.secondary { background: #fff; color: #0a66c2; }
+button:disabled { opacity: .5; cursor: not-allowed; }
+.banner { position: fixed; left: 50%; bottom: 12px; transform: translateX(-50%); z-index: 2147483647; display: flex; align-items: center; gap: 12px;
+  background: #c62828; color: #fff; padding: 8px 8px 8px 16px; border-radius: 999px; box-shadow: 0 4px 16px rgba(0,0,0,.35); font-size: 15px; font-weight: 700; max-width: calc(100vw - 16px); }
+.banner.paused { background: #6d4c41; }
+.banner.reconnecting { background: #555; }
+.banner .dot { width: 10px; height: 10px; border-radius: 50%; background: #fff; animation: blink 1.2s infinite; flex: none; }
+.banner .staff { font-weight: 400; font-size: 13px; opacity: .9; }
+.banner button { background: #fff; color: #c62828; border: none; padding: 6px 16px; min-height: 36px; font-weight: 700; }
+@keyframes blink { 50% { opacity: .3; } }
+.toast { position: fixed; left: 50%; bottom: 72px; transform: translateX(-50%); background: #333; color: #fff; padding: 10px 16px; border-radius: 8px; z-index: 2147483647; font-size: 14px; }
+.pointer { position: fixed; width: 36px; height: 36px; margin: -18px 0 0 -18px; border: 4px solid #e53935; border-radius: 50%;
+  box-shadow: 0 0 0 2px #fff, 0 0 8px rgba(0,0,0,.4); pointer-events: none; z-index: 2147483647; transition: left .08s linear, top .08s linear; }
+.highlight { position: fixed; border: 3px solid #fbc02d; background: rgba(251,192,45,.18); border-radius: 4px; pointer-events: none; z-index: 2147483646; }
+@media (max-width: 480px) { .banner { bottom: 8px; font-size: 14px; } .banner .staff { display: none; } }
+`;
+
+export interface Rect { left: number; top: number; width: number; height: number }
+
+export class UI {
+  private host: HTMLElement;
+  private root: ShadowRoot;
+  private dialog: HTMLElement | null = null;
+  private banner: HTMLElement | null = null;
+  private pointer: HTMLElement | null = null;
+  private highlight: HTMLElement | null = null;
+  private toastEl: HTMLElement | null = null;
+
+  constructor(public t: Texts) {
+    this.host = document.createElement('tomoni-ui');
+    this.host.setAttribute('data-tomoni-ui', '');
+    this.host.style.cssText = 'all:initial;position:fixed;top:0;left:0;width:0;height:0;z-index:2147483647;';
+    this.root = this.host.attachShadow({ mode: 'open' });
+    const style = document.createElement('style');
+    style.textContent = CSS;
+    this.root.appendChild(style);
+  }
+
+  private mount(): void {
+    if (!this.host.isConnected) (document.body || document.documentElement).appendChild(this.host);
+  }
+
+  private el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  /** Shows consent, then the code field. onSubmit resolves to an error text or null on success. */
+  openDialog(onSubmit: (code: string) => Promise<string | null>): void {
+    this.closeDialog();
+    this.mount();
+    const t = this.t;
+    const backdrop = this.el('div', 'backdrop');
+    const box = this.el('div', 'dialog');
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-modal', 'true');
+    box.setAttribute('aria-label', t.title);
+    box.appendChild(this.el('h2', '', t.title));
+    const body = this.el('div', 'body');
+    const buttons = this.el('div', 'buttons');
+    box.append(body, buttons);
+    backdrop.appendChild(box);
+    this.root.appendChild(backdrop);
+    this.dialog = backdrop;
+
+    const close = this.el('button', 'secondary', t.close);
+    close.type = 'button';
+    close.dataset.tomoni = 'close';
+    close.onclick = () => this.closeDialog();
+
+    // Step 1: terms and consent.
+    body.appendChild(this.el('h3', '', t.termsHeading));
+    const ul = this.el('ul');
+    for (const line of t.terms) ul.appendChild(this.el('li', '', line));
+    body.appendChild(ul);
+    const agreeLabel = this.el('label', 'agree');
+    const agree = this.el('input');
+    agree.type = 'checkbox';
+    agree.dataset.tomoni = 'agree';
+    agreeLabel.append(agree, document.createTextNode(t.agree));
+    body.appendChild(agreeLabel);
+    const next = this.el('button', 'primary', t.enterCode);
+    next.type = 'button';
+    next.dataset.tomoni = 'enter-code';
+    next.disabled = true;
+    agree.onchange = () => { next.disabled = !agree.checked; };
+    buttons.append(close, next);
+
+    next.onclick = () => {
+      // Step 2: the code.
+      body.textContent = '';
+      buttons.textContent = '';
+      const label = this.el('label', '', t.codeLabel);
+      const input = this.el('input', 'code');
+      input.type = 'text';
+      input.inputMode = 'numeric';
+      input.autocomplete = 'one-time-code';
+      input.maxLength = 6;
+      input.pattern = '[0-9]*';
+      input.dataset.tomoni = 'code';
+      input.setAttribute('aria-label', t.codeLabel);
+      const err = this.el('div', 'error');
+      err.setAttribute('role', 'alert');
+      err.dataset.tomoni = 'error';
+      label.appendChild(input);
+      body.append(label, err);
+      const ok = this.el('button', 'primary', t.ok);
+      ok.type = 'submit';
+      ok.dataset.tomoni = 'ok';
+      buttons.append(close, ok);
+      const submit = async () => {
+        const code = input.value.replace(/[^0-9０-９]/g, '').replace(/[０-９]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
+        if (code.length !== 6) { err.textContent = t.errFormat; return; }
+        ok.disabled = true;
+        err.textContent = t.connecting;
+        const problem = await onSubmit(code);
+        ok.disabled = false;
+        if (problem) { err.textContent = problem; input.select(); return; }
+        this.closeDialog();
+      };
+      ok.onclick = () => void submit();
+      input.onkeydown = (e) => { if (e.key === 'Enter') void submit(); };
+      input.focus();
+    };
+  }
+
+  closeDialog(): void {
+    this.dialog?.remove();
+    this.dialog = null;
+  }
+
+  showBanner(state: 'live' | 'paused' | 'reconnecting', text: string, staff: string, onEnd: () => void): void {
+    this.mount();
+    if (!this.banner) {
+      this.banner = this.el('div', 'banner');
+      this.banner.setAttribute('role', 'status');
+      this.banner.dataset.tomoni = 'banner';
+      this.root.appendChild(this.banner);
+    }
+    const b = this.banner;
+    b.className = 'banner ' + state;
+    b.dataset.state = state;
+    b.textContent = '';
+    const label = this.el('span', 'label', text);
+    label.dataset.tomoni = 'banner-text';
+    b.append(this.el('span', 'dot'), label);
+    if (staff) b.appendChild(this.el('span', 'staff', `${this.t.staff}: ${staff}`));
+    const end = this.el('button', '', this.t.end);
+    end.type = 'button';
+    end.dataset.tomoni = 'end';
+    end.onclick = onEnd;
+    b.appendChild(end);
+  }
+
+  hideBanner(): void {
+    this.banner?.remove();
+    this.banner = null;
+  }
+
+  toast(text: string, ms = 4000): void {
+    this.mount();
+    this.toastEl?.remove();
+    const t = this.el('div', 'toast', text);
+    t.setAttribute('role', 'status');
+    t.dataset.tomoni = 'toast';
+    this.root.appendChild(t);
+    this.toastEl = t;
+    setTimeout(() => { if (this.toastEl === t) { t.remove(); this.toastEl = null; } }, ms);
+  }
+
+  showPointer(x: number, y: number): void {
+    this.mount();
+    if (!this.pointer) {
+      this.pointer = this.el('div', 'pointer');
+      this.pointer.dataset.tomoni = 'pointer';
+      this.pointer.setAttribute('aria-hidden', 'true');
+      this.root.appendChild(this.pointer);
+    }
+    this.pointer.style.left = `${x}px`;
+    this.pointer.style.top = `${y}px`;
+  }
+
+  hidePointer(): void {
+    this.pointer?.remove();
+    this.pointer = null;
+  }
+
+  showHighlight(r: Rect): void {
+    this.mount();
+    if (!this.highlight) {
+      this.highlight = this.el('div', 'highlight');
+      this.highlight.dataset.tomoni = 'highlight';
+      this.root.appendChild(this.highlight);
+    }
+    const h = this.highlight.style;
+    h.left = `${r.left - 4}px`;
+    h.top = `${r.top - 4}px`;
+    h.width = `${r.width + 8}px`;
+    h.height = `${r.height + 8}px`;
+  }
+
+  hideHighlight(): void {
+    this.highlight?.remove();
+    this.highlight = null;
+  }
+
+  /** For tests and sites: where the pointer's centre is, in viewport pixels. */
+  pointerCentre(): { x: number; y: number } | null {
+    if (!this.pointer) return null;
+    return { x: parseFloat(this.pointer.style.left), y: parseFloat(this.pointer.style.top) };
+  }
+
+  hasBanner(): boolean {
+    return this.banner !== null;
+  }
+
+  bannerText(): string {
+    return this.banner?.querySelector('.label')?.textContent ?? '';
+  }
+
+  clearAll(): void {
+    this.closeDialog();
+    this.hideBanner();
+    this.hidePointer();
+    this.hideHighlight();
+  }
+}
