@@ -1,0 +1,308 @@
+// Package e2e drives headless Chromium against the real Tomoni handlers: a
+// customer tab on the demo bank and a staff tab on the console, in one
+// browser.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/app"
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+)
+
+const (
+	staffUser = "sato"
+	staffName = "佐藤"
+	staffPass = "e2e-password-1"
+)
+
+// chromiumPath finds the browser; the suite fails (never skips) without one.
+func chromiumPath(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("TOMONI_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found: install Debian's chromium package or set TOMONI_CHROMIUM")
+	return ""
+}
+
+// syncBuffer collects the server's logs for the "nothing recorded" checks.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// frames records WebSocket payloads seen by one tab.
+type frames struct {
+	mu       sync.Mutex
+	sent     []string
+	received []string
+}
+
+func (f *frames) snapshot() (sent, received []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.sent...), append([]string(nil), f.received...)
+}
+
+type env struct {
+	t        *testing.T
+	app      *app.App
+	logs     *syncBuffer
+	staff    context.Context
+	customer context.Context
+	staffWS  *frames
+	custWS   *frames
+	dataDir  string
+}
+
+type option func(*config.Config)
+
+// mustStart runs a fresh server (temp database, :0 ports) and a browser with
+// a staff tab and a customer tab.
+func mustStart(t *testing.T, opts ...option) *env {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DemoAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.LogLevel = "debug"
+	for _, o := range opts {
+		o(&cfg)
+	}
+	logs := &syncBuffer{}
+	a := app.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), io.Discard)
+	a.HashParams = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
+	ctx := context.Background()
+	if err := a.Open(ctx); err != nil {
+		t.Fatalf("start tomoni: %v", err)
+	}
+	if _, err := a.AddStaff(ctx, staffUser, staffName, staffPass); err != nil {
+		t.Fatal(err)
+	}
+
+	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("lang", "ja-JP"),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, allocOpts...)
+	staff, cancelStaff := chromedp.NewContext(allocCtx)
+	customer, cancelCustomer := chromedp.NewContext(staff)
+	e := &env{t: t, app: a, logs: logs, staff: staff, customer: customer, staffWS: &frames{}, custWS: &frames{}, dataDir: cfg.DataDir}
+	t.Cleanup(func() {
+		cancelCustomer()
+		cancelStaff()
+		cancelAlloc()
+		a.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", tail(logs.String(), 4000))
+		}
+	})
+	for _, tab := range []struct {
+		ctx context.Context
+		f   *frames
+	}{{staff, e.staffWS}, {customer, e.custWS}} {
+		f := tab.f
+		err := chromedp.Listen(tab.ctx, func(ev any) {
+			switch ev := ev.(type) {
+			case *network.EventWebSocketFrameSent:
+				f.mu.Lock()
+				f.sent = append(f.sent, string(ev.Response.PayloadData))
+				f.mu.Unlock()
+			case *network.EventWebSocketFrameReceived:
+				f.mu.Lock()
+				f.received = append(f.received, string(ev.Response.PayloadData))
+				f.mu.Unlock()
+			}
+		})
+		if err != nil {
+			t.Fatalf("start browser tab: %v", err)
+		}
+		if _, err := chromedp.Call(tab.ctx, network.Enable, network.EnableParams{}); err != nil {
+			t.Fatalf("enable network events: %v", err)
+		}
+	}
+	return e
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+// run executes actions in a tab with a deadline.
+func (e *env) run(tab context.Context, actions ...chromedp.Action[chromedp.Void]) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		e.t.Fatalf("browser: %v", err)
+	}
+}
+
+// evalAs evaluates JS in a tab and returns its value.
+func evalAs[T any](e *env, tab context.Context, js string) T {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		e.t.Fatalf("evaluate %.80q: %v", js, err)
+	}
+	return v
+}
+
+// exec evaluates JS for its effect.
+func (e *env) exec(tab context.Context, js string) {
+	e.t.Helper()
+	e.run(tab, chromedp.Evaluate[chromedp.Void](js))
+}
+
+// waitJS polls a JS expression until it is truthy, failing after timeout.
+func (e *env) waitJS(tab context.Context, what, js string, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("Boolean("+js+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// staffLogin logs in through the console's form.
+func (e *env) staffLogin() {
+	e.t.Helper()
+	e.run(e.staff,
+		chromedp.Navigate(e.app.URL()+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-username")),
+		chromedp.SendKeys(chromedp.CSS("#login-username"), staffUser),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), staffPass),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#new-session")),
+	)
+}
+
+// newCode creates a session in the console and returns its code.
+func (e *env) newCode() string {
+	e.t.Helper()
+	before := evalAs[string](e, e.staff, `document.querySelector('#session-code')?.textContent || ''`)
+	e.run(e.staff, chromedp.Click(chromedp.CSS("#new-session")))
+	e.waitJS(e.staff, "a new code", fmt.Sprintf(`(document.querySelector('#session-code')?.textContent || '') !== %q && document.querySelector('#session-code')`, before), 5*time.Second)
+	code := evalAs[string](e, e.staff, `document.querySelector('#session-code').textContent.replace(/\s/g, '')`)
+	if len(code) != 6 {
+		e.t.Fatalf("console shows code %q", code)
+	}
+	return code
+}
+
+const shadow = `document.querySelector('tomoni-ui').shadowRoot`
+
+// openCustomer loads a demo page and waits for the SDK.
+func (e *env) openCustomer(page string) {
+	e.t.Helper()
+	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/"+page))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+}
+
+// enterCode goes through consent and types code into the dialog, returning
+// the dialog's error text ("" when the dialog closed, i.e. joined).
+func (e *env) enterCode(code string) string {
+	e.t.Helper()
+	e.run(e.customer, chromedp.Click(chromedp.CSS("#share-button")))
+	e.waitJS(e.customer, "the consent dialog", shadow+`.querySelector('[data-tomoni=agree]')`, 5*time.Second)
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=agree]').click()`)
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=enter-code]').click()`)
+	e.waitJS(e.customer, "the code field", shadow+`.querySelector('[data-tomoni=code]')`, 5*time.Second)
+	e.run(e.customer, chromedp.SendKeys(chromedp.JSPath(shadow+`.querySelector('[data-tomoni=code]')`), code))
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=ok]').click()`)
+	e.waitJS(e.customer, "the join answer", `!`+shadow+`.querySelector('[data-tomoni=error]') || !/接続しています|Connecting/.test(`+shadow+`.querySelector('[data-tomoni=error]').textContent)`, 10*time.Second)
+	return evalAs[string](e, e.customer, `(`+shadow+`.querySelector('[data-tomoni=error]')||{}).textContent || ''`)
+}
+
+// join runs the whole customer flow on page and waits until the staff view shows content.
+func (e *env) join(page string) {
+	e.t.Helper()
+	code := e.newCode()
+	e.openCustomer(page)
+	if msg := e.enterCode(code); msg != "" {
+		e.t.Fatalf("join with a fresh code failed: %q", msg)
+	}
+	e.waitJS(e.customer, "the sharing banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 5*time.Second)
+}
+
+// staffDoc is the replayed document in the console.
+const staffDoc = `document.querySelector('#view iframe')?.contentDocument`
+
+// staffViewText is the text the staff can see of the customer's page.
+func (e *env) staffViewText() string {
+	return evalAs[string](e, e.staff, `(`+staffDoc+`?.body?.innerText) || ''`)
+}
+
+// waitStaffSees waits until the staff view contains text.
+func (e *env) waitStaffSees(text string, timeout time.Duration) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	e.waitJS(e.staff, "staff view to show "+text, fmt.Sprintf(`(%s?.body?.innerText || '').includes(%q)`, staffDoc, text), timeout)
+	return time.Since(start)
+}
+
+func containsAny(haystack []string, needles ...string) (string, bool) {
+	for _, h := range haystack {
+		for _, n := range needles {
+			if strings.Contains(h, n) {
+				return n, true
+			}
+		}
+	}
+	return "", false
+}
