@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 )
 
 // The staff creates a session, the customer agrees and enters the code, and
@@ -50,3 +52,259 @@ func TestCustomerJoinsAndStaffSeesPage(t *testing.T) {
 	}
 }
 
+// What the customer types into IDs, passwords and free text never leaves the
+// customer's browser: not on the wire, not in the staff view, not on disk,
+// not in the logs.
+func TestTypedValuesNeverLeaveTheCustomersBrowser(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("login.html")
+	e.waitStaffSees("インターネットバンキング ログイン", 3*time.Second)
+
+	loginID, password, note := "yamada-login-7731", "Pa55word!Secret", "口座番号は7654321で暗証番号は9876です"
+	e.run(e.customer,
+		chromedp.SendKeys(chromedp.CSS("#login-id"), loginID),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+	)
+	e.waitJS(e.staff, "masked ID and password in the staff view",
+		staffDoc+`.querySelector('#login-id').value === '••••••' && `+staffDoc+`.querySelector('#login-password').value === '••••••'`, 3*time.Second)
+
+	// The same session continues on the next page, where the customer writes free text.
+	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/index.html#contact"))
+	e.waitStaffSees("お問い合わせ内容", 3*time.Second)
+	e.run(e.customer, chromedp.SendKeys(chromedp.CSS("#contact-body"), note))
+	e.waitJS(e.staff, "masked textarea in the staff view", staffDoc+`.querySelector('#contact-body').value === '••••••'`, 3*time.Second)
+
+	secrets := []string{loginID, password, note, "7654321", "9876"}
+	t.Run("not on the wire", func(t *testing.T) {
+		e := e.with(t)
+		custSent, _ := e.custWS.snapshot()
+		_, staffGot := e.staffWS.snapshot()
+		if len(custSent) == 0 || len(staffGot) == 0 {
+			t.Fatalf("captured %d customer and %d staff frames: capture not working", len(custSent), len(staffGot))
+		}
+		if s, found := containsAny(custSent, secrets...); found {
+			t.Errorf("customer browser sent %q", s)
+		}
+		if s, found := containsAny(staffGot, secrets...); found {
+			t.Errorf("staff browser received %q", s)
+		}
+		if _, found := containsAny(staffGot, "••••••"); !found {
+			t.Error("staff never received the masked placeholder: the fields were not captured at all")
+		}
+	})
+	t.Run("not in the staff view", func(t *testing.T) {
+		e := e.with(t)
+		dom := evalAs[string](e, e.staff, staffDoc+`.documentElement.outerHTML + [...`+staffDoc+`.querySelectorAll('input,textarea')].map(i => i.value).join('|')`)
+		for _, s := range secrets {
+			if strings.Contains(dom, s) {
+				t.Errorf("staff view DOM contains %q", s)
+			}
+		}
+	})
+
+	// End the session, stop the server so the database is flushed, then look
+	// everywhere Tomoni writes.
+	e.run(e.staff, chromedp.Click(chromedp.CSS("#end-session")))
+	e.waitJS(e.customer, "the banner to go", `!`+shadow+`.querySelector('[data-tomoni=banner]')`, 3*time.Second)
+	if err := e.app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("not on disk or in logs", func(t *testing.T) {
+		e := e.with(t)
+		pageText := []string{"くらしに、そっと寄りそう銀行", "インターネットバンキング ログイン", "お問い合わせ内容", "login-id"}
+		files := 0
+		filepath.WalkDir(e.dataDir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			files++
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range append(append([]string{}, secrets...), pageText...) {
+				if strings.Contains(string(b), s) {
+					t.Errorf("%s contains %q", path, s)
+				}
+			}
+			return nil
+		})
+		if files == 0 {
+			t.Fatal("no files in the data directory: the database was not written")
+		}
+		logs := e.logs.String()
+		if !strings.Contains(logs, "session") {
+			t.Fatalf("server logged nothing about the session; log capture broken? %q", tail(logs, 300))
+		}
+		for _, s := range append(append([]string{}, secrets...), pageText...) {
+			if strings.Contains(logs, s) {
+				t.Errorf("server log contains %q", s)
+			}
+		}
+	})
+}
+
+// The staff view follows the customer's scrolling and opening of a details element.
+func TestStaffViewFollowsScrollAndDetails(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+
+	e.exec(e.customer, `window.scrollTo(0, 600)`)
+	e.waitJS(e.staff, "the staff view to scroll to 600", `Math.abs(`+staffDoc+`.scrollingElement.scrollTop - 600) < 2`, 3*time.Second)
+	e.waitJS(e.staff, "the info bar to show the scroll", `document.querySelector('#view-info').textContent.includes('スクロール: 0, 600')`, 3*time.Second)
+
+	if e.staffViewText() != "" && strings.Contains(e.staffViewText(), "担当者に見えるのは") {
+		t.Fatal("details content visible before it was opened")
+	}
+	e.exec(e.customer, `document.querySelector('#faq-share summary').click()`)
+	e.waitJS(e.staff, "the details to open in the staff view", staffDoc+`.querySelector('#faq-share').open`, 3*time.Second)
+	e.waitStaffSees("担当者に見えるのは", 3*time.Second)
+}
+
+// The staff's pointer lands on the same element on the customer's screen,
+// even when the customer has a phone and the staff a desktop.
+func TestPointerLandsOnTheSameElement(t *testing.T) {
+	e := mustStart(t)
+	e.run(e.customer, chromedp.EmulateViewport(390, 844))
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	e.waitJS(e.staff, "device class phone", `document.querySelector('#view-info').textContent.includes('スマートフォン') && document.querySelector('#view-info').textContent.includes('390×')`, 3*time.Second)
+
+	const button = `.hero [data-action=share]`
+	// Where the button is on the staff's screen: inside the scaled replay.
+	pt := evalAs[[]float64](e, e.staff, `(() => {
+		const f = document.querySelector('#view iframe');
+		const r = f.getBoundingClientRect();
+		const s = r.width / f.offsetWidth;
+		const b = f.contentDocument.querySelector('`+button+`').getBoundingClientRect();
+		return [r.left + (b.left + b.width * 0.3) * s, r.top + (b.top + b.height * 0.6) * s, s];
+	})()`)
+	if pt[2] >= 1.5 || pt[2] <= 0 {
+		t.Logf("replay scale %.2f", pt[2])
+	}
+	e.run(e.staff, chromedp.MouseEvent(chromedp.MouseMoved, pt[0], pt[1]))
+
+	inButton := `(() => {
+		const p = Tomoni.pointerPosition();
+		if (!p) return false;
+		const b = document.querySelector('` + button + `').getBoundingClientRect();
+		return p.x >= b.left && p.x <= b.right && p.y >= b.top && p.y <= b.bottom;
+	})()`
+	e.waitJS(e.customer, "the 〇 inside the button", inButton, 3*time.Second)
+
+	// It stays on the button when the customer scrolls.
+	e.exec(e.customer, `window.scrollBy(0, 40)`)
+	e.waitJS(e.customer, "the 〇 still inside the button after scrolling", inButton, 3*time.Second)
+
+	// Leaving the view hides it.
+	e.run(e.staff, chromedp.MouseEvent(chromedp.MouseMoved, 5, 5))
+	e.waitJS(e.customer, "the 〇 to hide", `Tomoni.pointerPosition() === null`, 3*time.Second)
+}
+
+// Staff messages outside the allow-list close the socket and never reach the customer.
+func TestForbiddenStaffMessagesAreRefused(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+
+	for _, msg := range []string{
+		`{"t":"input","id":5,"text":"evil-typed-text"}`,
+		`{"t":"click","id":5}`,
+		`{"t":"navigate","url":"https://evil.example/"}`,
+		`{"t":"scroll","x":0,"y":9999}`,
+		`{"t":"eval","js":"alert(1)"}`,
+	} {
+		code := evalAs[int](e, e.staff, `(async () => {
+			const list = await (await fetch('/api/sessions')).json();
+			const id = list.find(s => s.state === 'live').id;
+			return await new Promise(res => {
+				const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/api/sessions/' + id + '/ws');
+				ws.onopen = () => ws.send(`+"`"+msg+"`"+`);
+				ws.onclose = ev => res(ev.code);
+			});
+		})()`+"", chromedp.EvalAwaitPromise)
+		if code != 4003 {
+			t.Errorf("%s: socket closed with %d, want 4003", msg, code)
+		}
+	}
+	_, got := e.custWS.snapshot()
+	if s, found := containsAny(got, "evil", `"t":"input"`, `"t":"click"`, `"t":"navigate"`, `"t":"eval"`, `"t":"scroll"`); found {
+		t.Errorf("customer received %q", s)
+	}
+	// The session itself is unharmed.
+	e.waitJS(e.customer, "banner still live", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 2*time.Second)
+	if n := testutilCount(t, e, `tomoni_relay_rejected_total{reason="forbidden",role="staff"}`); n < 5 {
+		t.Errorf("forbidden counter %v, want ≥ 5", n)
+	}
+}
+
+// Wrong, expired and used codes all get the same clear answer; either side
+// can end the session and the other side is told.
+func TestCodesAndEnding(t *testing.T) {
+	e := mustStart(t, func(c *config.Config) { c.CodeTTL = 2 * time.Second })
+	e.staffLogin()
+	const invalid = "コードが正しくないか、有効期限が切れています。担当者に新しいコードをお尋ねください。"
+
+	t.Run("wrong code", func(t *testing.T) {
+		e := e.with(t)
+		e.openCustomer("index.html")
+		if msg := e.enterCode("000000"); msg != invalid {
+			t.Errorf("wrong code: %q", msg)
+		}
+	})
+	t.Run("expired code", func(t *testing.T) {
+		e := e.with(t)
+		code := e.newCode()
+		e.waitJS(e.staff, "the code to expire", `document.querySelector('#session-state').textContent === 'コードの有効期限が切れました'`, 5*time.Second)
+		if msg := e.enterCode(code); msg != invalid {
+			t.Errorf("expired code: %q", msg)
+		}
+	})
+	t.Run("used code, and the customer ends", func(t *testing.T) {
+		e := e.with(t)
+		code := e.newCode()
+		if msg := e.enterCode(code); msg != "" {
+			t.Fatalf("fresh code refused: %q", msg)
+		}
+		e.waitJS(e.staff, "live", `document.querySelector('#session-state').textContent === '共有中'`, 3*time.Second)
+		e.exec(e.customer, shadow+`.querySelector('[data-tomoni=end]').click()`)
+		e.waitJS(e.staff, "ended by customer", `document.querySelector('#session-state').textContent === 'お客さまが終了しました'`, 3*time.Second)
+		if n := evalAs[int](e, e.staff, `document.querySelectorAll('#view iframe').length`); n != 0 {
+			t.Error("staff view still shows the page after the end")
+		}
+		if msg := e.enterCode(code); msg != invalid {
+			t.Errorf("reused code: %q", msg)
+		}
+	})
+	t.Run("the staff ends and capture stops", func(t *testing.T) {
+		e := e.with(t)
+		e.openCustomer("login.html")
+		code := e.newCode()
+		if msg := e.enterCode(code); msg != "" {
+			t.Fatalf("fresh code refused: %q", msg)
+		}
+		e.waitStaffSees("インターネットバンキング ログイン", 3*time.Second)
+		e.run(e.staff, chromedp.Click(chromedp.CSS("#end-session")))
+		e.waitJS(e.customer, "the banner to disappear", `!`+shadow+`.querySelector('[data-tomoni=banner]')`, 3*time.Second)
+		if st := evalAs[string](e, e.customer, `Tomoni.current.state`); st != "ended" {
+			t.Errorf("customer state %q", st)
+		}
+		before, _ := e.custWS.snapshot()
+		e.run(e.customer, chromedp.SendKeys(chromedp.CSS("#login-id"), "after-the-end"))
+		e.exec(e.customer, `document.body.appendChild(document.createElement('p')).textContent = 'new content'; window.scrollBy(0, 100)`)
+		time.Sleep(500 * time.Millisecond) // a quiet period: nothing may be sent in it
+		after, _ := e.custWS.snapshot()
+		if len(after) != len(before) {
+			t.Errorf("customer sent %d frames after the staff ended: %q", len(after)-len(before), after[len(before):])
+		}
+		state := evalAs[string](e, e.staff, `document.querySelector('#session-state').textContent`)
+		if state != "スタッフが終了しました" {
+			t.Errorf("console state %q", state)
+		}
+	})
+}

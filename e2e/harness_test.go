@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -166,6 +168,13 @@ func mustStart(t *testing.T, opts ...option) *env {
 	return e
 }
 
+// with returns the env reporting to a subtest's t.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -184,11 +193,11 @@ func (e *env) run(tab context.Context, actions ...chromedp.Action[chromedp.Void]
 }
 
 // evalAs evaluates JS in a tab and returns its value.
-func evalAs[T any](e *env, tab context.Context, js string) T {
+func evalAs[T any](e *env, tab context.Context, js string, opts ...chromedp.EvaluateOption) T {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, opts...))
 	if err != nil {
 		e.t.Fatalf("evaluate %.80q: %v", js, err)
 	}
@@ -258,7 +267,8 @@ func (e *env) openCustomer(page string) {
 // the dialog's error text ("" when the dialog closed, i.e. joined).
 func (e *env) enterCode(code string) string {
 	e.t.Helper()
-	e.run(e.customer, chromedp.Click(chromedp.CSS("#share-button")))
+	// A script click: an open dialog's backdrop would swallow a real one.
+	e.exec(e.customer, `document.querySelector('#share-button').click()`)
 	e.waitJS(e.customer, "the consent dialog", shadow+`.querySelector('[data-tomoni=agree]')`, 5*time.Second)
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=agree]').click()`)
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=enter-code]').click()`)
@@ -305,4 +315,25 @@ func containsAny(haystack []string, needles ...string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// testutilCount reads one series from /metrics (0 when absent).
+func testutilCount(t *testing.T, e *env, series string) float64 {
+	t.Helper()
+	res, err := http.Get(e.app.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, series)), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	return 0
 }

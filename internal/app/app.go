@@ -45,16 +45,18 @@ type App struct {
 	Broker   broker.Broker
 	Registry *prometheus.Registry
 
-	server   *server.Server
-	http     *http.Server
-	demo     *http.Server
-	ln       net.Listener
-	demoLn   net.Listener
-	url      string
-	demoURL  string
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	serveErr chan error
+	server    *server.Server
+	http      *http.Server
+	demo      *http.Server
+	ln        net.Listener
+	demoLn    net.Listener
+	url       string
+	demoURL   string
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	serveErr  chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New returns an App for cfg; Open starts it.
@@ -186,8 +188,13 @@ func (a *App) DemoURL() string { return a.demoURL }
 func (a *App) Err() <-chan error { return a.serveErr }
 
 // Close ends live sessions with reason "shutdown", stops serving and closes
-// the database.
+// the database. Calling it again returns the first result.
 func (a *App) Close() error {
+	a.closeOnce.Do(func() { a.closeErr = a.close() })
+	return a.closeErr
+}
+
+func (a *App) close() error {
 	if a.Sessions != nil {
 		a.Sessions.EndAll(session.ReasonShutdown)
 	}

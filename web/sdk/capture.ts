@@ -37,7 +37,8 @@ export class Capture {
         mousemove: 50,
         mousemoveCallback: 50,
         scroll: 100,
-        input: 'last',
+        // 'last' only reports on blur; live help needs to see a field fill.
+        input: 'all',
         media: 800,
       },
     });
