@@ -77,6 +77,7 @@ func (q *outQueue) replace(it item) {
 // appendFinal queues a closing item after what is queued, dropping the
 // queue if there is no room: the end of a session must always get through.
 func (q *outQueue) appendFinal(it item) {
+	it.final = true
 	q.mu.Lock()
 	if q.final {
 		q.mu.Unlock()
@@ -87,7 +88,6 @@ func (q *outQueue) appendFinal(it item) {
 		q.replace(it)
 		return
 	}
-	it.final = true
 	q.items = append(q.items, it)
 	q.bytes += int64(len(it.data))
 	q.final = true

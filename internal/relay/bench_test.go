@@ -1,0 +1,98 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+)
+
+// typicalBatch is a 50 ms batch during live use: mouse positions, a scroll
+// and a small DOM mutation (about 1.3 KB).
+func typicalBatch() []byte {
+	evs := []string{
+		`{"type":3,"data":{"source":1,"positions":[{"x":412,"y":233,"id":52,"timeOffset":-40},{"x":418,"y":236,"id":52,"timeOffset":-20},{"x":425,"y":240,"id":52,"timeOffset":0}]},"timestamp":1795784882790}`,
+		`{"type":3,"data":{"source":3,"id":1,"x":0,"y":640},"timestamp":1795784882791}`,
+		`{"type":3,"data":{"source":0,"texts":[],"attributes":[{"id":88,"attributes":{"class":"card open","aria-expanded":"true"}}],"removes":[],"adds":[{"parentId":88,"nextId":null,"node":{"type":2,"tagName":"p","attributes":{"class":"answer"},"childNodes":[],"id":412}},{"parentId":412,"nextId":null,"node":{"type":3,"textContent":"担当者に見えるのは、このサイトを表示しているブラウザのタブだけです。","id":413}}]},"timestamp":1795784882795}`,
+		`{"type":3,"data":{"source":2,"type":1,"id":52,"x":425,"y":240,"pointerType":0},"timestamp":1795784882799}`,
+		`{"type":3,"data":{"source":5,"text":"••••••","isChecked":false,"id":61},"timestamp":1795784882801}`,
+	}
+	return []byte(`{"t":"events","ct":1795784882810,"events":[` + strings.Join(evs, ",") + `]}`)
+}
+
+// BenchmarkRelayPath measures the server's work per customer message: parse,
+// stamp, publish through the broker, enqueue for one staff console.
+func BenchmarkRelayPath(b *testing.B) {
+	br := broker.NewMemory()
+	var r *Relay
+	m := session.NewManager(session.Config{}, func(c session.Change) { r.Notify(c) })
+	r = New(Config{QueueMessages: 1 << 20, QueueBytes: 1 << 40}, m, br, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, _ := m.Create(1, "A")
+	s, _, _ = m.Join(s.Code, "pc")
+	q := newOutQueue(1<<20, 1<<40)
+	sub, _ := br.Subscribe(broker.ToStaff(s.ID), func(msg []byte) { q.push(item{data: msg}) })
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for {
+			if _, err := q.pop(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	msg := typicalBatch()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if err := r.handleCustomer(ctx, s.ID, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkRelayWebSocket measures a customer message over real loopback
+// WebSockets (with compression) until the staff socket has read it.
+func BenchmarkRelayWebSocket(b *testing.B) {
+	f := newFixture(b, Config{CustomerRate: 1e9, CustomerBurst: 1 << 30})
+	cu := f.customer()
+	st := f.staff()
+	ctx := context.Background()
+	readUntil := func(typ string) {
+		for {
+			_, data, err := st.Read(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var env struct{ T string }
+			json.Unmarshal(data, &env)
+			if env.T == typ {
+				return
+			}
+		}
+	}
+	msg := typicalBatch()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if err := cu.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		readUntil("events")
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}

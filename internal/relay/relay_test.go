@@ -1,0 +1,346 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+)
+
+type fixture struct {
+	t        testing.TB
+	relay    *Relay
+	sessions *session.Manager
+	broker   *broker.Memory
+	srv      *httptest.Server
+	sess     session.Session
+	token    string
+}
+
+// newFixture starts a relay behind a test server with one joined session.
+func newFixture(t testing.TB, cfg Config) *fixture {
+	t.Helper()
+	f := &fixture{t: t, broker: broker.NewMemory()}
+	var r *Relay
+	f.sessions = session.NewManager(session.Config{}, func(c session.Change) { r.Notify(c) })
+	r = New(cfg, f.sessions, f.broker, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.relay = r
+	s, err := f.sessions.Create(1, "Sato")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, f.token, err = f.sessions.Join(s.Code, "pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sess = s
+	mux := http.NewServeMux()
+	mux.HandleFunc("/customer", func(w http.ResponseWriter, req *http.Request) {
+		s, err := f.sessions.ByToken(req.URL.Query().Get("token"))
+		if err != nil {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		r.ServeCustomer(w, req, s)
+	})
+	mux.HandleFunc("/staff", func(w http.ResponseWriter, req *http.Request) {
+		s, _ := f.sessions.Get(req.URL.Query().Get("id"))
+		r.ServeStaff(w, req, s)
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) dial(path string) *websocket.Conn {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(f.srv.URL, "http")+path, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c.SetReadLimit(64 << 20)
+	f.t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func (f *fixture) customer() *websocket.Conn { return f.dial("/customer?token=" + f.token) }
+func (f *fixture) staff() *websocket.Conn    { return f.dial("/staff?id=" + f.sess.ID) }
+
+func send(t *testing.T, c *websocket.Conn, v any) {
+	t.Helper()
+	b, ok := v.([]byte)
+	if !ok {
+		var err error
+		if s, isStr := v.(string); isStr {
+			b = []byte(s)
+		} else if b, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readType reads until a message of type typ arrives.
+func readType(t *testing.T, c *websocket.Conn, typ string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", typ, err)
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		if m["t"] == typ {
+			return m
+		}
+	}
+}
+
+// closeCode reads until the connection closes and returns the code.
+func closeCode(t *testing.T, c *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal("connection not closed")
+			}
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func events(payload string) map[string]any {
+	return map[string]any{"t": "events", "ct": time.Now().UnixMilli(), "events": []json.RawMessage{json.RawMessage(`{"type":3,"timestamp":1,"data":{"x":"` + payload + `"}}`)}}
+}
+
+func TestEventsFlowToStaffWithServerTime(t *testing.T) {
+	f := newFixture(t, Config{})
+	st := f.staff()
+	readType(t, st, "state")
+	cu := f.customer()
+	before := time.Now().UnixMilli()
+	send(t, cu, events("hello"))
+	m := readType(t, st, "events")
+	if ts := int64(m["st"].(float64)); ts < before || ts > time.Now().UnixMilli() {
+		t.Fatalf("server time %d not stamped at receipt", ts)
+	}
+	if !strings.Contains(toJSON(m), "hello") {
+		t.Fatalf("events lost: %v", m)
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestStaffAllowList(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		msg  string
+		code websocket.StatusCode
+	}{
+		{"input event", `{"t":"input","id":3,"text":"x"}`, protocol.CloseForbidden},
+		{"click", `{"t":"click","id":3}`, protocol.CloseForbidden},
+		{"navigation", `{"t":"navigate","url":"https://example.com"}`, protocol.CloseForbidden},
+		{"rrweb event", `{"t":"events","events":[]}`, protocol.CloseForbidden},
+		{"not json", `hello`, protocol.CloseMalformed},
+		{"no type", `{"id":1}`, protocol.CloseMalformed},
+		{"pointer out of range", `{"t":"pointer","id":3,"x":5,"y":0}`, protocol.CloseMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Config{})
+			cu := f.customer()
+			readType(t, cu, "state")
+			st := f.staff()
+			readType(t, st, "state")
+			send(t, st, tc.msg)
+			if got := closeCode(t, st); got != tc.code {
+				t.Fatalf("close code %d, want %d", got, tc.code)
+			}
+			// The customer gets a resync (from the staff joining) and nothing else.
+			send(t, cu, events("still-alive"))
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			for {
+				_, b, err := cu.Read(ctx)
+				if err != nil {
+					break
+				}
+				var m map[string]any
+				json.Unmarshal(b, &m)
+				if m["t"] != "resync" && m["t"] != "state" {
+					t.Fatalf("customer received %s", b)
+				}
+			}
+		})
+	}
+}
+
+func TestStaffMessagesAreRebuilt(t *testing.T) {
+	f := newFixture(t, Config{})
+	cu := f.customer()
+	readType(t, cu, "state")
+	st := f.staff()
+	readType(t, st, "state")
+	send(t, st, `{"t":"pointer","id":7,"x":0.25,"y":0.5,"js":"alert(1)","text":"typed"}`)
+	m := readType(t, cu, "pointer")
+	if len(m) != 4 || m["id"].(float64) != 7 || m["x"].(float64) != 0.25 {
+		t.Fatalf("customer got %v; want exactly t,id,x,y", m)
+	}
+}
+
+func TestCustomerMisbehaviour(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		do   func(t *testing.T, c *websocket.Conn)
+		code websocket.StatusCode
+	}{
+		{"malformed JSON", Config{}, func(t *testing.T, c *websocket.Conn) { send(t, c, `{"t":`) }, protocol.CloseMalformed},
+		{"unknown type", Config{}, func(t *testing.T, c *websocket.Conn) { send(t, c, `{"t":"pointer","id":1}`) }, protocol.CloseMalformed},
+		{"events not an array", Config{}, func(t *testing.T, c *websocket.Conn) { send(t, c, `{"t":"events","events":{}}`) }, protocol.CloseMalformed},
+		{"oversized", Config{MaxCustomerMessage: 1024}, func(t *testing.T, c *websocket.Conn) { send(t, c, events(strings.Repeat("x", 2048))) }, websocket.StatusMessageTooBig},
+		{"flood", Config{CustomerRate: 1, CustomerBurst: 5}, func(t *testing.T, c *websocket.Conn) {
+			for range 20 {
+				send(t, c, events("x"))
+			}
+		}, protocol.CloseRateLimited},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.cfg)
+			cu := f.customer()
+			readType(t, cu, "state")
+			tc.do(t, cu)
+			if got := closeCode(t, cu); got != tc.code {
+				t.Fatalf("close code %d, want %d", got, tc.code)
+			}
+			if s, _ := f.sessions.Get(f.sess.ID); s.State != session.Live {
+				t.Fatalf("session state %s after a bad message; want it untouched", s.State)
+			}
+		})
+	}
+}
+
+func TestSecondCustomerSocketReplacesFirst(t *testing.T) {
+	f := newFixture(t, Config{})
+	first := f.customer()
+	readType(t, first, "state")
+	second := f.customer()
+	readType(t, second, "state")
+	if got := closeCode(t, first); got != protocol.CloseReplaced {
+		t.Fatalf("first socket closed with %d, want %d", got, protocol.CloseReplaced)
+	}
+}
+
+func TestPausedSessionRelaysNoContent(t *testing.T) {
+	f := newFixture(t, Config{})
+	st := f.staff()
+	readType(t, st, "state")
+	cu := f.customer()
+	send(t, cu, map[string]any{"t": "status", "state": "paused", "reason": "secure_input"})
+	m := readType(t, st, "state")
+	for m["state"] != "paused" {
+		m = readType(t, st, "state")
+	}
+	send(t, cu, events("pin-digits-1234"))
+	send(t, cu, map[string]any{"t": "status", "state": "live"})
+	for {
+		m := readType(t, st, "state")
+		if m["state"] == "live" {
+			break
+		}
+	}
+	if n := testutil.ToFloat64(f.relay.metrics.Dropped.WithLabelValues("customer", "paused")); n != 1 {
+		t.Fatalf("dropped %v paused batches, want 1", n)
+	}
+}
+
+func TestEndReachesBothSides(t *testing.T) {
+	f := newFixture(t, Config{})
+	cu := f.customer()
+	readType(t, cu, "state")
+	st := f.staff()
+	readType(t, st, "state")
+	send(t, st, `{"t":"end"}`)
+	if got := closeCode(t, cu); got != protocol.CloseSessionEnded {
+		t.Fatalf("customer closed with %d", got)
+	}
+	if got := closeCode(t, st); got != protocol.CloseSessionEnded {
+		t.Fatalf("staff closed with %d", got)
+	}
+	if s, _ := f.sessions.Get(f.sess.ID); s.Reason != session.ReasonStaff {
+		t.Fatalf("reason %q", s.Reason)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for f.broker.Subjects() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d broker subjects left after both sockets closed", f.broker.Subjects())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A staff console that does not read gets its queue replaced by a reset and
+// a resync request; the customer is never slowed and memory stays bounded.
+func TestSlowStaffIsResyncedNotBuffered(t *testing.T) {
+	f := newFixture(t, Config{QueueMessages: 8, QueueBytes: 64 << 10})
+	cu := f.customer()
+	readType(t, cu, "state")
+	st := f.staff() // never read from after this
+	_ = st
+	payload := strings.Repeat("x", 16<<10)
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(f.relay.metrics.Resyncs) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no resync after flooding a non-reading staff socket")
+		}
+		send(t, cu, events(payload))
+	}
+	// The customer is asked for a fresh snapshot.
+	readType(t, cu, "resync")
+}
+
+func TestOutQueueBounds(t *testing.T) {
+	q := newOutQueue(3, 100)
+	for i := range 3 {
+		if !q.push(item{data: []byte("x")}) {
+			t.Fatalf("push %d refused", i)
+		}
+	}
+	if q.push(item{data: []byte("x")}) {
+		t.Fatal("push beyond item bound accepted")
+	}
+	q2 := newOutQueue(10, 10)
+	if q2.push(item{data: make([]byte, 11)}) {
+		t.Fatal("push beyond byte bound accepted")
+	}
+	q.appendFinal(item{data: []byte("end")})
+	if q.len() != 1 {
+		t.Fatalf("final on a full queue should replace it, len %d", q.len())
+	}
+	if !q.push(item{data: []byte("late")}) || q.len() != 1 {
+		t.Fatal("messages after the final one must be discarded")
+	}
+}
