@@ -250,6 +250,7 @@ class Current {
         // Paused or ended means the view goes blank at once.
         if (this.state !== 'live' || !this.connected) this.view.clear();
         if (this.state === 'ended') void refreshList();
+        this.syncList();
         this.renderAll();
         break;
       case 'reset':
@@ -264,6 +265,16 @@ class Current {
         this.renderAll();
         break;
     }
+  }
+
+  /** Reflects this session's state in the list at once, not at the next poll. */
+  private syncList(): void {
+    const entry = sessions.find((x) => x.id === this.id);
+    if (!entry) return;
+    entry.state = this.state;
+    entry.reason = this.reason;
+    if (this.state !== 'waiting') entry.code = undefined;
+    renderList();
   }
 
   private statusText(): string {
