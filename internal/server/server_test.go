@@ -1,0 +1,263 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/relay"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+	"github.com/tomoni-cobrowse/tomoni/internal/store/sqlite"
+	"github.com/tomoni-cobrowse/tomoni/web"
+)
+
+const siteOrigin = "http://bank.test"
+
+type harness struct {
+	t     *testing.T
+	srv   *httptest.Server
+	db    *sqlite.DB
+	mgr   *session.Manager
+	staff store.Staff
+}
+
+var fastHash = auth.Params{Memory: 1024, Time: 1, Threads: 1}
+
+func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
+	t.Helper()
+	cfg := config.Default()
+	cfg.SiteOrigins = []string{siteOrigin}
+	cfg.LoginBurst = 3
+	cfg.JoinBurst = 3
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg := prometheus.NewRegistry()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var srv *Server
+	var rl *relay.Relay
+	mgr := session.NewManager(session.Config{}, func(c session.Change) { rl.Notify(c); srv.OnSessionChange(c) })
+	rl = relay.New(relay.Config{}, mgr, broker.NewMemory(), reg, log)
+	srv, err = New(Options{Config: cfg, Store: db, Sessions: mgr, Relay: rl, Assets: web.Dist(), Registry: reg, Log: log, HashParams: fastHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := auth.HashPassword("right-password", fastHash)
+	st, err := db.CreateStaff(context.Background(), store.Staff{Username: "sato", DisplayName: "佐藤", PasswordHash: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return &harness{t: t, srv: ts, db: db, mgr: mgr, staff: st}
+}
+
+type reqOpt func(*http.Request)
+
+func withOrigin(o string) reqOpt          { return func(r *http.Request) { r.Header.Set("Origin", o) } }
+func withCookie(c *http.Cookie) reqOpt    { return func(r *http.Request) { r.AddCookie(c) } }
+func withHeader(k, v string) reqOpt       { return func(r *http.Request) { r.Header.Set(k, v) } }
+func (h *harness) self() reqOpt           { return withOrigin(h.srv.URL) }
+func (h *harness) url(path string) string { return h.srv.URL + path }
+
+func (h *harness) do(method, path, body string, opts ...reqOpt) (*http.Response, map[string]any) {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, h.url(path), strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	json.NewDecoder(res.Body).Decode(&m)
+	return res, m
+}
+
+func (h *harness) login() (*http.Cookie, string) {
+	h.t.Helper()
+	res, m := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, h.self())
+	if res.StatusCode != 200 {
+		h.t.Fatalf("login: %d %v", res.StatusCode, m)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == cookieName {
+			return c, m["csrf"].(string)
+		}
+	}
+	h.t.Fatal("no cookie")
+	return nil, ""
+}
+
+func TestLogin(t *testing.T) {
+	h := newHarness(t, nil)
+	t.Run("wrong password is refused and audited", func(t *testing.T) {
+		res, m := h.do("POST", "/api/login", `{"username":"sato","password":"wrong"}`, h.self())
+		if res.StatusCode != 401 || m["error"] != "bad_credentials" {
+			t.Fatalf("%d %v", res.StatusCode, m)
+		}
+		rows, _ := h.db.ListAudit(context.Background(), 1)
+		if len(rows) != 1 || rows[0].Kind != store.AuditLoginFailed || rows[0].ClientHash == "" || strings.Contains(rows[0].ClientHash, "127.0.0.1") {
+			t.Fatalf("audit %+v", rows)
+		}
+	})
+	t.Run("cookie is HttpOnly and SameSite=Strict", func(t *testing.T) {
+		c, csrf := h.login()
+		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure {
+			t.Fatalf("cookie %+v", c)
+		}
+		if csrf == "" {
+			t.Fatal("no CSRF token")
+		}
+	})
+	t.Run("login from another origin is refused", func(t *testing.T) {
+		res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, withOrigin("http://evil.test"))
+		if res.StatusCode != 403 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	})
+	t.Run("attempts are rate limited", func(t *testing.T) {
+		h := newHarness(t, nil)
+		codes := []int{}
+		for range 5 {
+			res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"nope"}`, h.self())
+			codes = append(codes, res.StatusCode)
+		}
+		if codes[2] != 401 || codes[3] != 429 || codes[4] != 429 {
+			t.Fatalf("statuses %v, want 401×3 then 429", codes)
+		}
+		// Even the right password waits out the limit.
+		res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, h.self())
+		if res.StatusCode != 429 {
+			t.Fatalf("right password during lockout: %d", res.StatusCode)
+		}
+	})
+	t.Run("secure cookie behind https", func(t *testing.T) {
+		h := newHarness(t, func(c *config.Config) { c.PublicURL = "https://cobrowse.bank.test" })
+		res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, h.self())
+		for _, c := range res.Cookies() {
+			if c.Name == cookieName && !c.Secure {
+				t.Fatal("cookie not Secure under an https public URL")
+			}
+		}
+	})
+}
+
+func TestStaffAPIRequiresLoginCSRFAndOrigin(t *testing.T) {
+	h := newHarness(t, nil)
+	c, csrf := h.login()
+	if res, _ := h.do("POST", "/api/sessions", "", h.self()); res.StatusCode != 401 {
+		t.Fatalf("no cookie: %d", res.StatusCode)
+	}
+	if res, m := h.do("POST", "/api/sessions", "", h.self(), withCookie(c)); res.StatusCode != 403 || m["error"] != "csrf" {
+		t.Fatalf("no CSRF token: %d %v", res.StatusCode, m)
+	}
+	if res, _ := h.do("POST", "/api/sessions", "", withOrigin("http://evil.test"), withCookie(c), withHeader(csrfHeader, csrf)); res.StatusCode != 403 {
+		t.Fatalf("foreign origin: %d", res.StatusCode)
+	}
+	res, m := h.do("POST", "/api/sessions", "", h.self(), withCookie(c), withHeader(csrfHeader, csrf))
+	if res.StatusCode != 201 || len(m["code"].(string)) != 6 {
+		t.Fatalf("create: %d %v", res.StatusCode, m)
+	}
+	if ms := m["expires_in_ms"].(float64); ms < 599_000 || ms > 600_000 {
+		t.Fatalf("expires in %v ms, want about 10 minutes", ms)
+	}
+	// Another staff member's session is not found, for the API and the socket.
+	other, _ := h.mgr.Create(999, "other")
+	if res, _ := h.do("POST", "/api/sessions/"+other.ID+"/end", "", h.self(), withCookie(c), withHeader(csrfHeader, csrf)); res.StatusCode != 404 {
+		t.Fatalf("ending someone else's session: %d", res.StatusCode)
+	}
+	if res, _ := h.do("GET", "/api/sessions/"+other.ID+"/ws", "", h.self(), withCookie(c)); res.StatusCode != 404 {
+		t.Fatalf("socket to someone else's session: %d", res.StatusCode)
+	}
+	if g, _ := h.mgr.Get(other.ID); g.State != session.Waiting {
+		t.Fatal("someone else's session was changed")
+	}
+}
+
+func TestJoin(t *testing.T) {
+	h := newHarness(t, nil)
+	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	t.Run("foreign origin is refused", func(t *testing.T) {
+		res, _ := h.do("POST", "/api/join", `{"code":"`+s.Code+`"}`, withOrigin("http://evil.test"))
+		if res.StatusCode != 403 || res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("status %d, ACAO %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+	t.Run("preflight answers the site origin", func(t *testing.T) {
+		res, _ := h.do("OPTIONS", "/api/join", "", withOrigin(siteOrigin))
+		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != siteOrigin {
+			t.Fatalf("preflight %d %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+	t.Run("unknown fields and oversized bodies are bad requests", func(t *testing.T) {
+		if res, m := h.do("POST", "/api/join", `{"code":"123456","admin":true}`, withOrigin(siteOrigin)); res.StatusCode != 400 || m["error"] != "bad_request" {
+			t.Fatalf("%d %v", res.StatusCode, m)
+		}
+	})
+	t.Run("right code joins and returns the staff name", func(t *testing.T) {
+		res, m := h.do("POST", "/api/join", `{"code":"`+s.Code+`","device":"phone"}`, withOrigin(siteOrigin))
+		if res.StatusCode != 200 || m["staff_name"] != "佐藤" || m["token"] == "" {
+			t.Fatalf("%d %v", res.StatusCode, m)
+		}
+		if g, _ := h.mgr.Get(s.ID); g.State != session.Live || g.Device != "phone" {
+			t.Fatalf("session %+v", g)
+		}
+	})
+	t.Run("wrong codes get invalid_code, then the address is limited", func(t *testing.T) {
+		h := newHarness(t, nil)
+		var got []string
+		for range 5 {
+			_, m := h.do("POST", "/api/join", `{"code":"000001"}`, withOrigin(siteOrigin))
+			got = append(got, m["error"].(string))
+		}
+		want := []string{"invalid_code", "invalid_code", "invalid_code", "rate_limited", "rate_limited"}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("errors %v, want %v", got, want)
+		}
+		rows, _ := h.db.ListAudit(context.Background(), 10)
+		if len(rows) != 5 || rows[0].Kind != store.AuditJoinFailed {
+			t.Fatalf("audit rows %+v", rows)
+		}
+	})
+}
+
+func TestConsoleHeaders(t *testing.T) {
+	h := newHarness(t, nil)
+	res, _ := h.do("GET", "/console/", "")
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", siteOrigin} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'self' 'unsafe-inline'") {
+		t.Errorf("CSP allows script: %q", csp)
+	}
+	res, _ = h.do("GET", "/sdk.js", "")
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") || res.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("sdk: %d %v", res.StatusCode, res.Header)
+	}
+}
