@@ -1,0 +1,414 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Mask is what a masked value or text looks like: a fixed length, so the
+// real length is not revealed either. The SDK uses the same string.
+const Mask = "••••••"
+
+// rrweb event and source numbers (stable parts of its format).
+const (
+	evFullSnapshot = 2
+	evIncremental  = 3
+	evMeta         = 4
+	srcMutation    = 0
+	srcInput       = 5
+	nodeElement    = 2
+	nodeText       = 3
+)
+
+// maxTracked bounds the per-connection memory of the filter.
+const maxTracked = 200_000
+
+// ErrTooLarge means a page has more sensitive nodes than the filter tracks.
+var ErrTooLarge = errors.New("page has too many sensitive nodes to filter")
+
+// ErrMalformed means an event is not in rrweb's shape.
+var ErrMalformed = errors.New("malformed rrweb event")
+
+// sensitiveAutocomplete are autocomplete tokens of fields whose values are
+// never shown, whatever the site's allow-list says.
+var sensitiveAutocomplete = []string{"current-password", "new-password", "one-time-code", "cc-number", "cc-csc", "cc-exp", "cc-exp-month", "cc-exp-year"}
+
+// scrubAttrs carry user data on sensitive elements.
+var scrubAttrs = []string{"value", "placeholder", "title", "aria-label", "aria-valuetext", "aria-description", "alt", "label"}
+
+// Stats counts what one Process call changed or dropped.
+type Stats struct {
+	Values     int // input values and value attributes
+	Texts      int // text inside masked or blocked elements
+	Attributes int // other attributes on sensitive elements
+	URLs       int // URLs cleaned of query or fragment
+	Excluded   int // events dropped because the page is excluded
+}
+
+// Scrubbed reports whether anything was scrubbed (not counting URL cleaning
+// and exclusions, which are policy rather than SDK misses).
+func (s Stats) Scrubbed() int { return s.Values + s.Texts + s.Attributes }
+
+// node flags
+const (
+	fSensitive  uint8 = 1 << iota // its value and user-data attributes are masked
+	fContainer                    // everything inside it is masked
+	fMaskedText                   // a text node inside a container
+)
+
+// Filter is the server's second line of defence for one customer
+// connection. It recognises what it can without CSS — password, hidden and
+// one-time-code style fields, data-tomoni-mask and data-tomoni-block — and
+// scrubs their values and text. It is not safe for concurrent use.
+type Filter struct {
+	policy   *Policy
+	flags    map[int64]uint8
+	excluded bool
+}
+
+// NewFilter returns a filter using p for page exclusion and URL cleaning.
+func NewFilter(p *Policy) *Filter {
+	return &Filter{policy: p, flags: make(map[int64]uint8)}
+}
+
+// Excluded reports whether the current page (the last Meta event) is excluded.
+func (f *Filter) Excluded() bool { return f.excluded }
+
+// Process filters one batch in order and returns the events to relay.
+func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, error) {
+	var st Stats
+	out := events[:0:0]
+	for _, raw := range events {
+		ev, keep, err := f.event(raw, &st)
+		if err != nil {
+			return nil, st, err
+		}
+		if keep {
+			out = append(out, ev)
+		}
+	}
+	return out, st, nil
+}
+
+type rrEvent struct {
+	Type      *int            `json:"type"`
+	Data      json.RawMessage `json:"data"`
+	Timestamp json.RawMessage `json:"timestamp,omitempty"`
+}
+
+func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+	var ev rrEvent
+	if err := json.Unmarshal(raw, &ev); err != nil || ev.Type == nil {
+		return nil, false, ErrMalformed
+	}
+	if *ev.Type == evMeta {
+		var meta map[string]any
+		if err := decode(ev.Data, &meta); err != nil {
+			return nil, false, ErrMalformed
+		}
+		href, _ := meta["href"].(string)
+		f.excluded = f.policy.Excluded(href)
+		if f.excluded {
+			st.Excluded++
+			return nil, false, nil
+		}
+		if clean := f.policy.CleanURL(href); clean != href {
+			meta["href"] = clean
+			st.URLs++
+			return rebuild(ev, meta)
+		}
+		return raw, true, nil
+	}
+	if f.excluded {
+		st.Excluded++
+		return nil, false, nil
+	}
+	switch *ev.Type {
+	case evFullSnapshot:
+		var data map[string]any
+		if err := decode(ev.Data, &data); err != nil {
+			return nil, false, ErrMalformed
+		}
+		clear(f.flags)
+		node, ok := data["node"].(map[string]any)
+		if !ok {
+			return nil, false, ErrMalformed
+		}
+		before := *st
+		if err := f.walk(node, 0, st); err != nil {
+			return nil, false, err
+		}
+		if *st == before {
+			return raw, true, nil
+		}
+		return rebuild(ev, data)
+	case evIncremental:
+		var head struct {
+			Source *int `json:"source"`
+		}
+		if err := json.Unmarshal(ev.Data, &head); err != nil || head.Source == nil {
+			return nil, false, ErrMalformed
+		}
+		switch *head.Source {
+		case srcMutation:
+			return f.mutation(ev, raw, st)
+		case srcInput:
+			return f.input(ev, raw, st)
+		}
+	}
+	return raw, true, nil
+}
+
+func decode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+func rebuild(ev rrEvent, data any) (json.RawMessage, bool, error) {
+	d, err := json.Marshal(data)
+	if err != nil {
+		return nil, false, ErrMalformed
+	}
+	ev.Data = d
+	out, err := json.Marshal(ev)
+	if err != nil {
+		return nil, false, ErrMalformed
+	}
+	return out, true, nil
+}
+
+func idOf(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
+}
+
+func (f *Filter) mark(id int64, fl uint8) error {
+	if _, ok := f.flags[id]; !ok && len(f.flags) >= maxTracked {
+		return ErrTooLarge
+	}
+	f.flags[id] |= fl
+	return nil
+}
+
+// walk scrubs a serialised node and its children; inherited is the flag
+// set a masked ancestor passes down.
+func (f *Filter) walk(n map[string]any, inherited uint8, st *Stats) error {
+	id, _ := idOf(n["id"])
+	typ, _ := idOf(n["type"])
+	switch typ {
+	case nodeElement:
+		attrs, _ := n["attributes"].(map[string]any)
+		fl := inherited | elementFlags(n["tagName"], attrs)
+		if fl != 0 {
+			if err := f.mark(id, fl); err != nil {
+				return err
+			}
+			scrubAttributes(attrs, st)
+		}
+		children, _ := n["childNodes"].([]any)
+		pass := uint8(0)
+		if fl&fContainer != 0 {
+			pass = fContainer | fSensitive
+		}
+		for _, c := range children {
+			cm, ok := c.(map[string]any)
+			if !ok {
+				return ErrMalformed
+			}
+			if err := f.walk(cm, pass, st); err != nil {
+				return err
+			}
+		}
+	case nodeText:
+		if inherited&fContainer != 0 {
+			if err := f.mark(id, fMaskedText); err != nil {
+				return err
+			}
+			if maskText(n, "textContent") {
+				st.Texts++
+			}
+		}
+	default:
+		children, _ := n["childNodes"].([]any)
+		for _, c := range children {
+			cm, ok := c.(map[string]any)
+			if !ok {
+				return ErrMalformed
+			}
+			if err := f.walk(cm, inherited, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maskText replaces a non-blank text field with Mask; it reports a change.
+func maskText(m map[string]any, key string) bool {
+	s, ok := m[key].(string)
+	if !ok || strings.TrimSpace(s) == "" || s == Mask {
+		return false
+	}
+	m[key] = Mask
+	return true
+}
+
+// elementFlags recognises sensitive elements from their attributes alone.
+func elementFlags(tag any, attrs map[string]any) uint8 {
+	var fl uint8
+	if _, ok := attrs["data-tomoni-mask"]; ok {
+		fl |= fContainer | fSensitive
+	}
+	if _, ok := attrs["data-tomoni-block"]; ok {
+		fl |= fContainer | fSensitive
+	}
+	t, _ := tag.(string)
+	if strings.EqualFold(t, "input") {
+		typ, _ := attrs["type"].(string)
+		switch strings.ToLower(strings.TrimSpace(typ)) {
+		case "password", "hidden":
+			fl |= fSensitive
+		}
+	}
+	if ac, ok := attrs["autocomplete"].(string); ok {
+		for _, tok := range strings.Fields(strings.ToLower(ac)) {
+			for _, s := range sensitiveAutocomplete {
+				if tok == s {
+					fl |= fSensitive
+				}
+			}
+		}
+	}
+	return fl
+}
+
+func scrubAttributes(attrs map[string]any, st *Stats) {
+	for k, v := range attrs {
+		s, ok := v.(string)
+		if !ok || s == "" || s == Mask {
+			continue
+		}
+		isData := strings.HasPrefix(k, "data-") && !strings.HasPrefix(k, "data-tomoni-")
+		if k == "value" {
+			attrs[k] = Mask
+			st.Values++
+		} else if isData || contains(scrubAttrs, k) {
+			attrs[k] = Mask
+			st.Attributes++
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Filter) mutation(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+	var data map[string]any
+	if err := decode(ev.Data, &data); err != nil {
+		return nil, false, ErrMalformed
+	}
+	before := *st
+	if removes, ok := data["removes"].([]any); ok {
+		for _, r := range removes {
+			if rm, ok := r.(map[string]any); ok {
+				if id, ok := idOf(rm["id"]); ok {
+					delete(f.flags, id)
+				}
+			}
+		}
+	}
+	if adds, ok := data["adds"].([]any); ok {
+		for _, a := range adds {
+			am, ok := a.(map[string]any)
+			if !ok {
+				return nil, false, ErrMalformed
+			}
+			node, ok := am["node"].(map[string]any)
+			if !ok {
+				return nil, false, ErrMalformed
+			}
+			parent, _ := idOf(am["parentId"])
+			inherited := uint8(0)
+			if f.flags[parent]&fContainer != 0 {
+				inherited = fContainer | fSensitive
+			}
+			if err := f.walk(node, inherited, st); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	if attrs, ok := data["attributes"].([]any); ok {
+		for _, a := range attrs {
+			am, ok := a.(map[string]any)
+			if !ok {
+				return nil, false, ErrMalformed
+			}
+			id, _ := idOf(am["id"])
+			changed, _ := am["attributes"].(map[string]any)
+			// An attribute change can make an element sensitive (a field
+			// switched to type=password, a mask marker added); once
+			// sensitive it stays so, even when toggled back to text. The
+			// mutation does not name the tag; only inputs have those types.
+			if fl := elementFlags("input", changed); fl != 0 {
+				if err := f.mark(id, fl); err != nil {
+					return nil, false, err
+				}
+			}
+			if f.flags[id]&fSensitive != 0 {
+				scrubAttributes(changed, st)
+			}
+		}
+	}
+	if texts, ok := data["texts"].([]any); ok {
+		for _, t := range texts {
+			tm, ok := t.(map[string]any)
+			if !ok {
+				return nil, false, ErrMalformed
+			}
+			id, _ := idOf(tm["id"])
+			if f.flags[id]&fMaskedText != 0 && maskText(tm, "value") {
+				st.Texts++
+			}
+		}
+	}
+	if *st == before {
+		return raw, true, nil
+	}
+	return rebuild(ev, data)
+}
+
+func (f *Filter) input(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+	var data map[string]any
+	if err := decode(ev.Data, &data); err != nil {
+		return nil, false, ErrMalformed
+	}
+	id, _ := idOf(data["id"])
+	if f.flags[id]&fSensitive == 0 {
+		return raw, true, nil
+	}
+	if s, ok := data["text"].(string); ok && s != "" && s != Mask {
+		data["text"] = Mask
+		st.Values++
+		return rebuild(ev, data)
+	}
+	return raw, true, nil
+}
+
+// String summarises stats for logs (counts only, never content).
+func (s Stats) String() string {
+	return fmt.Sprintf("values=%d texts=%d attributes=%d urls=%d excluded=%d", s.Values, s.Texts, s.Attributes, s.URLs, s.Excluded)
+}

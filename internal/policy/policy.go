@@ -1,0 +1,168 @@
+// Package policy holds a site's sharing rules (what to mask, block, unmask,
+// which pages are never shared, which elements are software keyboards) and
+// the server's second line of defence: a filter that scrubs recognisably
+// sensitive values from customer events before they are relayed.
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Policy is what the operator configures for the sites that embed the SDK.
+// The SDK fetches it when a session starts (GET /api/policy).
+type Policy struct {
+	// SiteOrigins may embed the SDK (merged with --site-origin).
+	SiteOrigins []string `json:"site_origins,omitempty"`
+	// MaskSelectors: the value or text of matching elements is shown as masked.
+	MaskSelectors []string `json:"mask_selectors"`
+	// BlockSelectors: matching elements become a same-size placeholder.
+	BlockSelectors []string `json:"block_selectors"`
+	// UnmaskSelectors: form fields safe to show (e.g. a search box). Never
+	// applies to password, hidden or one-time-code fields.
+	UnmaskSelectors []string `json:"unmask_selectors"`
+	// ExcludedPages: URL path globs ("/privacy*") or full-URL globs
+	// ("https://bank.example/settings/**"); * stops at "/", ** does not.
+	ExcludedPages []string `json:"excluded_pages"`
+	// SoftKeyboardSelectors: while a matching element is visible or in use,
+	// sharing pauses.
+	SoftKeyboardSelectors []string `json:"softkeyboard_selectors"`
+	// StripQuery and StripFragment remove query strings and fragments from
+	// the page URLs and links that staff see.
+	StripQuery    bool `json:"strip_query"`
+	StripFragment bool `json:"strip_fragment"`
+
+	excluded []*regexp.Regexp
+}
+
+// Default is the policy of the demo bank: its privacy page is never shared.
+func Default() Policy {
+	p := Policy{
+		MaskSelectors:         []string{},
+		BlockSelectors:        []string{},
+		UnmaskSelectors:       []string{},
+		ExcludedPages:         []string{"/privacy.html", "/privacy/**"},
+		SoftKeyboardSelectors: []string{},
+		StripQuery:            true,
+		StripFragment:         false,
+	}
+	p.Compile()
+	return p
+}
+
+// Load reads a JSON policy file; fields it omits keep their defaults.
+func Load(path string) (Policy, error) {
+	p := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, fmt.Errorf("read policy: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("policy %s: %w", path, err)
+	}
+	p.Compile()
+	return p, nil
+}
+
+// maxSelector bounds each selector; the SDK evaluates them on every node.
+const maxSelector = 512
+
+// Validate checks the policy's shape. CSS selectors are checked by the
+// browser; here only length and characters that cannot appear in one.
+func (p Policy) Validate() error {
+	for _, list := range [][]string{p.MaskSelectors, p.BlockSelectors, p.UnmaskSelectors, p.SoftKeyboardSelectors} {
+		for _, s := range list {
+			if strings.TrimSpace(s) == "" || len(s) > maxSelector || strings.ContainsAny(s, "{};<") {
+				return fmt.Errorf("selector %q is not a plain CSS selector", s)
+			}
+		}
+	}
+	for _, g := range p.ExcludedPages {
+		if !strings.HasPrefix(g, "/") {
+			if u, err := url.Parse(g); err != nil || u.Scheme == "" || u.Host == "" {
+				return fmt.Errorf("excluded page %q: want a path starting with / or a full URL", g)
+			}
+		}
+	}
+	return nil
+}
+
+// Compile prepares the page globs; call it after changing ExcludedPages.
+// A compiled Policy is safe for concurrent reads.
+func (p *Policy) Compile() {
+	p.excluded = p.excluded[:0]
+	for _, g := range p.ExcludedPages {
+		p.excluded = append(p.excluded, globRegexp(g))
+	}
+}
+
+// globRegexp turns a glob into an anchored regexp: ** matches anything, *
+// anything but "/", ? one character but "/".
+func globRegexp(g string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(g); i++ {
+		switch c := g[i]; {
+		case c == '*' && i+1 < len(g) && g[i+1] == '*':
+			b.WriteString(".*")
+			i++
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+// Excluded reports whether the page at rawURL must never be shared.
+func (p *Policy) Excluded(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return true // unparseable: do not share
+	}
+	full := u.Scheme + "://" + u.Host + u.EscapedPath()
+	for i, re := range p.excluded {
+		target := full
+		if strings.HasPrefix(p.ExcludedPages[i], "/") {
+			target = u.EscapedPath()
+			if target == "" {
+				target = "/"
+			}
+		}
+		if re.MatchString(target) {
+			return true
+		}
+	}
+	return false
+}
+
+// CleanURL strips what the policy says to strip from a URL staff will see.
+func (p *Policy) CleanURL(raw string) string {
+	if !p.StripQuery && !p.StripFragment {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if p.StripQuery {
+		u.RawQuery, u.ForceQuery = "", false
+	}
+	if p.StripFragment {
+		u.Fragment, u.RawFragment = "", ""
+	}
+	return u.String()
+}
