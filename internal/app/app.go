@@ -24,6 +24,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/demo"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/server"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -44,6 +45,7 @@ type App struct {
 	Relay    *relay.Relay
 	Broker   broker.Broker
 	Registry *prometheus.Registry
+	Policy   *policy.Policy
 
 	server    *server.Server
 	http      *http.Server
@@ -81,6 +83,14 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 
+	pol := policy.Default()
+	if a.Config.PolicyFile != "" {
+		if pol, err = policy.Load(a.Config.PolicyFile); err != nil {
+			return err
+		}
+	}
+	a.Policy = &pol
+
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Broker = broker.NewMemory()
@@ -92,10 +102,10 @@ func (a *App) Open(ctx context.Context) error {
 		CodeTTL: a.Config.CodeTTL, Grace: a.Config.Grace, StaffIdle: a.Config.StaffIdle, MaxDuration: a.Config.MaxDuration,
 		MaxLive: a.Config.MaxLive, MaxWaiting: a.Config.MaxWaiting, MaxPerStaff: a.Config.MaxPerStaff,
 	}, func(c session.Change) { onChange(c) })
-	a.Relay = relay.New(relay.Config{MaxCustomerMessage: a.Config.MaxCustomerMessage, MaxStaffMessage: a.Config.MaxStaffMessage},
+	a.Relay = relay.New(relay.Config{MaxCustomerMessage: a.Config.MaxCustomerMessage, MaxStaffMessage: a.Config.MaxStaffMessage, Policy: a.Policy},
 		a.Sessions, a.Broker, a.Registry, a.Log)
 	srv, err := server.New(server.Options{
-		Config: a.Config, Store: a.Store, Sessions: a.Sessions, Relay: a.Relay, Assets: web.Dist(),
+		Config: a.Config, Store: a.Store, Sessions: a.Sessions, Relay: a.Relay, Assets: web.Dist(), Policy: a.Policy,
 		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
 	})
 	if err != nil {

@@ -42,6 +42,15 @@ type Config struct {
 	MaxStaffMessage    int64
 
 	LogLevel string // debug, info, warn, error
+
+	// PolicyFile is a JSON site policy (see docs/privacy.md); empty uses the
+	// built-in default (the demo bank's privacy page is excluded).
+	PolicyFile string
+
+	// TestDisableSDKMasking makes the policy tell the SDK to skip its own
+	// masking, so tests can show the server filter alone. It has no flag
+	// and no environment variable: only Go code (tests) can set it.
+	TestDisableSDKMasking bool
 }
 
 // Default returns the embedded, no-setup configuration.
@@ -152,6 +161,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxCustomerMessage, "max-customer-message", c.MaxCustomerMessage, "bytes per customer message (TOMONI_MAX_CUSTOMER_MESSAGE)")
 	fs.Int64Var(&c.MaxStaffMessage, "max-staff-message", c.MaxStaffMessage, "bytes per staff message (TOMONI_MAX_STAFF_MESSAGE)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (TOMONI_LOG_LEVEL)")
+	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "site policy JSON file (TOMONI_POLICY)")
 }
 
 // ApplyEnv reads TOMONI_* variables from getenv.
@@ -223,6 +233,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	num64("TOMONI_MAX_CUSTOMER_MESSAGE", &c.MaxCustomerMessage)
 	num64("TOMONI_MAX_STAFF_MESSAGE", &c.MaxStaffMessage)
 	str("TOMONI_LOG_LEVEL", &c.LogLevel)
+	str("TOMONI_POLICY", &c.PolicyFile)
 	return errors.Join(errs...)
 }
 

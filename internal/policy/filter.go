@@ -316,7 +316,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// markers are the substrings without which a mutation cannot make anything
+// sensitive; with no sensitive node tracked either, it passes untouched.
+var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni-"), []byte("autocomplete")}
+
 func (f *Filter) mutation(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) && json.Valid(ev.Data) {
+		return raw, true, nil
+	}
 	var data map[string]any
 	if err := decode(ev.Data, &data); err != nil {
 		return nil, false, ErrMalformed
@@ -391,7 +398,25 @@ func (f *Filter) mutation(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawM
 	return rebuild(ev, data)
 }
 
+func containsAnyOf(b []byte, subs [][]byte) bool {
+	for _, s := range subs {
+		if bytes.Contains(b, s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *Filter) input(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+	var head struct {
+		ID json.Number `json:"id"`
+	}
+	if err := json.Unmarshal(ev.Data, &head); err != nil {
+		return nil, false, ErrMalformed
+	}
+	if id, err := head.ID.Int64(); err == nil && f.flags[id]&fSensitive == 0 {
+		return raw, true, nil
+	}
 	var data map[string]any
 	if err := decode(ev.Data, &data); err != nil {
 		return nil, false, ErrMalformed

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
 
@@ -51,12 +52,13 @@ func BenchmarkRelayPath(b *testing.B) {
 		}
 	}()
 	msg := typicalBatch()
+	filter := policy.NewFilter(r.cfg.Policy)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		if err := r.handleCustomer(ctx, s.ID, msg); err != nil {
+		if err := r.handleCustomer(ctx, s.ID, filter, msg); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,11 +3,13 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/coder/websocket"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -100,17 +102,18 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 	}
 
 	limit := ratelimit.NewBucket(r.cfg.CustomerRate, r.cfg.CustomerBurst, r.now)
+	filter := policy.NewFilter(r.cfg.Policy)
 	err = c.run(req.Context(), func(ctx context.Context, data []byte) error {
 		if !limit.Allow() {
 			r.metrics.Rejected.WithLabelValues("customer", "rate").Inc()
 			return closeWith(protocol.CloseRateLimited, "event rate above the limit")
 		}
-		return r.handleCustomer(ctx, s.ID, data)
+		return r.handleCustomer(ctx, s.ID, filter, data)
 	})
 	r.log.Debug("customer socket closed", "session", s.ID, "err", err)
 }
 
-func (r *Relay) handleCustomer(ctx context.Context, id string, data []byte) error {
+func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Filter, data []byte) error {
 	var env protocol.Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
@@ -132,7 +135,19 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, data []byte) erro
 			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
 			return nil
 		}
-		out, err := json.Marshal(protocol.StaffEvents{T: protocol.TypeEvents, ST: r.now().UnixMilli(), CT: in.CT, Events: in.Events})
+		evs, st, err := filter.Process(in.Events)
+		if err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			if errors.Is(err, policy.ErrTooLarge) {
+				return closeWith(protocol.CloseTooLarge, "page too large to filter")
+			}
+			return closeWith(protocol.CloseMalformed, "malformed events")
+		}
+		r.countFilter(id, st)
+		if len(evs) == 0 {
+			return nil
+		}
+		out, err := json.Marshal(protocol.StaffEvents{T: protocol.TypeEvents, ST: r.now().UnixMilli(), CT: in.CT, Events: evs})
 		if err != nil {
 			return closeWith(protocol.CloseMalformed, "malformed events")
 		}
@@ -172,6 +187,29 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, data []byte) erro
 	default:
 		r.metrics.Rejected.WithLabelValues("customer", "unknown_type").Inc()
 		return closeWith(protocol.CloseMalformed, "unknown message type")
+	}
+}
+
+// countFilter records what the server filter did. Scrubs mean the SDK let
+// something through: they are logged (counts only, never content).
+func (r *Relay) countFilter(id string, st policy.Stats) {
+	if st.Values > 0 {
+		r.metrics.Scrubbed.WithLabelValues("values").Add(float64(st.Values))
+	}
+	if st.Texts > 0 {
+		r.metrics.Scrubbed.WithLabelValues("texts").Add(float64(st.Texts))
+	}
+	if st.Attributes > 0 {
+		r.metrics.Scrubbed.WithLabelValues("attributes").Add(float64(st.Attributes))
+	}
+	if st.URLs > 0 {
+		r.metrics.Cleaned.WithLabelValues("urls").Add(float64(st.URLs))
+	}
+	if st.Excluded > 0 {
+		r.metrics.Cleaned.WithLabelValues("excluded").Add(float64(st.Excluded))
+	}
+	if st.Scrubbed() > 0 {
+		r.log.Warn("server filter scrubbed values the SDK did not mask", "session", id, "values", st.Values, "texts", st.Texts, "attributes", st.Attributes)
 	}
 }
 

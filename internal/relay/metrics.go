@@ -10,6 +10,8 @@ type Metrics struct {
 	Rejected    *prometheus.CounterVec // role, reason
 	Resyncs     prometheus.Counter
 	Dropped     *prometheus.CounterVec // role, reason
+	Scrubbed    *prometheus.CounterVec // kind: values, texts, attributes
+	Cleaned     *prometheus.CounterVec // kind: urls, excluded
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -20,9 +22,11 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		Rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "relay", Name: "rejected_total", Help: "Messages refused (connection closed) by role and reason."}, []string{"role", "reason"}),
 		Resyncs:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "relay", Name: "slow_consumer_resyncs_total", Help: "Staff queues dropped and replaced by a fresh snapshot."}),
 		Dropped:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "relay", Name: "dropped_total", Help: "Messages dropped without closing the connection, by role and reason."}, []string{"role", "reason"}),
+		Scrubbed:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "privacy", Name: "scrubbed_total", Help: "Sensitive values the server filter scrubbed because the SDK had not masked them. Non-zero means the SDK missed something."}, []string{"kind"}),
+		Cleaned:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "privacy", Name: "policy_applied_total", Help: "Events the server changed or dropped by policy: urls cleaned, excluded-page events dropped."}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.Messages, m.Bytes, m.Rejected, m.Resyncs, m.Dropped)
+		reg.MustRegister(m.Connections, m.Messages, m.Bytes, m.Rejected, m.Resyncs, m.Dropped, m.Scrubbed, m.Cleaned)
 	}
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	PingInterval       time.Duration // (20 s)
 	WriteTimeout       time.Duration // (10 s)
 	ResyncMinInterval  time.Duration // at most one slow-consumer resync per connection per interval (2 s)
+	// Policy drives the server-side privacy filter (page exclusion, URL
+	// cleaning). Nil means policy.Default().
+	Policy *policy.Policy
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +70,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ResyncMinInterval <= 0 {
 		c.ResyncMinInterval = 2 * time.Second
+	}
+	if c.Policy == nil {
+		p := policy.Default()
+		c.Policy = &p
 	}
 	return c
 }

@@ -134,7 +134,7 @@ func closeCode(t *testing.T, c *websocket.Conn) websocket.StatusCode {
 }
 
 func events(payload string) map[string]any {
-	return map[string]any{"t": "events", "ct": time.Now().UnixMilli(), "events": []json.RawMessage{json.RawMessage(`{"type":3,"timestamp":1,"data":{"x":"` + payload + `"}}`)}}
+	return map[string]any{"t": "events", "ct": time.Now().UnixMilli(), "events": []json.RawMessage{json.RawMessage(`{"type":3,"timestamp":1,"data":{"source":1,"positions":[],"x":"` + payload + `"}}`)}}
 }
 
 func TestEventsFlowToStaffWithServerTime(t *testing.T) {

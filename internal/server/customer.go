@@ -21,7 +21,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", o)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Allow-Methods", "POST")
+	h.Set("Access-Control-Allow-Methods", "GET, POST")
 	h.Set("Access-Control-Allow-Headers", "Content-Type")
 	h.Set("Access-Control-Max-Age", "600")
 	return true
@@ -96,4 +96,38 @@ func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opt.Relay.ServeCustomer(w, r, ss)
+}
+
+// policyView is what the SDK needs of the policy.
+type policyView struct {
+	MaskSelectors         []string `json:"mask_selectors"`
+	BlockSelectors        []string `json:"block_selectors"`
+	UnmaskSelectors       []string `json:"unmask_selectors"`
+	ExcludedPages         []string `json:"excluded_pages"`
+	SoftKeyboardSelectors []string `json:"softkeyboard_selectors"`
+	StripQuery            bool     `json:"strip_query"`
+	StripFragment         bool     `json:"strip_fragment"`
+	// SDKMasking is false only in tests that show the server filter alone.
+	SDKMasking bool `json:"sdk_masking"`
+}
+
+// handlePolicy serves the site policy to the SDK (site origins, CORS) and to
+// the console (same origin).
+func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" && !s.sameOrigin(r) && !s.cors(w, r) {
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		return
+	}
+	p := s.opt.Policy
+	nz := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	writeJSON(w, http.StatusOK, policyView{
+		MaskSelectors: nz(p.MaskSelectors), BlockSelectors: nz(p.BlockSelectors), UnmaskSelectors: nz(p.UnmaskSelectors),
+		ExcludedPages: nz(p.ExcludedPages), SoftKeyboardSelectors: nz(p.SoftKeyboardSelectors),
+		StripQuery: p.StripQuery, StripFragment: p.StripFragment, SDKMasking: !s.opt.Config.TestDisableSDKMasking,
+	})
 }

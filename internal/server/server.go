@@ -18,6 +18,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -31,6 +32,7 @@ type Options struct {
 	Sessions   *session.Manager
 	Relay      *relay.Relay
 	Assets     fs.FS // built SDK and console
+	Policy     *policy.Policy
 	Registry   *prometheus.Registry
 	Log        *slog.Logger
 	Now        func() time.Time
@@ -80,7 +82,11 @@ func New(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s.dummyHash = h
-	for _, o := range cfg.SiteOrigins {
+	if opt.Policy == nil {
+		p := policy.Default()
+		s.opt.Policy = &p
+	}
+	for _, o := range append(append([]string{}, cfg.SiteOrigins...), s.opt.Policy.SiteOrigins...) {
 		if err := s.AllowOrigin(o); err != nil {
 			return nil, err
 		}
@@ -145,6 +151,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Customer side (site origins, CORS, customer token).
 	mux.HandleFunc("GET /sdk.js", s.handleSDK)
+	mux.HandleFunc("GET /api/policy", s.handlePolicy)
 	mux.HandleFunc("OPTIONS /api/join", s.handleJoinPreflight)
 	mux.HandleFunc("POST /api/join", s.handleJoin)
 	mux.HandleFunc("GET /api/customer/ws", s.handleCustomerSocket)
