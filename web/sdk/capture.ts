@@ -1,13 +1,9 @@
 // Capture: rrweb record with Tomoni's masking. Every form field's value is
 // replaced in the browser before anything is serialised; the site can mask
-// more (data-tomoni-mask) or block whole elements (data-tomoni-block).
+// more (data-tomoni-mask, policy selectors) or block whole elements.
 import { record } from 'rrweb';
-
-/** What a masked value looks like to staff: a fixed length, so the real length is not revealed either. */
-export const MASK = '••••••';
-
-export const BLOCK_SELECTOR = '[data-tomoni-ui], [data-tomoni-block]';
-export const MASK_TEXT_SELECTOR = '[contenteditable]:not([contenteditable="false"]), [data-tomoni-mask]';
+import { PolicyView } from './policy';
+import { Privacy } from './privacy';
 
 type Emit = (e: unknown) => void;
 
@@ -15,16 +11,29 @@ export class Capture {
   private stop: (() => void) | undefined;
   private lastSnapshot = 0;
   private pending: ReturnType<typeof setTimeout> | undefined;
+  private active = false;
+  privacy: Privacy | null = null;
 
-  start(emit: Emit): void {
+  start(policy: PolicyView, emit: Emit): void {
     this.stopNow();
+    const privacy = new Privacy(policy, (id) => record.mirror.getNode(id));
+    this.privacy = privacy;
+    const masking = policy.sdk_masking;
+    // rrweb emits the first snapshot inside record(), before it returns.
+    this.active = true;
     this.stop = record({
-      emit: (e) => emit(e),
-      maskAllInputs: true,
-      maskInputFn: (text: string) => (text ? MASK : ''),
-      maskTextSelector: MASK_TEXT_SELECTOR,
-      maskTextFn: (text: string) => (text.trim() ? MASK : text),
-      blockSelector: BLOCK_SELECTOR,
+      emit: (e) => {
+        if (!this.active) return;
+        if (masking) privacy.scrub(e as never);
+        emit(e);
+      },
+      maskAllInputs: masking,
+      maskInputFn: masking ? (text: string, el: HTMLElement) => privacy.maskInput(text, el) : undefined,
+      maskTextSelector: masking ? privacy.maskSelector : undefined,
+      maskTextFn: masking ? (text: string) => privacy.maskText(text) : undefined,
+      // Tomoni's own UI and software keyboards are never captured, even in
+      // tests that turn masking off.
+      blockSelector: masking ? privacy.blockSelector : '[data-tomoni-ui], [data-tomoni-softkeyboard]',
       slimDOMOptions: 'all',
       inlineStylesheet: true,
       recordCanvas: false,
@@ -63,16 +72,18 @@ export class Capture {
     record.takeFullSnapshot(true);
   }
 
+  /** Stops at once: nothing rrweb still has buffered is emitted after this. */
   stopNow(): void {
     clearTimeout(this.pending);
     this.pending = undefined;
-    if (this.stop) {
-      this.stop();
-      this.stop = undefined;
-    }
+    this.active = false;
+    const stop = this.stop;
+    this.stop = undefined;
+    if (stop) stop();
   }
 
   node(id: number): Node | null {
     return record.mirror.getNode(id);
   }
 }
+

@@ -3,12 +3,13 @@
 // capture, the banner and the staff pointer while a session lasts.
 import { Capture } from './capture';
 import { detectLang, Lang, texts, Texts } from './i18n';
+import { DEFAULT_POLICY, excluded, joinSelectors, PolicyView } from './policy';
 import { UI } from './ui';
 
 export type State = 'idle' | 'connecting' | 'live' | 'paused' | 'reconnecting' | 'ended';
 export type JoinError = 'invalid_code' | 'busy' | 'network' | 'rate_limited';
 
-interface Saved { token: string; session: string; staff: string }
+interface Saved { token: string; session: string; staff: string; policy?: PolicyView }
 interface StateDetail { state: State; reason?: string; staff?: string }
 type Listener = (d: StateDetail) => void;
 
@@ -44,7 +45,10 @@ class Tomoni {
   private listeners: Listener[] = [];
   private pointer: { id: number; x: number; y: number } | null = null;
   private highlightId = 0;
-  private localPause = '';
+  // Why sharing is paused; empty means live. Several can hold at once.
+  private pauses = new Set<string>();
+  private policy: PolicyView = DEFAULT_POLICY;
+  private skObserver: MutationObserver | null = null;
 
   constructor(script: HTMLScriptElement | null) {
     const src = script?.src || '';
@@ -113,7 +117,8 @@ class Tomoni {
       throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' ? err : res.status === 400 ? 'invalid_code' : 'network');
     }
     this.saved = { token: body.token, session: body.session, staff: body.staff_name || '' };
-    try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.saved)); } catch { /* private mode: no continuity across pages */ }
+    this.persist();
+    await this.loadPolicy();
     this.connect();
   }
 
@@ -129,15 +134,33 @@ class Tomoni {
 
   /** Pauses sharing for the site's own reasons until resume(). */
   pause(reason = 'site'): void {
-    this.localPause = reason === 'secure_input' || reason === 'excluded_page' ? reason : 'site';
-    this.applyPause();
+    this.setPause(reason === 'secure_input' || reason === 'excluded_page' ? reason : 'site', true);
   }
 
   /** Ends a pause begun with pause(). */
   resume(): void {
-    if (!this.localPause) return;
-    this.localPause = '';
+    this.setPause('site', false);
+    this.setPause('secure_input', this.softKeyboardOpen());
+  }
+
+  private setPause(reason: string, on: boolean): void {
+    const had = this.pauses.has(reason);
+    if (on === had) return;
+    if (on) {
+      // Stop first: not one more event may be captured once a pause holds.
+      this.capture.stopNow();
+      this.batch = [];
+      this.pauses.add(reason);
+    } else {
+      this.pauses.delete(reason);
+    }
     this.applyPause();
+  }
+
+  /** The reason shown for a pause: the page rule first, then secure input, then the site's own. */
+  private pauseReason(): string {
+    for (const r of ['excluded_page', 'secure_input', 'site']) if (this.pauses.has(r)) return r;
+    return '';
   }
 
   /** At load: continue a session begun on an earlier page of this tab. */
@@ -146,23 +169,89 @@ class Tomoni {
       const raw = sessionStorage.getItem(STORAGE_KEY);
       if (raw) {
         this.saved = JSON.parse(raw) as Saved;
-        this.connect();
+        void this.loadPolicy().then(() => this.connect());
       }
     } catch { /* nothing saved */ }
   }
 
   private applyPause(): void {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
-    if (this.localPause) {
+    const reason = this.pauseReason();
+    if (reason) {
       this.batch = [];
       this.capture.stopNow();
-      this.ws.send(JSON.stringify({ t: 'status', state: 'paused', reason: this.localPause }));
-      this.setState('paused', this.localPause);
-    } else {
+      this.ws.send(JSON.stringify({ t: 'status', state: 'paused', reason }));
+      this.setState('paused', reason);
+    } else if (this.state !== 'live' || !this.capture.running()) {
       this.ws.send(JSON.stringify({ t: 'status', state: 'live' }));
       this.startCapture();
       this.setState('live');
     }
+  }
+
+  /** Loads the site policy once per tab session; until then the defaults hold. */
+  private async loadPolicy(): Promise<void> {
+    if (this.saved?.policy) {
+      this.policy = this.saved.policy;
+      return;
+    }
+    try {
+      const res = await fetch(`${this.base}/api/policy`, { credentials: 'omit', mode: 'cors' });
+      if (res.ok) this.policy = { ...DEFAULT_POLICY, ...(await res.json()) } as PolicyView;
+    } catch { /* keep the defaults: everything is masked anyway */ }
+    if (this.saved) {
+      this.saved.policy = this.policy;
+      this.persist();
+    }
+  }
+
+  private persist(): void {
+    try { if (this.saved) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.saved)); } catch { /* private mode */ }
+  }
+
+  private checkPage(): void {
+    this.setPause('excluded_page', excluded(this.policy, location.href));
+  }
+
+  private softKeyboardSelector(): string {
+    return joinSelectors(['[data-tomoni-softkeyboard]', ...this.policy.softkeyboard_selectors]);
+  }
+
+  private softKeyboardOpen(): boolean {
+    const sel = this.softKeyboardSelector();
+    if (!sel) return false;
+    return Array.from(document.querySelectorAll(sel)).some((el) => visible(el));
+  }
+
+  /**
+   * Watches software keyboards: the moment one shows or is touched, capture
+   * stops (inside the same task, so before the next frame is painted); when
+   * all are hidden again, sharing resumes with a fresh snapshot.
+   */
+  private watchSoftKeyboards(): void {
+    if (this.skObserver) return;
+    const check = () => this.setPause('secure_input', this.softKeyboardOpen());
+    this.skObserver = new MutationObserver(check);
+    this.skObserver.observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ['hidden', 'style', 'class', 'open', 'aria-hidden'] });
+    const touch = (e: Event) => {
+      const t = e.target;
+      const sel = this.softKeyboardSelector();
+      if (sel && t instanceof Element && t.closest(sel)) this.setPause('secure_input', true);
+    };
+    document.addEventListener('pointerdown', touch, true);
+    document.addEventListener('focusin', touch, true);
+    // Single-page sites change pages without a load.
+    const onNav = () => { if (this.saved) this.checkPage(); };
+    for (const m of ['pushState', 'replaceState'] as const) {
+      const orig = history[m];
+      history[m] = function (this: History, ...args: Parameters<History['pushState']>) {
+        const r = orig.apply(this, args);
+        onNav();
+        return r;
+      };
+    }
+    window.addEventListener('popstate', onNav);
+    window.addEventListener('hashchange', onNav);
   }
 
   private connect(): void {
@@ -175,13 +264,12 @@ class Tomoni {
     ws.onopen = () => {
       this.retries = 0;
       ws.send(JSON.stringify({ t: 'hello', device: deviceClass(), vw: innerWidth, vh: innerHeight }));
-      if (this.localPause) {
-        this.applyPause();
-      } else {
-        ws.send(JSON.stringify({ t: 'status', state: 'live' }));
-        this.startCapture();
-        this.setState('live');
-      }
+      this.watchSoftKeyboards();
+      this.pauses.delete('excluded_page');
+      if (excluded(this.policy, location.href)) this.pauses.add('excluded_page');
+      if (this.softKeyboardOpen()) this.pauses.add('secure_input');
+      this.state = 'connecting';
+      this.applyPause();
     };
     ws.onmessage = (ev) => this.onMessage(ev.data);
     ws.onclose = (ev) => {
@@ -207,7 +295,7 @@ class Tomoni {
   }
 
   private startCapture(): void {
-    this.capture.start((e) => {
+    this.capture.start(this.policy, (e) => {
       this.batch.push(e);
       if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
     });
@@ -297,6 +385,7 @@ class Tomoni {
     if (ws && sendClose) ws.close(1000, 'customer ended');
     else if (ws) ws.close();
     this.saved = null;
+    this.pauses.clear();
     try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
     this.ui.clearAll();
     this.setState('ended', reason);
@@ -345,6 +434,13 @@ class Tomoni {
 function clamp01(v: unknown): number {
   const n = Number(v);
   return Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0.5;
+}
+
+function visible(el: Element): boolean {
+  if (!el.isConnected || (el as HTMLElement).hidden) return false;
+  const cs = getComputedStyle(el);
+  if (cs.display === 'none' || cs.visibility === 'hidden') return false;
+  return el.getClientRects().length > 0;
 }
 
 function elementOf(n: Node | null): Element | null {
