@@ -190,6 +190,9 @@ func (a *App) housekeeping(ctx context.Context) {
 	}
 }
 
+// AllowOrigin lets another site origin embed the SDK (tests serve their own pages).
+func (a *App) AllowOrigin(o string) error { return a.server.AllowOrigin(o) }
+
 // URL is the server's base URL; DemoURL the demo bank's ("" when off).
 func (a *App) URL() string     { return a.url }
 func (a *App) DemoURL() string { return a.demoURL }

@@ -206,6 +206,14 @@ func (f *Filter) walk(n map[string]any, inherited uint8, st *Stats) error {
 	switch typ {
 	case nodeElement:
 		attrs, _ := n["attributes"].(map[string]any)
+		if tag, _ := n["tagName"].(string); strings.EqualFold(tag, "a") || strings.EqualFold(tag, "area") {
+			if href, ok := attrs["href"].(string); ok {
+				if clean := f.policy.CleanURL(href); clean != href {
+					attrs["href"] = clean
+					st.URLs++
+				}
+			}
+		}
 		fl := inherited | elementFlags(n["tagName"], attrs)
 		if fl != 0 {
 			if err := f.mark(id, fl); err != nil {
