@@ -26,17 +26,23 @@ type Config struct {
 	// own origins are added automatically while the demo runs.
 	SiteOrigins []string
 
-	CodeTTL        time.Duration
-	Grace          time.Duration
-	StaffIdle      time.Duration
-	MaxDuration    time.Duration
-	MaxLive        int
-	MaxWaiting     int
-	MaxPerStaff    int
-	JoinPerMinute  float64 // join attempts per client address per minute
-	JoinBurst      int
-	LoginPerMinute float64
-	LoginBurst     int
+	CodeTTL       time.Duration
+	Grace         time.Duration
+	StaffIdle     time.Duration
+	MaxDuration   time.Duration
+	MaxLive       int
+	MaxWaiting    int
+	MaxPerStaff   int
+	JoinPerMinute float64 // join attempts per client address per minute
+	JoinBurst     int
+	// JoinFailuresPerMinute and JoinFailureBurst are the deployment-wide
+	// budget of wrong codes; past it every join waits for the budget (at
+	// most JoinSlowWait) and an alert is logged. See docs/security.md.
+	JoinFailuresPerMinute float64
+	JoinFailureBurst      int
+	JoinSlowWait          time.Duration
+	LoginPerMinute        float64
+	LoginBurst            int
 
 	MaxCustomerMessage int64
 	MaxStaffMessage    int64
@@ -56,23 +62,26 @@ type Config struct {
 // Default returns the embedded, no-setup configuration.
 func Default() Config {
 	return Config{
-		Addr:               "127.0.0.1:8080",
-		DemoAddr:           "127.0.0.1:8081",
-		DataDir:            "./tomoni-data",
-		CodeTTL:            10 * time.Minute,
-		Grace:              60 * time.Second,
-		StaffIdle:          10 * time.Minute,
-		MaxDuration:        2 * time.Hour,
-		MaxLive:            100,
-		MaxWaiting:         200,
-		MaxPerStaff:        3,
-		JoinPerMinute:      3,
-		JoinBurst:          10,
-		LoginPerMinute:     6,
-		LoginBurst:         10,
-		MaxCustomerMessage: 4 << 20,
-		MaxStaffMessage:    4 << 10,
-		LogLevel:           "info",
+		Addr:                  "127.0.0.1:8080",
+		DemoAddr:              "127.0.0.1:8081",
+		DataDir:               "./tomoni-data",
+		CodeTTL:               10 * time.Minute,
+		Grace:                 60 * time.Second,
+		StaffIdle:             10 * time.Minute,
+		MaxDuration:           2 * time.Hour,
+		MaxLive:               100,
+		MaxWaiting:            100,
+		MaxPerStaff:           3,
+		JoinPerMinute:         3,
+		JoinBurst:             10,
+		JoinFailuresPerMinute: 0.5,
+		JoinFailureBurst:      5,
+		JoinSlowWait:          10 * time.Second,
+		LoginPerMinute:        6,
+		LoginBurst:            10,
+		MaxCustomerMessage:    4 << 20,
+		MaxStaffMessage:       4 << 10,
+		LogLevel:              "info",
 	}
 }
 
@@ -108,6 +117,9 @@ func (c Config) Validate() error {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.JoinFailureBurst <= 0 || c.JoinFailuresPerMinute <= 0 || c.JoinSlowWait < 0 {
+		errs = append(errs, errors.New("join failure budget must be positive"))
 	}
 	if c.JoinPerMinute <= 0 || c.LoginPerMinute <= 0 {
 		errs = append(errs, errors.New("rate limits must be positive"))
@@ -156,6 +168,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPerStaff, "max-per-staff", c.MaxPerStaff, "open sessions per staff member (TOMONI_MAX_PER_STAFF)")
 	fs.Float64Var(&c.JoinPerMinute, "join-rate", c.JoinPerMinute, "join attempts per client address per minute (TOMONI_JOIN_RATE)")
 	fs.IntVar(&c.JoinBurst, "join-burst", c.JoinBurst, "join attempts a client address may make at once (TOMONI_JOIN_BURST)")
+	fs.Float64Var(&c.JoinFailuresPerMinute, "join-failure-rate", c.JoinFailuresPerMinute, "wrong codes per minute the whole deployment tolerates before joins slow down (TOMONI_JOIN_FAILURE_RATE)")
+	fs.IntVar(&c.JoinFailureBurst, "join-failure-burst", c.JoinFailureBurst, "wrong codes tolerated at once, deployment-wide (TOMONI_JOIN_FAILURE_BURST)")
+	fs.DurationVar(&c.JoinSlowWait, "join-slow-wait", c.JoinSlowWait, "longest a join waits in slow mode before it is refused (TOMONI_JOIN_SLOW_WAIT)")
 	fs.Float64Var(&c.LoginPerMinute, "login-rate", c.LoginPerMinute, "staff login attempts per address per minute (TOMONI_LOGIN_RATE)")
 	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "staff login attempts at once (TOMONI_LOGIN_BURST)")
 	fs.Int64Var(&c.MaxCustomerMessage, "max-customer-message", c.MaxCustomerMessage, "bytes per customer message (TOMONI_MAX_CUSTOMER_MESSAGE)")
@@ -228,6 +243,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	num("TOMONI_MAX_PER_STAFF", &c.MaxPerStaff)
 	flt("TOMONI_JOIN_RATE", &c.JoinPerMinute)
 	num("TOMONI_JOIN_BURST", &c.JoinBurst)
+	flt("TOMONI_JOIN_FAILURE_RATE", &c.JoinFailuresPerMinute)
+	num("TOMONI_JOIN_FAILURE_BURST", &c.JoinFailureBurst)
+	dur("TOMONI_JOIN_SLOW_WAIT", &c.JoinSlowWait)
 	flt("TOMONI_LOGIN_RATE", &c.LoginPerMinute)
 	num("TOMONI_LOGIN_BURST", &c.LoginBurst)
 	num64("TOMONI_MAX_CUSTOMER_MESSAGE", &c.MaxCustomerMessage)

@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -112,6 +113,50 @@ func (k *Keyed) sweepLocked() {
 	for key, b := range k.buckets {
 		if b.Tokens() >= float64(k.burst) {
 			delete(k.buckets, key)
+		}
+	}
+}
+
+// Budget is a deployment-wide budget of failures (wrong join codes). While
+// it lasts, only failures spend it. Once spent, every attempt must first
+// take a token, waiting up to a bound, so the total number of guesses over
+// any period stays under burst + rate × period whoever is guessing.
+type Budget struct {
+	b *Bucket
+}
+
+// NewBudget returns a full budget of burst failures refilling at rate per second.
+func NewBudget(rate float64, burst int, now func() time.Time) *Budget {
+	return &Budget{b: NewBucket(rate, burst, now)}
+}
+
+// Exhausted reports whether the budget is spent (slow mode).
+func (g *Budget) Exhausted() bool { return g.b.Tokens() < 1 }
+
+// Fail spends one token for a failure, if any is left.
+func (g *Budget) Fail() { g.b.Allow() }
+
+// Wait takes a token, waiting for the refill up to max. It returns false at
+// once when the refill would take longer than max, and on ctx's end.
+func (g *Budget) Wait(ctx context.Context, max time.Duration) bool {
+	deadline := g.b.now().Add(max)
+	for {
+		if g.b.Allow() {
+			return true
+		}
+		need := time.Duration((1 - g.b.Tokens()) / g.b.rate * float64(time.Second))
+		if need <= 0 {
+			need = time.Millisecond
+		}
+		if g.b.now().Add(need).After(deadline) {
+			return false
+		}
+		t := time.NewTimer(need)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -65,5 +66,30 @@ func TestKeyedRefusesNewKeysWhenFullOfActiveBuckets(t *testing.T) {
 	clk.Add(200 * time.Second) // a and b refill fully and can be forgotten
 	if !k.Allow("c") {
 		t.Fatal("new key refused after old buckets refilled")
+	}
+}
+
+func TestBudgetBoundsGuessesAcrossEveryone(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	g := NewBudget(1.0/60, 5, clk.Now) // 1 failure a minute, 5 at once
+	for range 5 {
+		if g.Exhausted() {
+			t.Fatal("exhausted within the burst")
+		}
+		g.Fail()
+	}
+	if !g.Exhausted() {
+		t.Fatal("not exhausted after the burst")
+	}
+	// In slow mode an attempt waits for the refill, but never longer than allowed.
+	if g.Wait(context.Background(), 10*time.Second) {
+		t.Fatal("got a token that would take a minute to refill within 10 s")
+	}
+	clk.Add(61 * time.Second)
+	if !g.Wait(context.Background(), 10*time.Second) {
+		t.Fatal("no token after the refill")
+	}
+	if !g.Exhausted() {
+		t.Fatal("the slow-mode attempt did not spend the token")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
@@ -61,10 +62,21 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if s.joinBudget.Exhausted() {
+		// Someone is guessing codes: every join now waits its turn, so the
+		// number of guesses stays bounded however many addresses are used.
+		s.alertGuessing()
+		if !s.joinBudget.Wait(r.Context(), s.opt.Config.JoinSlowWait) {
+			s.metrics.joinFailures.WithLabelValues("slow_mode").Inc()
+			s.writeError(w, r, apperr.ErrRateLimited)
+			return
+		}
+	}
 	code := strings.TrimSpace(req.Code)
 	ss, tok, err := s.opt.Sessions.Join(code, relay.CleanDevice(req.Device))
 	switch {
 	case errors.Is(err, apperr.ErrInvalidCode):
+		s.joinBudget.Fail()
 		s.metrics.joinFailures.WithLabelValues("invalid_code").Inc()
 		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: s.hashClient(ip)})
 		s.writeError(w, r, err)
@@ -79,6 +91,18 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, joinResponse{Session: ss.ID, Token: tok, StaffName: ss.StaffName})
+}
+
+// alertGuessing logs an alert-level line at most once a minute while the
+// deployment-wide failure budget is spent.
+func (s *Server) alertGuessing() {
+	s.alertMu.Lock()
+	defer s.alertMu.Unlock()
+	if now := s.now(); now.Sub(s.lastAlert) >= time.Minute {
+		s.lastAlert = now
+		s.log.Error("ALERT: join failure budget exhausted; possible code guessing, joins slowed for everyone",
+			"failures_per_minute", s.opt.Config.JoinFailuresPerMinute, "burst", s.opt.Config.JoinFailureBurst)
+	}
 }
 
 func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {

@@ -47,6 +47,9 @@ type Server struct {
 	loginIP    *ratelimit.Keyed
 	loginUser  *ratelimit.Keyed
 	joinIP     *ratelimit.Keyed
+	joinBudget *ratelimit.Budget
+	alertMu    sync.Mutex
+	lastAlert  time.Time
 	clientSalt []byte
 	dummyHash  string
 	metrics    *metrics
@@ -62,14 +65,15 @@ func New(opt Options) (*Server, error) {
 	}
 	cfg := opt.Config
 	s := &Server{
-		opt:       opt,
-		log:       opt.Log,
-		now:       opt.Now,
-		loginIP:   ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
-		loginUser: ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
-		joinIP:    ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, 100_000, opt.Now),
-		origins:   make(map[string]bool),
-		metrics:   newMetrics(opt.Registry, opt.Sessions),
+		opt:        opt,
+		log:        opt.Log,
+		now:        opt.Now,
+		loginIP:    ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
+		loginUser:  ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
+		joinIP:     ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, 100_000, opt.Now),
+		joinBudget: ratelimit.NewBudget(cfg.JoinFailuresPerMinute/60, cfg.JoinFailureBurst, opt.Now),
+		origins:    make(map[string]bool),
+		metrics:    newMetrics(opt.Registry, opt.Sessions),
 	}
 	s.clientSalt = make([]byte, 16)
 	if _, err := rand.Read(s.clientSalt); err != nil {

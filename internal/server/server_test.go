@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,7 +38,23 @@ type harness struct {
 
 var fastHash = auth.Params{Memory: 1024, Time: 1, Threads: 1}
 
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
+	return newHarnessAt(t, mutate, nil, io.Discard)
+}
+
+func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Time, logOut io.Writer) *harness {
 	t.Helper()
 	cfg := config.Default()
 	cfg.SiteOrigins = []string{siteOrigin}
@@ -50,12 +69,12 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	}
 	t.Cleanup(func() { db.Close() })
 	reg := prometheus.NewRegistry()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logOut, nil))
 	var srv *Server
 	var rl *relay.Relay
 	mgr := session.NewManager(session.Config{}, func(c session.Change) { rl.Notify(c); srv.OnSessionChange(c) })
 	rl = relay.New(relay.Config{}, mgr, broker.NewMemory(), reg, log)
-	srv, err = New(Options{Config: cfg, Store: db, Sessions: mgr, Relay: rl, Assets: web.Dist(), Registry: reg, Log: log, HashParams: fastHash})
+	srv, err = New(Options{Config: cfg, Store: db, Sessions: mgr, Relay: rl, Assets: web.Dist(), Registry: reg, Log: log, HashParams: fastHash, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,3 +280,80 @@ func TestConsoleHeaders(t *testing.T) {
 		t.Fatalf("sdk: %d %v", res.StatusCode, res.Header)
 	}
 }
+
+// joinFrom posts a join from a given client address, bypassing the network.
+func (h *harness) joinFrom(handler http.Handler, addr, code string) string {
+	req := httptest.NewRequest("POST", "/api/join", strings.NewReader(`{"code":"`+code+`"}`))
+	req.Header.Set("Origin", siteOrigin)
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = addr + ":40000"
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	var m map[string]any
+	json.NewDecoder(rec.Body).Decode(&m)
+	if rec.Code == 200 {
+		return "ok"
+	}
+	return m["error"].(string)
+}
+
+func TestThousandWrongCodesFromOneAddressAreCutOff(t *testing.T) {
+	clk := &testClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	h := newHarnessAt(t, func(c *config.Config) {
+		c.JoinBurst, c.JoinPerMinute = 10, 3
+		c.JoinFailureBurst = 1_000_000 // isolate the per-address limit
+	}, clk.Now, io.Discard)
+	handler := h.srv.Config.Handler
+	counts := map[string]int{}
+	for i := range 1000 {
+		counts[h.joinFrom(handler, "203.0.113.7", fmt.Sprintf("%06d", 100000+i))]++
+		clk.Add(100 * time.Millisecond) // 1,000 attempts over 100 s
+	}
+	// 10 at once, then 3 a minute: 10 + 5 over the 100 s.
+	if counts["invalid_code"] > 15 || counts["rate_limited"] < 985 {
+		t.Fatalf("answers %v: the per-address limit did not cut the guesser off", counts)
+	}
+	// Another address is unaffected.
+	if got := h.joinFrom(handler, "198.51.100.1", "000000"); got != "invalid_code" {
+		t.Fatalf("other address got %q", got)
+	}
+}
+
+func TestGlobalFailureBudgetSlowsEveryone(t *testing.T) {
+	clk := &testClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	logs := &strings.Builder{}
+	var logMu sync.Mutex
+	h := newHarnessAt(t, func(c *config.Config) {
+		c.JoinBurst = 1000 // every address may try; only the global budget limits
+		c.JoinFailuresPerMinute, c.JoinFailureBurst, c.JoinSlowWait = 0.5, 5, 20*time.Millisecond
+	}, clk.Now, writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return logs.Write(p) }))
+	handler := h.srv.Config.Handler
+	good, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	wrong := 0
+	for i := range 200 { // 200 addresses, one guess each
+		if h.joinFrom(handler, fmt.Sprintf("192.0.2.%d", i%250), "999999") == "invalid_code" {
+			wrong++
+		}
+	}
+	if wrong != 5 {
+		t.Fatalf("%d guesses were evaluated; the budget allows 5", wrong)
+	}
+	logMu.Lock()
+	alerted := strings.Contains(logs.String(), "ALERT: join failure budget exhausted")
+	logMu.Unlock()
+	if !alerted {
+		t.Fatal("no alert logged")
+	}
+	// Slow for everyone: even the right code waits for the budget.
+	if got := h.joinFrom(handler, "198.51.100.9", good.Code); got != "rate_limited" {
+		t.Fatalf("right code in slow mode: %q", got)
+	}
+	clk.Add(2 * time.Minute) // the budget refills one token
+	if got := h.joinFrom(handler, "198.51.100.9", good.Code); got != "ok" {
+		t.Fatalf("right code after the refill: %q", got)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
