@@ -275,7 +275,15 @@ func (e *env) enterCode(code string) string {
 	e.waitJS(e.customer, "the code field", shadow+`.querySelector('[data-tomoni=code]')`, 5*time.Second)
 	e.run(e.customer, chromedp.SendKeys(chromedp.JSPath(shadow+`.querySelector('[data-tomoni=code]')`), code))
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=ok]').click()`)
-	e.waitJS(e.customer, "the join answer", `!`+shadow+`.querySelector('[data-tomoni=error]') || !/接続しています|Connecting/.test(`+shadow+`.querySelector('[data-tomoni=error]').textContent)`, 10*time.Second)
+	e.waitJS(e.customer, "the join answer", shadow+`.querySelector('[data-tomoni=confirm]') || !/接続しています|Connecting/.test(`+shadow+`.querySelector('[data-tomoni=error]')?.textContent || '')`, 10*time.Second)
+	if evalAs[bool](e, e.customer, `Boolean(`+shadow+`.querySelector('[data-tomoni=confirm]'))`) {
+		// Before anything is shared, the customer checks the staff member's name.
+		if name := evalAs[string](e, e.customer, shadow+`.querySelector('[data-tomoni=staff-name] strong').textContent`); name != staffName {
+			e.t.Fatalf("confirmation shows staff name %q, want %q", name, staffName)
+		}
+		e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
+		return ""
+	}
 	return evalAs[string](e, e.customer, `(`+shadow+`.querySelector('[data-tomoni=error]')||{}).textContent || ''`)
 }
 

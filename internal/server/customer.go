@@ -93,6 +93,37 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, joinResponse{Session: ss.ID, Token: tok, StaffName: ss.StaffName})
 }
 
+// handleLeave ends a session from the customer's side without a socket:
+// when the customer declines the staff member's name, or ends while offline.
+func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		return
+	}
+	var req struct {
+		Token  string `json:"token"`
+		Reason string `json:"reason"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ss, err := s.opt.Sessions.ByToken(req.Token)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reason := session.ReasonCustomer
+	if req.Reason == "declined" {
+		reason = session.ReasonDeclined
+	}
+	if _, err := s.opt.Sessions.End(ss.ID, reason); err != nil && !errors.Is(err, apperr.ErrEnded) {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // alertGuessing logs an alert-level line at most once a minute while the
 // deployment-wide failure budget is spent.
 func (s *Server) alertGuessing() {

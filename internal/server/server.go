@@ -158,6 +158,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/policy", s.handlePolicy)
 	mux.HandleFunc("OPTIONS /api/join", s.handleJoinPreflight)
 	mux.HandleFunc("POST /api/join", s.handleJoin)
+	mux.HandleFunc("OPTIONS /api/leave", s.handleJoinPreflight)
+	mux.HandleFunc("POST /api/leave", s.handleLeave)
 	mux.HandleFunc("GET /api/customer/ws", s.handleCustomerSocket)
 
 	// Operations.

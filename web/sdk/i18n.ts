@@ -35,6 +35,12 @@ const ja = {
   errRate: '試行回数が多すぎます。しばらくたってから、もう一度お試しください。',
   errFormat: '6桁の数字を入力してください。',
   warning: 'まもなく画面共有の上限時間に達します',
+  confirmTitle: '担当者の確認',
+  confirmText: 'お電話の担当者の名前と同じかご確認ください。同じであれば共有を開始してください。',
+  confirmStaff: '担当者',
+  start: '共有を開始する',
+  cancel: 'やめる',
+  otherTab: '画面共有は別のタブで続いています。このタブは共有されません。',
 };
 
 const en: typeof ja = {
@@ -70,6 +76,12 @@ const en: typeof ja = {
   errRate: 'Too many attempts. Please wait a moment and try again.',
   errFormat: 'Please enter the 6 digits.',
   warning: 'The session will soon reach its time limit',
+  confirmTitle: 'Check who you are sharing with',
+  confirmText: 'Please check that this is the name of the person you are speaking to on the phone, then start sharing.',
+  confirmStaff: 'Staff',
+  start: 'Start sharing',
+  cancel: 'Cancel',
+  otherTab: 'Screen sharing continues in another tab. This tab is not shared.',
 };
 
 export type Texts = typeof ja;

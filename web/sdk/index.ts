@@ -7,7 +7,11 @@ import { DEFAULT_POLICY, excluded, joinSelectors, PolicyView } from './policy';
 import { UI } from './ui';
 
 export type State = 'idle' | 'connecting' | 'live' | 'paused' | 'reconnecting' | 'ended';
-export type JoinError = 'invalid_code' | 'busy' | 'network' | 'rate_limited';
+export type JoinError = 'invalid_code' | 'busy' | 'network' | 'rate_limited' | 'declined';
+export interface JoinOptions {
+  /** The site's own confirmation of the staff member's name; by default Tomoni asks in its dialog. */
+  confirm?: (staffName: string) => boolean | Promise<boolean>;
+}
 
 interface Saved { token: string; session: string; staff: string; policy?: PolicyView }
 interface StateDetail { state: State; reason?: string; staff?: string }
@@ -90,13 +94,18 @@ class Tomoni {
         return null;
       } catch (e) {
         const c = e instanceof JoinFailure ? e.code : 'network';
+        if (c === 'declined') return null;
         return c === 'invalid_code' ? this.t.errInvalid : c === 'busy' ? this.t.errBusy : c === 'rate_limited' ? this.t.errRate : this.t.errNetwork;
       }
     });
   }
 
-  /** Joins with a code (for sites with their own consent UI). Rejects with an Error whose message is a JoinError. */
-  async join(code: string): Promise<void> {
+  /**
+   * Joins with a code (for sites with their own consent UI). The customer
+   * then confirms the staff member's name before anything is shared. Rejects
+   * with an Error whose message is a JoinError.
+   */
+  async join(code: string, opts: JoinOptions = {}): Promise<void> {
     if (this.saved) throw new JoinFailure('busy');
     let res: Response;
     try {
@@ -116,7 +125,17 @@ class Tomoni {
       const err = body.error;
       throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' ? err : res.status === 400 ? 'invalid_code' : 'network');
     }
-    this.saved = { token: body.token, session: body.session, staff: body.staff_name || '' };
+    const staff = body.staff_name || '';
+    let ok = false;
+    try {
+      ok = opts.confirm ? await opts.confirm(staff) : await this.ui.confirmStaff(staff);
+    } catch { ok = false; }
+    if (!ok) {
+      // Tell the server at once, so the staff sees the refusal and the code is spent.
+      void fetch(`${this.base}/api/leave`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: body.token, reason: 'declined' }), credentials: 'omit', mode: 'cors' }).catch(() => undefined);
+      throw new JoinFailure('declined');
+    }
+    this.saved = { token: body.token, session: body.session, staff };
     this.persist();
     await this.loadPolicy();
     this.connect();

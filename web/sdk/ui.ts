@@ -18,6 +18,7 @@ label.agree { display: flex; gap: 8px; align-items: center; font-weight: 600; ma
 label.agree input { width: 20px; height: 20px; }
 .code { display: block; width: 100%; font-size: 28px; letter-spacing: .4em; text-align: center; padding: 10px; border: 2px solid #888; border-radius: 8px; margin: 8px 0; }
 .code:focus { outline: none; border-color: #0a66c2; }
+.staff-name { font-size: 18px; }
 .error { color: #b00020; font-weight: 600; min-height: 1.6em; }
 .buttons { display: flex; gap: 12px; justify-content: flex-end; padding: 12px 20px 18px; flex-wrap: wrap; }
 button { font-size: 16px; padding: 10px 18px; border-radius: 8px; border: 1px solid #0a66c2; cursor: pointer; min-height: 44px; }
@@ -141,6 +142,7 @@ export class UI {
         err.textContent = t.connecting;
         const problem = await onSubmit(code);
         ok.disabled = false;
+        if (!box.isConnected) return; // the confirmation step replaced this dialog
         if (problem) { err.textContent = problem; input.select(); return; }
         this.closeDialog();
       };
@@ -148,6 +150,42 @@ export class UI {
       input.onkeydown = (e) => { if (e.key === 'Enter') void submit(); };
       input.focus();
     };
+  }
+
+  /** Asks the customer to confirm the staff member's name before anything is shared. */
+  confirmStaff(name: string): Promise<boolean> {
+    this.closeDialog();
+    this.mount();
+    const t = this.t;
+    return new Promise((resolve) => {
+      const backdrop = this.el('div', 'backdrop');
+      const box = this.el('div', 'dialog');
+      box.setAttribute('role', 'dialog');
+      box.setAttribute('aria-modal', 'true');
+      box.setAttribute('aria-label', t.confirmTitle);
+      box.appendChild(this.el('h2', '', t.confirmTitle));
+      const body = this.el('div', 'body');
+      const who = this.el('p', 'staff-name');
+      who.dataset.tomoni = 'staff-name';
+      who.append(document.createTextNode(`${t.confirmStaff}: `), this.el('strong', '', name));
+      body.append(who, this.el('p', '', t.confirmText));
+      const buttons = this.el('div', 'buttons');
+      const cancel = this.el('button', 'secondary', t.cancel);
+      cancel.type = 'button';
+      cancel.dataset.tomoni = 'decline';
+      const start = this.el('button', 'primary', t.start);
+      start.type = 'button';
+      start.dataset.tomoni = 'confirm';
+      buttons.append(cancel, start);
+      box.append(body, buttons);
+      backdrop.appendChild(box);
+      this.root.appendChild(backdrop);
+      this.dialog = backdrop;
+      const done = (ok: boolean) => { this.closeDialog(); resolve(ok); };
+      cancel.onclick = () => done(false);
+      start.onclick = () => done(true);
+      start.focus();
+    });
   }
 
   closeDialog(): void {
