@@ -98,6 +98,7 @@ func mustStart(t *testing.T, opts ...option) *env {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DemoAddr = "127.0.0.1:0"
+	cfg.DemoIBAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.LogLevel = "debug"
 	for _, o := range opts {

@@ -86,7 +86,7 @@ func privacyRun(t *testing.T, sdkMasking bool) *env {
 		c.PolicyFile = policyFile
 		c.TestDisableSDKMasking = !sdkMasking
 	})
-	site := httptest.NewServer(demo.Handler(os.DirFS("testdata/site"), e.app.URL))
+	site := httptest.NewServer(demo.Handler(os.DirFS("testdata/site"), func() demo.URLs { return demo.URLs{Tomoni: e.app.URL()} }))
 	t.Cleanup(site.Close)
 	if err := e.app.AllowOrigin(site.URL); err != nil {
 		t.Fatal(err)

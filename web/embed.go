@@ -14,6 +14,9 @@ var dist embed.FS
 //go:embed demo
 var demo embed.FS
 
+//go:embed demo-ib
+var demoIB embed.FS
+
 // Dist returns the built SDK and console files (sdk.js, console/...).
 func Dist() fs.FS {
 	sub, err := fs.Sub(dist, "dist")
@@ -26,6 +29,15 @@ func Dist() fs.FS {
 // Demo returns the demo bank's files.
 func Demo() fs.FS {
 	sub, err := fs.Sub(demo, "demo")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// DemoIB returns the demo internet banking site's files (a second origin).
+func DemoIB() fs.FS {
+	sub, err := fs.Sub(demoIB, "demo-ib")
 	if err != nil {
 		panic(err)
 	}

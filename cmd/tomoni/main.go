@@ -52,6 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if a.DemoURL() != "" {
 		fmt.Fprintf(stdout, "  demo bank:     %s/\n", a.DemoURL())
 	}
+	if a.DemoIBURL() != "" {
+		fmt.Fprintf(stdout, "  demo internet banking (second origin): %s/\n", a.DemoIBURL())
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

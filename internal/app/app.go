@@ -50,10 +50,13 @@ type App struct {
 	server    *server.Server
 	http      *http.Server
 	demo      *http.Server
+	demoIB    *http.Server
 	ln        net.Listener
 	demoLn    net.Listener
+	demoIBLn  net.Listener
 	url       string
 	demoURL   string
+	demoIBURL string
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	serveErr  chan error
@@ -139,15 +142,32 @@ func (a *App) Open(ctx context.Context) error {
 		if host, port, _ := net.SplitHostPort(a.demoLn.Addr().String()); host == "127.0.0.1" {
 			srv.AllowOrigin("http://localhost:" + port)
 		}
+		if a.Config.DemoIBAddr != "" {
+			a.demoIBLn, err = net.Listen("tcp", a.Config.DemoIBAddr)
+			if err != nil {
+				a.ln.Close()
+				a.demoLn.Close()
+				return fmt.Errorf("listen demo internet banking %s: %w", a.Config.DemoIBAddr, err)
+			}
+			a.demoIBURL = "http://" + a.demoIBLn.Addr().String()
+			if err := srv.AllowOrigin(a.demoIBURL); err != nil {
+				return err
+			}
+		}
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.http = newHTTPServer(srv.Handler(), a.Log)
 	a.serve(a.http, a.ln)
+	urls := func() demo.URLs { return demo.URLs{Tomoni: a.url, Bank: a.demoURL, IB: a.demoIBURL} }
 	if a.demoLn != nil {
-		a.demo = newHTTPServer(demo.Handler(web.Demo(), func() string { return a.url }), a.Log)
+		a.demo = newHTTPServer(demo.Handler(web.Demo(), urls), a.Log)
 		a.serve(a.demo, a.demoLn)
+	}
+	if a.demoIBLn != nil {
+		a.demoIB = newHTTPServer(demo.Handler(web.DemoIB(), urls), a.Log)
+		a.serve(a.demoIB, a.demoIBLn)
 	}
 	a.wg.Go(func() { a.Sessions.Run(runCtx, time.Second) })
 	a.wg.Go(func() { a.housekeeping(runCtx) })
@@ -193,9 +213,11 @@ func (a *App) housekeeping(ctx context.Context) {
 // AllowOrigin lets another site origin embed the SDK (tests serve their own pages).
 func (a *App) AllowOrigin(o string) error { return a.server.AllowOrigin(o) }
 
-// URL is the server's base URL; DemoURL the demo bank's ("" when off).
-func (a *App) URL() string     { return a.url }
-func (a *App) DemoURL() string { return a.demoURL }
+// URL is the server's base URL; DemoURL the demo bank's and DemoIBURL the
+// demo internet banking's ("" when off).
+func (a *App) URL() string       { return a.url }
+func (a *App) DemoURL() string   { return a.demoURL }
+func (a *App) DemoIBURL() string { return a.demoIBURL }
 
 // Err delivers a fatal serving error.
 func (a *App) Err() <-chan error { return a.serveErr }
@@ -217,7 +239,7 @@ func (a *App) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error
-	for _, s := range []*http.Server{a.http, a.demo} {
+	for _, s := range []*http.Server{a.http, a.demo, a.demoIB} {
 		if s != nil {
 			if err := s.Shutdown(ctx); err != nil {
 				errs = append(errs, err)

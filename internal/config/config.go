@@ -17,7 +17,10 @@ import (
 type Config struct {
 	Addr     string // Tomoni server listen address
 	DemoAddr string // demo bank listen address; empty disables the demo
-	DataDir  string // where the SQLite database lives
+	// DemoIBAddr serves the demo internet banking, a second origin of the
+	// same bank, to show sessions that cross domains; empty disables it.
+	DemoIBAddr string
+	DataDir    string // where the SQLite database lives
 
 	// PublicURL is how browsers reach the server (e.g. https://cobrowse.example.jp).
 	// Empty means http://<Addr as listened>.
@@ -153,6 +156,7 @@ func NormalizeOrigin(o string) (string, error) {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "server listen address (TOMONI_ADDR)")
 	fs.StringVar(&c.DemoAddr, "demo-addr", c.DemoAddr, "demo bank listen address; empty disables the demo (TOMONI_DEMO_ADDR)")
+	fs.StringVar(&c.DemoIBAddr, "demo-ib-addr", c.DemoIBAddr, "demo internet banking listen address; empty disables it (TOMONI_DEMO_IB_ADDR)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory for the embedded database (TOMONI_DATA)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
 	fs.Func("site-origin", "site origin allowed to embed the SDK; repeat or comma-separate (TOMONI_SITE_ORIGINS)", func(v string) error {
@@ -229,6 +233,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	}
 	str("TOMONI_ADDR", &c.Addr)
 	str("TOMONI_DEMO_ADDR", &c.DemoAddr)
+	str("TOMONI_DEMO_IB_ADDR", &c.DemoIBAddr)
 	str("TOMONI_DATA", &c.DataDir)
 	str("TOMONI_PUBLIC_URL", &c.PublicURL)
 	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -124,6 +125,57 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// handleHandoff issues a one-time token that carries the session to another
+// of the site origins (the SDK appends it to the link's fragment, which
+// browsers never send to servers).
+func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		return
+	}
+	var req struct {
+		Token string `json:"token"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := s.opt.Sessions.Handoff(req.Token)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"handoff": h})
+}
+
+// handleRedeem continues a session on the origin the customer moved to.
+func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		return
+	}
+	ip := clientAddr(r)
+	if !s.joinIP.Allow(ip) {
+		s.writeError(w, r, apperr.ErrRateLimited)
+		return
+	}
+	var req struct {
+		Handoff string `json:"handoff"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ss, tok, err := s.opt.Sessions.Redeem(req.Handoff)
+	if err != nil {
+		s.metrics.joinFailures.WithLabelValues("invalid_handoff").Inc()
+		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_handoff", ClientHash: s.hashClient(ip)})
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, joinResponse{Session: ss.ID, Token: tok, StaffName: ss.StaffName})
+}
+
 // alertGuessing logs an alert-level line at most once a minute while the
 // deployment-wide failure budget is spent.
 func (s *Server) alertGuessing() {
@@ -155,6 +207,8 @@ func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 
 // policyView is what the SDK needs of the policy.
 type policyView struct {
+	// SiteOrigins are the origins a session may move between (with a hand-off).
+	SiteOrigins           []string `json:"site_origins"`
 	MaskSelectors         []string `json:"mask_selectors"`
 	BlockSelectors        []string `json:"block_selectors"`
 	UnmaskSelectors       []string `json:"unmask_selectors"`
@@ -180,7 +234,10 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 		return v
 	}
+	origins := s.siteOrigins()
+	sort.Strings(origins)
 	writeJSON(w, http.StatusOK, policyView{
+		SiteOrigins:   origins,
 		MaskSelectors: nz(p.MaskSelectors), BlockSelectors: nz(p.BlockSelectors), UnmaskSelectors: nz(p.UnmaskSelectors),
 		ExcludedPages: nz(p.ExcludedPages), SoftKeyboardSelectors: nz(p.SoftKeyboardSelectors),
 		StripQuery: p.StripQuery, StripFragment: p.StripFragment, SDKMasking: !s.opt.Config.TestDisableSDKMasking,

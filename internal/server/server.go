@@ -159,6 +159,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("OPTIONS /api/join", s.handleJoinPreflight)
 	mux.HandleFunc("POST /api/join", s.handleJoin)
 	mux.HandleFunc("OPTIONS /api/leave", s.handleJoinPreflight)
+	mux.HandleFunc("OPTIONS /api/handoff", s.handleJoinPreflight)
+	mux.HandleFunc("POST /api/handoff", s.handleHandoff)
+	mux.HandleFunc("OPTIONS /api/handoff/redeem", s.handleJoinPreflight)
+	mux.HandleFunc("POST /api/handoff/redeem", s.handleRedeem)
 	mux.HandleFunc("POST /api/leave", s.handleLeave)
 	mux.HandleFunc("GET /api/customer/ws", s.handleCustomerSocket)
 

@@ -78,6 +78,7 @@ type Manager struct {
 	byID     map[string]*Session
 	byCode   map[string]string   // live codes → session id
 	byToken  map[[32]byte]string // customer token hash → session id
+	handoffs map[[32]byte]handoff
 	warned   map[string]bool
 	notifyMu sync.Mutex // keeps listener calls in change order
 }
@@ -95,6 +96,7 @@ func NewManager(cfg Config, onChange func(Change)) *Manager {
 		byID:     make(map[string]*Session),
 		byCode:   make(map[string]string),
 		byToken:  make(map[[32]byte]string),
+		handoffs: make(map[[32]byte]handoff),
 		warned:   make(map[string]bool),
 	}
 }
@@ -253,6 +255,73 @@ func (m *Manager) ByToken(tok string) (Session, error) {
 	return *s, nil
 }
 
+// handoff is a one-time token that carries a session to another of the
+// bank's origins (homepage → internet banking).
+type handoff struct {
+	session string
+	expires time.Time
+}
+
+// handoffTTL is how long a hand-off token may take to be redeemed: the time
+// of one page navigation.
+const handoffTTL = 30 * time.Second
+
+// maxHandoffsPerSession bounds outstanding hand-off tokens of one session.
+const maxHandoffsPerSession = 5
+
+// Handoff issues a one-time, short-lived token for the session of the
+// customer token tok.
+func (m *Manager) Handoff(tok string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byToken[hashToken(tok)]
+	s := m.byID[id]
+	if !ok || s == nil || !s.Active() {
+		return "", apperr.ErrUnauthorized
+	}
+	n := 0
+	for _, h := range m.handoffs {
+		if h.session == id {
+			n++
+		}
+	}
+	if n >= maxHandoffsPerSession {
+		return "", apperr.ErrRateLimited
+	}
+	h, err := newToken(m.cfg.Rand)
+	if err != nil {
+		return "", err
+	}
+	m.handoffs[hashToken(h)] = handoff{session: id, expires: m.cfg.Now().Add(handoffTTL)}
+	return h, nil
+}
+
+// ErrHandoff answers a used, expired or unknown hand-off token.
+var ErrHandoff = apperr.New(401, "invalid_handoff", "the link to continue screen sharing has expired or was already used")
+
+// Redeem spends a hand-off token and returns a new customer token for the
+// same session. A token works once.
+func (m *Manager) Redeem(h string) (Session, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := hashToken(h)
+	ho, ok := m.handoffs[key]
+	delete(m.handoffs, key)
+	if !ok || !m.cfg.Now().Before(ho.expires) {
+		return Session{}, "", ErrHandoff
+	}
+	s := m.byID[ho.session]
+	if s == nil || !s.Active() {
+		return Session{}, "", ErrHandoff
+	}
+	tok, err := newToken(m.cfg.Rand)
+	if err != nil {
+		return Session{}, "", err
+	}
+	m.byToken[hashToken(tok)] = s.ID
+	return *s, tok, nil
+}
+
 // Get returns a session by id.
 func (m *Manager) Get(id string) (Session, error) {
 	m.mu.Lock()
@@ -407,6 +476,11 @@ func (m *Manager) forgetLocked(now time.Time) {
 	for i, s := range ended {
 		if i >= m.cfg.MaxEndedHistory || now.Sub(s.EndedAt) >= m.cfg.EndedRetention {
 			delete(m.byID, s.ID)
+		}
+	}
+	for k, h := range m.handoffs {
+		if !now.Before(h.expires) {
+			delete(m.handoffs, k)
 		}
 	}
 	for h, id := range m.byToken {

@@ -264,3 +264,35 @@ func TestListenerSeesChangesInOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestHandoffWorksOnce(t *testing.T) {
+	m, clk, _ := newTestManager(t, Config{})
+	s, _ := m.Create(1, "A")
+	_, tok, _ := m.Join(s.Code, "pc")
+	h, err := m.Handoff(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, tok2, err := m.Redeem(h)
+	if err != nil || got.ID != s.ID || tok2 == "" || tok2 == tok {
+		t.Fatalf("redeem: %v %q %v", got.ID, tok2, err)
+	}
+	if g, err := m.ByToken(tok2); err != nil || g.ID != s.ID {
+		t.Fatal("new token not bound to the session")
+	}
+	if _, _, err := m.Redeem(h); !errors.Is(err, ErrHandoff) {
+		t.Fatalf("replayed hand-off: %v", err)
+	}
+	h2, _ := m.Handoff(tok)
+	clk.Add(31 * time.Second)
+	if _, _, err := m.Redeem(h2); !errors.Is(err, ErrHandoff) {
+		t.Fatalf("expired hand-off: %v", err)
+	}
+	if _, err := m.Handoff("not-a-token"); err == nil {
+		t.Fatal("hand-off for an unknown token")
+	}
+	m.End(s.ID, ReasonStaff)
+	if _, err := m.Handoff(tok); err == nil {
+		t.Fatal("hand-off for an ended session")
+	}
+}

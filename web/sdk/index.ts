@@ -53,6 +53,8 @@ class Tomoni {
   private pauses = new Set<string>();
   private policy: PolicyView = DEFAULT_POLICY;
   private skObserver: MutationObserver | null = null;
+  // Tabs of one origin talk here so that only one of them shares.
+  private channel: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel('tomoni') : null;
 
   constructor(script: HTMLScriptElement | null) {
     const src = script?.src || '';
@@ -63,7 +65,92 @@ class Tomoni {
     window.addEventListener('scroll', () => this.placeOverlays(), { passive: true, capture: true });
     window.addEventListener('resize', () => this.placeOverlays(), { passive: true });
     window.addEventListener('pagehide', () => this.flush());
+    document.addEventListener('click', (e) => this.onLinkClick(e), true);
+    if (this.channel) this.channel.onmessage = (ev: MessageEvent) => this.onTabMessage(ev.data);
     this.continueSaved();
+  }
+
+  /** Another tab asks whether a session is already shared from a tab; the sharing tab answers. */
+  private onTabMessage(m: { t?: string; session?: string; nonce?: string }): void {
+    if (m?.t === 'who' && this.saved && m.session === this.saved.session && this.state !== 'ended' && this.state !== 'idle') {
+      this.channel?.postMessage({ t: 'mine', session: m.session, nonce: m.nonce });
+    }
+  }
+
+  /** Resolves true when another tab of this origin already shares the session. */
+  private sharedElsewhere(session: string): Promise<boolean> {
+    const ch = this.channel;
+    if (!ch) return Promise.resolve(false);
+    const nonce = Math.random().toString(36).slice(2);
+    return new Promise((resolve) => {
+      const probe = new BroadcastChannel('tomoni');
+      const timer = setTimeout(() => { probe.close(); resolve(false); }, 200);
+      probe.onmessage = (ev: MessageEvent) => {
+        if (ev.data?.t === 'mine' && ev.data.nonce === nonce) {
+          clearTimeout(timer);
+          probe.close();
+          resolve(true);
+        }
+      };
+      probe.postMessage({ t: 'who', session, nonce });
+    });
+  }
+
+  /**
+   * A link to another of the bank's origins carries the session with a
+   * one-time hand-off token in the fragment (never sent to any server).
+   */
+  private onLinkClick(e: MouseEvent): void {
+    if (!this.saved || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const target = e.target instanceof Element ? e.target : null;
+    const a = target?.closest('a[href]') as HTMLAnchorElement | null;
+    if (!a || (a.target && a.target !== '_self')) return;
+    let url: URL;
+    try { url = new URL(a.href, location.href); } catch { return; }
+    if (url.origin === location.origin || !this.policy.site_origins.includes(url.origin)) return;
+    e.preventDefault();
+    void this.handoffTo(url);
+  }
+
+  private async handoffTo(url: URL): Promise<void> {
+    try {
+      const res = await fetch(`${this.base}/api/handoff`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors',
+        body: JSON.stringify({ token: this.saved?.token }),
+      });
+      const body = await res.json();
+      if (res.ok && typeof body.handoff === 'string') {
+        const rest = url.hash.replace(/^#/, '');
+        url.hash = `${rest ? `${rest}&` : ''}tomoni-handoff=${body.handoff}`;
+      }
+    } catch { /* go anyway; the next page is simply not shared */ }
+    location.href = url.toString();
+  }
+
+  /** Takes a hand-off token out of the URL, leaving the rest of the fragment. */
+  private takeHandoff(): string | null {
+    const re = /(^#|&)tomoni-handoff=([A-Za-z0-9_-]+)/;
+    const m = location.hash.match(re);
+    if (!m) return null;
+    let rest = location.hash.replace(re, '$1').replace(/^#&/, '#').replace(/&$/, '');
+    if (rest === '#') rest = '';
+    history.replaceState(history.state, '', location.pathname + location.search + rest);
+    return m[2];
+  }
+
+  private async redeem(handoff: string): Promise<void> {
+    try {
+      const res = await fetch(`${this.base}/api/handoff/redeem`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors',
+        body: JSON.stringify({ handoff }),
+      });
+      const body = await res.json();
+      if (!res.ok || !body.token) return; // used or expired: this page is not shared
+      this.saved = { token: body.token, session: body.session, staff: body.staff_name || '' };
+      this.persist();
+      await this.loadPolicy();
+      this.connect();
+    } catch { /* network: not shared */ }
   }
 
   /** Current state. */
@@ -182,15 +269,33 @@ class Tomoni {
     return '';
   }
 
-  /** At load: continue a session begun on an earlier page of this tab. */
+  /**
+   * At load: continue a session begun on an earlier page of this tab, or
+   * carried here from another of the bank's origins. A tab that got a copy
+   * of the session (the browser duplicates sessionStorage when a tab is
+   * duplicated) does not share while the original tab still does.
+   */
   private continueSaved(): void {
+    const h = this.takeHandoff();
+    if (h) {
+      void this.redeem(h);
+      return;
+    }
+    let saved: Saved;
     try {
       const raw = sessionStorage.getItem(STORAGE_KEY);
-      if (raw) {
-        this.saved = JSON.parse(raw) as Saved;
-        void this.loadPolicy().then(() => this.connect());
+      if (!raw) return;
+      saved = JSON.parse(raw) as Saved;
+    } catch { return; }
+    void this.sharedElsewhere(saved.session).then((elsewhere) => {
+      if (elsewhere) {
+        try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
+        this.ui.toast(this.t.otherTab, 6000);
+        return;
       }
-    } catch { /* nothing saved */ }
+      this.saved = saved;
+      void this.loadPolicy().then(() => this.connect());
+    });
   }
 
   private applyPause(): void {

@@ -1,6 +1,7 @@
 // The site policy as the server serves it (GET /api/policy), and the page
 // rules that depend only on URLs.
 export interface PolicyView {
+  site_origins: string[];
   mask_selectors: string[];
   block_selectors: string[];
   unmask_selectors: string[];
@@ -13,6 +14,7 @@ export interface PolicyView {
 
 /** Until the server answers, share nothing that the defaults would not. */
 export const DEFAULT_POLICY: PolicyView = {
+  site_origins: [],
   mask_selectors: [], block_selectors: [], unmask_selectors: [], excluded_pages: [], softkeyboard_selectors: [],
   strip_query: true, strip_fragment: false, sdk_masking: true,
 };
