@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -124,4 +127,108 @@ func TestSessionSurvivesNavigationAndReload(t *testing.T) {
 	if !strings.Contains(saved, `"token"`) {
 		t.Fatalf("no resume token saved: %q", saved)
 	}
+}
+
+// Moving from the bank's homepage to its internet banking (another origin)
+// carries the session with a one-time hand-off token; replaying that token
+// shares nothing.
+func TestHandoffToAnotherOrigin(t *testing.T) {
+	e := mustStart(t)
+	var fragments []string
+	var fragMu sync.Mutex
+	if err := chromedp.Listen(e.customer, func(ev any) {
+		if n, ok := ev.(*page.EventNavigatedWithinDocument); ok {
+			fragMu.Lock()
+			fragments = append(fragments, n.URL)
+			fragMu.Unlock()
+		}
+		if n, ok := ev.(*page.EventFrameNavigated); ok && n.Frame.ParentID == "" {
+			fragMu.Lock()
+			fragments = append(fragments, n.Frame.URL+n.Frame.URLFragment)
+			fragMu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+
+	start := time.Now()
+	e.exec(e.customer, `document.getElementById('to-ib').click()`)
+	e.waitStaffSees("インターネットバンキング トップ", 3*time.Second)
+	t.Logf("hand-off: staff view showed the other origin's page %s after the click", time.Since(start).Round(time.Millisecond))
+	if origin := evalAs[string](e, e.customer, `location.origin`); origin != e.app.DemoIBURL() {
+		t.Fatalf("customer is on %s, want the internet banking origin %s", origin, e.app.DemoIBURL())
+	}
+	e.waitJS(e.customer, "the banner on the other origin", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 3*time.Second)
+	if h := evalAs[string](e, e.customer, `location.hash`); h != "" {
+		t.Errorf("hand-off token left in the URL: %q", h)
+	}
+
+	// Find the token the browser navigated with.
+	fragMu.Lock()
+	var used string
+	for _, u := range fragments {
+		if i := strings.Index(u, "tomoni-handoff="); i >= 0 {
+			used = u[i+len("tomoni-handoff="):]
+		}
+	}
+	fragMu.Unlock()
+	if used == "" {
+		t.Fatalf("no hand-off token seen in navigations %v", fragments)
+	}
+	// A new tab (no session of its own) that replays it shares nothing.
+	other := e.newCustomerTab()
+	other.run(other.customer, chromedp.Navigate(e.app.DemoIBURL()+"/index.html#tomoni-handoff="+used))
+	other.waitJS(other.customer, "the SDK", `window.Tomoni`, 5*time.Second)
+	time.Sleep(500 * time.Millisecond) // give a (wrong) redeem time to connect
+	if st := evalAs[string](other, other.customer, `Tomoni.current.state`); st != "idle" {
+		t.Fatalf("replayed hand-off token: state %q, want idle", st)
+	}
+	if sent, _ := other.custWS.snapshot(); len(sent) != 0 {
+		t.Fatalf("replayed hand-off token opened a socket and sent %d frames", len(sent))
+	}
+	if n := testutilCount(t, e, `tomoni_join_failures_total{reason="invalid_handoff"}`); n != 1 {
+		t.Errorf("invalid hand-offs counted %v, want 1", n)
+	}
+	// The original session is still live.
+	e.waitJS(e.customer, "the banner still live", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 2*time.Second)
+}
+
+// A second tab that carries a copy of the session (as a duplicated tab
+// does: the browser copies sessionStorage) does not share while the first
+// tab does; the first tab keeps sharing.
+func TestSecondTabDoesNotShare(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	saved := evalAs[string](e, e.customer, `sessionStorage.getItem('tomoni.session')`)
+
+	other := e.newCustomerTab()
+	other.run(other.customer, chromedp.Navigate(e.app.DemoURL()+"/login.html"))
+	other.exec(other.customer, `sessionStorage.setItem('tomoni.session', `+jsString(saved)+`)`)
+	other.run(other.customer, chromedp.Reload())
+	other.waitJS(other.customer, "the other-tab notice", shadow+`.querySelector('[data-tomoni=toast]')?.textContent.includes('別のタブ')`, 5*time.Second)
+	if st := evalAs[string](other, other.customer, `Tomoni.current.state`); st != "idle" {
+		t.Fatalf("second tab state %q, want idle", st)
+	}
+	if sent, _ := other.custWS.snapshot(); len(sent) != 0 {
+		t.Fatalf("second tab sent %d frames", len(sent))
+	}
+	// The first tab was not replaced and still shares; the staff still sees its page.
+	e.exec(e.customer, `document.body.appendChild(document.createElement('p')).textContent = 'still-the-first-tab'`)
+	e.waitStaffSees("still-the-first-tab", 3*time.Second)
+	if n := testutilCount(t, e, `tomoni_relay_rejected_total{reason="replaced",role="customer"}`); n != 0 {
+		t.Errorf("%v customer sockets were replaced", n)
+	}
+	if n := testutilCount(t, e, `tomoni_relay_connections{role="customer"}`); n != 1 {
+		t.Errorf("%v customer sockets open, want 1", n)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -131,6 +131,13 @@ func mustStart(t *testing.T, opts ...option) *env {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, allocOpts...)
 	staff, cancelStaff := chromedp.NewContext(allocCtx)
+	// Start the browser with the staff tab first: a context made from a
+	// parent that has no browser yet would start a browser of its own.
+	if err := chromedp.Do(staff); err != nil {
+		cancelStaff()
+		cancelAlloc()
+		t.Fatalf("start browser: %v", err)
+	}
 	customer, cancelCustomer := chromedp.NewContext(staff)
 	e := &env{t: t, app: a, logs: logs, staff: staff, customer: customer, staffWS: &frames{}, custWS: &frames{}, dataDir: cfg.DataDir}
 	t.Cleanup(func() {
