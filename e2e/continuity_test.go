@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -231,4 +232,64 @@ func TestSecondTabDoesNotShare(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// setOffline cuts or restores a tab's network through the DevTools protocol.
+func (e *env) setOffline(tab context.Context, off bool) {
+	e.t.Helper()
+	if _, err := chromedp.Call(tab, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}},
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(tab, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// A network drop shorter than the grace period recovers by itself, on both
+// the customer's and the staff's side.
+func TestNetworkDropRecovers(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+
+	e.setOffline(e.customer, true)
+	e.waitJS(e.staff, "the staff to see the customer reconnecting", `document.querySelector('#session-state').textContent === 'お客さまの接続が切れています。再接続を待っています…'`, 5*time.Second)
+	e.waitJS(e.customer, "the customer's banner to say reconnecting", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'reconnecting'`, 3*time.Second)
+	e.exec(e.customer, `document.body.appendChild(document.createElement('p')).textContent = 'written-while-offline'`)
+	start := time.Now()
+	e.setOffline(e.customer, false)
+	e.waitStaffSees("written-while-offline", 5*time.Second)
+	t.Logf("customer network restored → staff view live again in %s", time.Since(start).Round(time.Millisecond))
+	e.waitJS(e.staff, "live", `document.querySelector('#session-state').textContent === '共有中'`, 2*time.Second)
+
+	// The staff's console recovers the same way and asks for a fresh snapshot.
+	e.setOffline(e.staff, true)
+	e.waitJS(e.staff, "the console to say reconnecting", `document.querySelector('#session-state').textContent === '再接続中…'`, 5*time.Second)
+	start = time.Now()
+	e.setOffline(e.staff, false)
+	e.waitStaffSees("written-while-offline", 5*time.Second)
+	t.Logf("staff network restored → view live again in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// A drop longer than the grace period ends the session as customer_lost,
+// and the customer's page learns it when it comes back.
+func TestNetworkDropBeyondGraceEndsSession(t *testing.T) {
+	e := mustStart(t, func(c *config.Config) { c.Grace = 2 * time.Second })
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	e.setOffline(e.customer, true)
+	e.waitJS(e.staff, "the session to end as customer_lost", `document.querySelector('#session-state').textContent === 'お客さまとの接続が切れたため終了しました'`, 8*time.Second)
+	e.setOffline(e.customer, false)
+	e.waitJS(e.customer, "the customer to learn the session ended", `Tomoni.current.state === 'ended'`, 8*time.Second)
+	if evalAs[bool](e, e.customer, `Boolean(`+shadow+`.querySelector('[data-tomoni=banner]'))`) {
+		t.Error("banner still shown after the session ended")
+	}
+	rows, _ := e.app.Store.ListAudit(context.Background(), 10)
+	if len(rows) == 0 || rows[0].Kind != store.AuditSessionEnded || rows[0].Reason != "customer_lost" {
+		t.Errorf("newest audit row %+v", rows[0])
+	}
 }

@@ -63,7 +63,7 @@ func (c Config) withDefaults() Config {
 		c.StaffBurst = 80
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = 20 * time.Second
+		c.PingInterval = 10 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

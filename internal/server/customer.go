@@ -198,10 +198,8 @@ func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if ss.State == session.Ended {
-		s.writeError(w, r, apperr.ErrEnded)
-		return
-	}
+	// An ended session still upgrades: the relay then says "ended" with its
+	// reason and closes (4000), which a page coming back online needs to hear.
 	s.opt.Relay.ServeCustomer(w, r, ss)
 }
 

@@ -209,7 +209,15 @@ class Current {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
   }
 
+  /** Called when the staff's own network goes away or comes back. */
+  network(online: boolean): void {
+    if (this.closed || this.state === 'ended') return;
+    if (!online) this.ws?.close(1000, 'offline');
+    else if (!this.ws) { this.retries = 0; this.connect(); }
+  }
+
   private connect(): void {
+    if (navigator.onLine === false) { this.renderAll(); return; }
     const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(this.id)}/ws`);
     this.ws = ws;
     ws.onopen = () => { this.retries = 0; this.renderAll(); };
@@ -226,6 +234,7 @@ class Current {
       }
       // The console reconnects by itself and asks for a fresh snapshot on arrival.
       this.view.clear();
+      if (navigator.onLine === false) { this.renderAll(); return; }
       const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.7 + Math.random() * 0.6);
       this.retries++;
       this.renderAll();
@@ -352,5 +361,8 @@ class Current {
     this.infoBar.textContent = parts.join('  ·  ');
   }
 }
+
+window.addEventListener('offline', () => current?.network(false));
+window.addEventListener('online', () => current?.network(true));
 
 void start();

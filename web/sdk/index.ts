@@ -66,6 +66,16 @@ class Tomoni {
     window.addEventListener('resize', () => this.placeOverlays(), { passive: true });
     window.addEventListener('pagehide', () => this.flush());
     document.addEventListener('click', (e) => this.onLinkClick(e), true);
+    // A dead network can leave a socket looking open for a long time: drop
+    // it when the browser knows it is offline, and come back the moment it
+    // is online again.
+    window.addEventListener('offline', () => { if (this.ws) this.ws.close(1000, 'offline'); });
+    window.addEventListener('online', () => {
+      if (this.saved && !this.ws) {
+        this.retries = 0;
+        this.connect();
+      }
+    });
     if (this.channel) this.channel.onmessage = (ev: MessageEvent) => this.onTabMessage(ev.data);
     this.continueSaved();
   }
@@ -382,6 +392,7 @@ class Tomoni {
     if (!this.saved) return;
     clearTimeout(this.retryTimer);
     this.setState(this.retries > 0 ? 'reconnecting' : 'connecting');
+    if (navigator.onLine === false) return; // the 'online' event reconnects
     const url = `${this.base.replace(/^http/, 'ws')}/api/customer/ws?token=${encodeURIComponent(this.saved.token)}`;
     const ws = new WebSocket(url);
     this.ws = ws;
@@ -410,6 +421,11 @@ class Tomoni {
         return;
       }
       if (!this.saved) return;
+      if (navigator.onLine === false) {
+        this.retries++;
+        this.setState('reconnecting');
+        return; // the 'online' event reconnects
+      }
       // Jittered exponential backoff: 0.5 s, 1 s, 2 s … capped at 10 s.
       const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.7 + Math.random() * 0.6);
       this.retries++;
