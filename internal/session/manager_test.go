@@ -296,3 +296,65 @@ func TestHandoffWorksOnce(t *testing.T) {
 		t.Fatal("hand-off for an ended session")
 	}
 }
+
+func TestIdleAndLifetimeLimits(t *testing.T) {
+	t.Run("no staff connected", func(t *testing.T) {
+		m, clk, _ := newTestManager(t, Config{StaffIdle: time.Minute})
+		s, _ := m.Create(1, "A")
+		m.Join(s.Code, "pc")
+		m.SetConnected(s.ID, true, true)
+		m.SetConnected(s.ID, false, true)
+		clk.Add(5 * time.Minute)
+		m.Sweep()
+		if g, _ := m.Get(s.ID); g.State != Live {
+			t.Fatalf("ended while staff connected: %s", g.Reason)
+		}
+		m.SetConnected(s.ID, false, false)
+		clk.Add(time.Minute)
+		m.Sweep()
+		if g, _ := m.Get(s.ID); g.State != Ended || g.Reason != ReasonStaffIdle {
+			t.Fatalf("after a minute without staff: %s %s", g.State, g.Reason)
+		}
+	})
+	t.Run("maximum duration warns first", func(t *testing.T) {
+		m, clk, rec := newTestManager(t, Config{MaxDuration: 30 * time.Minute, WarnBefore: 5 * time.Minute, StaffIdle: time.Hour})
+		s, _ := m.Create(1, "A")
+		m.Join(s.Code, "pc")
+		m.SetConnected(s.ID, true, true)
+		m.SetConnected(s.ID, false, true)
+		clk.Add(26 * time.Minute)
+		m.Sweep()
+		if w := rec.last().Warning; w <= 0 || w > 5*time.Minute {
+			t.Fatalf("no warning before the limit: %+v", rec.last())
+		}
+		n := len(rec.changes)
+		m.Sweep()
+		if len(rec.changes) != n {
+			t.Fatal("warned twice")
+		}
+		clk.Add(4 * time.Minute)
+		m.Sweep()
+		if g, _ := m.Get(s.ID); g.State != Ended || g.Reason != ReasonMaxDuration {
+			t.Fatalf("at the limit: %s %s", g.State, g.Reason)
+		}
+	})
+	t.Run("ended sessions and tokens are forgotten", func(t *testing.T) {
+		m, clk, _ := newTestManager(t, Config{EndedRetention: time.Minute, TokenAfterEnd: 30 * time.Second})
+		s, _ := m.Create(1, "A")
+		_, tok, _ := m.Join(s.Code, "pc")
+		m.End(s.ID, ReasonStaff)
+		if g, err := m.ByToken(tok); err != nil || g.State != Ended {
+			t.Fatal("token not recognised right after the end")
+		}
+		clk.Add(31 * time.Second)
+		m.Sweep()
+		if _, err := m.ByToken(tok); err == nil {
+			t.Fatal("token still valid long after the end")
+		}
+		clk.Add(time.Minute)
+		m.Sweep()
+		if _, err := m.Get(s.ID); err == nil {
+			t.Fatal("ended session kept past its retention")
+		}
+	})
+}
