@@ -2,12 +2,15 @@ package relay
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -305,12 +308,16 @@ func TestEndReachesBothSides(t *testing.T) {
 // A staff console that does not read gets its queue replaced by a reset and
 // a resync request; the customer is never slowed and memory stays bounded.
 func TestSlowStaffIsResyncedNotBuffered(t *testing.T) {
-	f := newFixture(t, Config{QueueMessages: 8, QueueBytes: 64 << 10})
+	f := newFixture(t, Config{QueueMessages: 8, QueueBytes: 256 << 10, CustomerRate: 1e6, CustomerBurst: 1 << 20})
 	cu := f.customer()
 	readType(t, cu, "state")
 	st := f.staff() // never read from after this
 	_ = st
-	payload := strings.Repeat("x", 16<<10)
+	// Incompressible, so the socket buffers between server and console fill
+	// and the server's queue for the console has to grow.
+	raw := make([]byte, 48<<10)
+	rand.Read(raw)
+	payload := base64.RawURLEncoding.EncodeToString(raw)
 	deadline := time.Now().Add(5 * time.Second)
 	for testutil.ToFloat64(f.relay.metrics.Resyncs) == 0 {
 		if time.Now().After(deadline) {
@@ -320,6 +327,20 @@ func TestSlowStaffIsResyncedNotBuffered(t *testing.T) {
 	}
 	// The customer is asked for a fresh snapshot.
 	readType(t, cu, "resync")
+
+	// Memory stays bounded however much more the customer sends: 13 MB more
+	// through a console that reads nothing (an unbounded queue would hold it all).
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range 200 {
+		send(t, cu, events(payload))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 6<<20 {
+		t.Fatalf("heap grew by %d MiB while a console read nothing", grew>>20)
+	}
 }
 
 func TestOutQueueBounds(t *testing.T) {
