@@ -67,6 +67,7 @@ func Default() Config {
 	return Config{
 		Addr:                  "127.0.0.1:8080",
 		DemoAddr:              "127.0.0.1:8081",
+		DemoIBAddr:            "127.0.0.1:8082",
 		DataDir:               "./tomoni-data",
 		CodeTTL:               10 * time.Minute,
 		Grace:                 60 * time.Second,

@@ -55,3 +55,10 @@ func TestNormalizeOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultsServeBothDemoOrigins(t *testing.T) {
+	c := Default()
+	if c.Addr != "127.0.0.1:8080" || c.DemoAddr != "127.0.0.1:8081" || c.DemoIBAddr != "127.0.0.1:8082" {
+		t.Fatalf("default addresses %q %q %q", c.Addr, c.DemoAddr, c.DemoIBAddr)
+	}
+}
