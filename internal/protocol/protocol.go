@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // Message types.
@@ -72,6 +73,24 @@ type StaffEvents struct {
 	ST     int64             `json:"st"`
 	CT     int64             `json:"ct"`
 	Events []json.RawMessage `json:"events"`
+}
+
+// AppendStaffEvents encodes a StaffEvents message onto b. The events must
+// be valid JSON (they were decoded from the customer's message); writing
+// them as they are spares encoding/json re-validating every byte.
+func AppendStaffEvents(b []byte, st, ct int64, events []json.RawMessage) []byte {
+	b = append(b, `{"t":"events","st":`...)
+	b = strconv.AppendInt(b, st, 10)
+	b = append(b, `,"ct":`...)
+	b = strconv.AppendInt(b, ct, 10)
+	b = append(b, `,"events":[`...)
+	for i, e := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	return append(b, "]}"...)
 }
 
 // Status reports a customer-side pause or resume.

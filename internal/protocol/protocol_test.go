@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -39,5 +40,17 @@ func TestParseStaff(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s: got %#v, %v; want %#v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+func TestAppendStaffEventsMatchesEncodingJSON(t *testing.T) {
+	evs := []json.RawMessage{json.RawMessage(`{"type":3,"data":{"source":1}}`), json.RawMessage(`{"type":4,"data":{"href":"x"}}`)}
+	got := AppendStaffEvents(nil, 1795784882790, 1795784882700, evs)
+	want, _ := json.Marshal(StaffEvents{T: TypeEvents, ST: 1795784882790, CT: 1795784882700, Events: evs})
+	if string(got) != string(want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if empty := AppendStaffEvents(nil, 1, 2, nil); !json.Valid(empty) {
+		t.Fatalf("invalid JSON for no events: %s", empty)
 	}
 }

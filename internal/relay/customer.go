@@ -113,9 +113,22 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 	r.log.Debug("customer socket closed", "session", s.ID, "err", err)
 }
 
+// customerMessage is every customer message shape in one, so each message
+// is parsed once.
+type customerMessage struct {
+	T      string            `json:"t"`
+	CT     int64             `json:"ct"`
+	Events []json.RawMessage `json:"events"`
+	State  string            `json:"state"`
+	Reason string            `json:"reason"`
+	Device string            `json:"device"`
+	Width  int               `json:"vw"`
+	Height int               `json:"vh"`
+}
+
 func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Filter, data []byte) error {
-	var env protocol.Envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	var m customerMessage
+	if err := json.Unmarshal(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed message")
 	}
@@ -123,10 +136,9 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 	if err != nil || cur.State == session.Ended {
 		return closeWith(protocol.CloseSessionEnded, "session ended")
 	}
-	switch env.T {
+	switch m.T {
 	case protocol.TypeEvents:
-		var in protocol.CustomerEvents
-		if err := json.Unmarshal(data, &in); err != nil {
+		if m.Events == nil {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			return closeWith(protocol.CloseMalformed, "malformed events")
 		}
@@ -135,7 +147,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
 			return nil
 		}
-		evs, st, err := filter.Process(in.Events)
+		evs, st, err := filter.Process(m.Events)
 		if err != nil {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			if errors.Is(err, policy.ErrTooLarge) {
@@ -147,33 +159,21 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 		if len(evs) == 0 {
 			return nil
 		}
-		out, err := json.Marshal(protocol.StaffEvents{T: protocol.TypeEvents, ST: r.now().UnixMilli(), CT: in.CT, Events: evs})
-		if err != nil {
-			return closeWith(protocol.CloseMalformed, "malformed events")
-		}
+		out := protocol.AppendStaffEvents(make([]byte, 0, len(data)+32), r.now().UnixMilli(), m.CT, evs)
 		r.metrics.Messages.WithLabelValues("to_staff").Inc()
 		r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
 		return r.broker.Publish(ctx, broker.ToStaff(id), out)
 	case protocol.TypeHello:
-		var h protocol.Hello
-		if err := json.Unmarshal(data, &h); err != nil {
-			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-			return closeWith(protocol.CloseMalformed, "malformed hello")
-		}
-		out, _ := json.Marshal(protocol.Hello{T: protocol.TypeHello, Device: CleanDevice(h.Device), Width: clampDim(h.Width), Height: clampDim(h.Height)})
+		out, _ := json.Marshal(protocol.Hello{T: protocol.TypeHello, Device: CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)})
 		return r.broker.Publish(ctx, broker.ToStaff(id), out)
 	case protocol.TypeStatus:
-		var st protocol.Status
-		if err := json.Unmarshal(data, &st); err != nil {
-			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-			return closeWith(protocol.CloseMalformed, "malformed status")
-		}
-		switch st.State {
+		switch m.State {
 		case string(session.Paused):
-			if !pauseReasons[st.Reason] {
-				st.Reason = "site"
+			reason := m.Reason
+			if !pauseReasons[reason] {
+				reason = "site"
 			}
-			r.sessions.Pause(id, st.Reason)
+			r.sessions.Pause(id, reason)
 		case string(session.Live):
 			r.sessions.Resume(id)
 		default:
