@@ -77,13 +77,20 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("tomoni user add", flag.ContinueOnError)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	display := fs.String("display", "", "name shown to customers (defaults to the username)")
+	fs.SetOutput(stdout)
+	// The name may come before or after the flags.
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if name == "" && fs.NArg() == 1 {
+		name = fs.Arg(0)
+	} else if name == "" || fs.NArg() != 0 {
 		return errors.New("usage: tomoni user add NAME [-display NAME] [-data DIR] < password")
 	}
-	name := fs.Arg(0)
 	pw, err := readPassword(stdin)
 	if err != nil {
 		return err

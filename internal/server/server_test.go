@@ -357,3 +357,53 @@ func TestGlobalFailureBudgetSlowsEveryone(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestCustomerTokenOnlyFromAllowedOrigins(t *testing.T) {
+	h := newHarness(t, nil)
+	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	_, tok, err := h.mgr.Join(s.Code, "pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upgrade := func(origin, token string) int {
+		req, _ := http.NewRequest("GET", h.url("/api/customer/ws?token="+token), nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := upgrade("http://evil.test", tok); got != http.StatusForbidden {
+		t.Errorf("valid token from a foreign origin: %d, want 403", got)
+	}
+	if got := upgrade(siteOrigin, "forged-token"); got != http.StatusUnauthorized {
+		t.Errorf("forged token: %d, want 401", got)
+	}
+	if got := upgrade(siteOrigin, tok); got != http.StatusSwitchingProtocols {
+		t.Errorf("valid token from the site: %d, want 101", got)
+	}
+	// Hand-off and leave answer only the site origins too.
+	if res, _ := h.do("POST", "/api/handoff", `{"token":"`+tok+`"}`, withOrigin("http://evil.test")); res.StatusCode != 403 {
+		t.Errorf("hand-off from a foreign origin: %d", res.StatusCode)
+	}
+	if res, _ := h.do("POST", "/api/leave", `{"token":"`+tok+`"}`, withOrigin("http://evil.test")); res.StatusCode != 403 {
+		t.Errorf("leave from a foreign origin: %d", res.StatusCode)
+	}
+	res, m := h.do("POST", "/api/handoff", `{"token":"`+tok+`"}`, withOrigin(siteOrigin))
+	if res.StatusCode != 200 {
+		t.Fatalf("hand-off: %d %v", res.StatusCode, m)
+	}
+	handoff := m["handoff"].(string)
+	if res, m := h.do("POST", "/api/handoff/redeem", `{"handoff":"`+handoff+`"}`, withOrigin(siteOrigin)); res.StatusCode != 200 || m["token"] == "" {
+		t.Fatalf("redeem: %d %v", res.StatusCode, m)
+	}
+	if res, m := h.do("POST", "/api/handoff/redeem", `{"handoff":"`+handoff+`"}`, withOrigin(siteOrigin)); res.StatusCode != 401 || m["error"] != "invalid_handoff" {
+		t.Fatalf("replayed hand-off: %d %v", res.StatusCode, m)
+	}
+}

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+)
+
+func mustOpen(t *testing.T) (*App, *bytes.Buffer) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr, cfg.DemoAddr, cfg.DemoIBAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	out := &bytes.Buffer{}
+	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), out)
+	a.HashParams = auth.Params{Memory: 1024, Time: 1, Threads: 1}
+	if err := a.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, out
+}
+
+func TestFirstStartCreatesAdminOnce(t *testing.T) {
+	a, out := mustOpen(t)
+	if !strings.Contains(out.String(), "username: admin") || !strings.Contains(out.String(), "password: ") {
+		t.Fatalf("first start printed %q", out.String())
+	}
+	for _, u := range []string{a.URL() + "/healthz", a.DemoURL() + "/", a.DemoIBURL() + "/"} {
+		res, err := http.Get(u)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", u, res, err)
+		}
+		res.Body.Close()
+	}
+	// A second start on the same data prints no new password.
+	dir := a.Config.DataDir
+	a.Close()
+	cfg := a.Config
+	cfg.DataDir = dir
+	out2 := &bytes.Buffer{}
+	b := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), out2)
+	if err := b.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if out2.Len() != 0 {
+		t.Fatalf("second start printed %q", out2.String())
+	}
+}
+
+func TestShutdownEndsLiveSessions(t *testing.T) {
+	a, _ := mustOpen(t)
+	s, err := a.Sessions.Create(1, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Sessions.Join(s.Code, "pc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenStore(context.Background(), a.Config.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.ListAudit(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 || rows[0].Kind != store.AuditSessionEnded || rows[0].Reason != "shutdown" {
+		t.Fatalf("newest audit row %+v, want session_ended/shutdown", rows)
+	}
+}
