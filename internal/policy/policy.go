@@ -69,6 +69,12 @@ func Load(path string) (Policy, error) {
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("policy %s: %w", path, err)
 	}
+	// An explicit null must reach the SDK as an empty list, not as null.
+	for _, l := range []*[]string{&p.MaskSelectors, &p.BlockSelectors, &p.UnmaskSelectors, &p.ExcludedPages, &p.SoftKeyboardSelectors} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
 	p.Compile()
 	return p, nil
 }

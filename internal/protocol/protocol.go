@@ -43,31 +43,18 @@ const (
 	CloseServerShutdown = 4100 // node shutting down; reconnect
 )
 
-// Envelope is the common header of every message.
-type Envelope struct {
-	T string `json:"t"`
-}
-
 // Hello is the customer's first message: what kind of screen it has.
 type Hello struct {
 	T      string `json:"t"`
 	Device string `json:"device"`
 	Width  int    `json:"vw"`
 	Height int    `json:"vh"`
-	URL    string `json:"url,omitempty"`
 }
 
-// CustomerEvents is a batch of rrweb events from the customer, stamped with
-// the customer's clock when sent.
-type CustomerEvents struct {
-	T      string            `json:"t"`
-	CT     int64             `json:"ct"`
-	URL    string            `json:"url,omitempty"`
-	Events []json.RawMessage `json:"events"`
-}
-
-// StaffEvents is what the staff receives: the customer's batch plus the
-// server's receive time, so the console can correct for the customer's clock.
+// StaffEvents is what the staff receives: the customer's batch of rrweb
+// events, the customer's clock when sent (ct) and the server's receive time
+// (st), so the console can correct for the customer's clock. The relay
+// writes it with AppendStaffEvents.
 type StaffEvents struct {
 	T      string            `json:"t"`
 	ST     int64             `json:"st"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
@@ -203,17 +204,12 @@ func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 	s.opt.Relay.ServeCustomer(w, r, ss)
 }
 
-// policyView is what the SDK needs of the policy.
+// policyView is the policy as the SDK reads it: the operator's policy, the
+// origins a session may move between (all allowed site origins, which
+// shadow the policy's own list), and whether the SDK masks at all.
 type policyView struct {
-	// SiteOrigins are the origins a session may move between (with a hand-off).
-	SiteOrigins           []string `json:"site_origins"`
-	MaskSelectors         []string `json:"mask_selectors"`
-	BlockSelectors        []string `json:"block_selectors"`
-	UnmaskSelectors       []string `json:"unmask_selectors"`
-	ExcludedPages         []string `json:"excluded_pages"`
-	SoftKeyboardSelectors []string `json:"softkeyboard_selectors"`
-	StripQuery            bool     `json:"strip_query"`
-	StripFragment         bool     `json:"strip_fragment"`
+	policy.Policy
+	SiteOrigins []string `json:"site_origins"`
 	// SDKMasking is false only in tests that show the server filter alone.
 	SDKMasking bool `json:"sdk_masking"`
 }
@@ -225,19 +221,7 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
 		return
 	}
-	p := s.opt.Policy
-	nz := func(v []string) []string {
-		if v == nil {
-			return []string{}
-		}
-		return v
-	}
 	origins := s.siteOrigins()
 	sort.Strings(origins)
-	writeJSON(w, http.StatusOK, policyView{
-		SiteOrigins:   origins,
-		MaskSelectors: nz(p.MaskSelectors), BlockSelectors: nz(p.BlockSelectors), UnmaskSelectors: nz(p.UnmaskSelectors),
-		ExcludedPages: nz(p.ExcludedPages), SoftKeyboardSelectors: nz(p.SoftKeyboardSelectors),
-		StripQuery: p.StripQuery, StripFragment: p.StripFragment, SDKMasking: !s.opt.Config.TestDisableSDKMasking,
-	})
+	writeJSON(w, http.StatusOK, policyView{Policy: *s.opt.Policy, SiteOrigins: origins, SDKMasking: !s.opt.Config.TestDisableSDKMasking})
 }

@@ -407,3 +407,22 @@ func TestCustomerTokenOnlyFromAllowedOrigins(t *testing.T) {
 		t.Fatalf("replayed hand-off: %d %v", res.StatusCode, m)
 	}
 }
+
+func TestPolicyServedToTheSite(t *testing.T) {
+	h := newHarness(t, nil)
+	res, m := h.do("GET", "/api/policy", "", withOrigin(siteOrigin))
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != siteOrigin {
+		t.Fatalf("%d %v", res.StatusCode, res.Header)
+	}
+	for _, key := range []string{"mask_selectors", "block_selectors", "unmask_selectors", "excluded_pages", "softkeyboard_selectors"} {
+		if _, ok := m[key].([]any); !ok {
+			t.Errorf("%s is %#v, want a list", key, m[key])
+		}
+	}
+	if origins, _ := m["site_origins"].([]any); len(origins) != 1 || origins[0] != siteOrigin || m["sdk_masking"] != true {
+		t.Errorf("site_origins %v sdk_masking %v", m["site_origins"], m["sdk_masking"])
+	}
+	if res, _ := h.do("GET", "/api/policy", "", withOrigin("http://evil.test")); res.StatusCode != 403 {
+		t.Errorf("foreign origin: %d", res.StatusCode)
+	}
+}
