@@ -87,20 +87,22 @@ type Relay struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu        sync.Mutex
-	customers map[string]*conn // session id → the one customer socket on this node
+	mu         sync.Mutex
+	customers  map[string]*conn // session id → the one customer socket on this node
+	staffConns map[string]int   // session id → open staff sockets on this node
 }
 
 // New returns a relay.
 func New(cfg Config, sessions *session.Manager, b broker.Broker, reg prometheus.Registerer, log *slog.Logger) *Relay {
 	return &Relay{
-		cfg:       cfg.withDefaults(),
-		sessions:  sessions,
-		broker:    b,
-		metrics:   newMetrics(reg),
-		log:       log,
-		now:       time.Now,
-		customers: make(map[string]*conn),
+		cfg:        cfg.withDefaults(),
+		sessions:   sessions,
+		broker:     b,
+		metrics:    newMetrics(reg),
+		log:        log,
+		now:        time.Now,
+		customers:  make(map[string]*conn),
+		staffConns: make(map[string]int),
 	}
 }
 

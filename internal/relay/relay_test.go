@@ -365,3 +365,27 @@ func TestOutQueueBounds(t *testing.T) {
 		t.Fatal("messages after the final one must be discarded")
 	}
 }
+
+func TestSessionHasStaffUntilTheLastConsoleCloses(t *testing.T) {
+	f := newFixture(t, Config{})
+	a := f.staff()
+	readType(t, a, "state")
+	b := f.staff()
+	readType(t, b, "state")
+	a.Close(websocket.StatusNormalClosure, "")
+	time.Sleep(100 * time.Millisecond) // let the server see the close
+	if s, _ := f.sessions.Get(f.sess.ID); !s.StaffConnected {
+		t.Fatal("session marked without staff while a console is still open")
+	}
+	b.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if s, _ := f.sessions.Get(f.sess.ID); !s.StaffConnected {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("session still marked with staff after both consoles closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -67,8 +67,24 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 
 	r.metrics.Connections.WithLabelValues("staff").Inc()
 	defer r.metrics.Connections.WithLabelValues("staff").Dec()
+	// A session may be open in more than one console; it counts as without
+	// staff only when the last one goes.
+	r.mu.Lock()
+	r.staffConns[s.ID]++
+	r.mu.Unlock()
 	r.sessions.SetConnected(s.ID, false, true)
-	defer r.sessions.SetConnected(s.ID, false, false)
+	defer func() {
+		r.mu.Lock()
+		r.staffConns[s.ID]--
+		last := r.staffConns[s.ID] == 0
+		if last {
+			delete(r.staffConns, s.ID)
+		}
+		r.mu.Unlock()
+		if last {
+			r.sessions.SetConnected(s.ID, false, false)
+		}
+	}()
 
 	cur, err := r.sessions.Get(s.ID)
 	switch {

@@ -244,6 +244,13 @@ class Tomoni {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
       this.flush();
       this.ws.send(JSON.stringify({ t: 'end' }));
+    } else {
+      // Between connections: tell the server over HTTP, so the staff hears
+      // at once rather than after the grace period.
+      void fetch(`${this.base}/api/leave`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors', keepalive: true,
+        body: JSON.stringify({ token: this.saved.token }),
+      }).catch(() => undefined);
     }
     this.finish('customer');
   }

@@ -89,6 +89,7 @@ export class UI {
     backdrop.appendChild(box);
     this.root.appendChild(backdrop);
     this.dialog = backdrop;
+    box.addEventListener('keydown', (e) => { if (e.key === 'Escape') this.closeDialog(); });
 
     const close = this.el('button', 'secondary', t.close);
     close.type = 'button';
