@@ -293,3 +293,20 @@ func TestNetworkDropBeyondGraceEndsSession(t *testing.T) {
 		t.Errorf("newest audit row %+v", rows[0])
 	}
 }
+
+// A customer who ends while the socket is down (here: the browser reports
+// offline) still ends the session at once, over HTTP, not after the grace period.
+func TestCustomerEndsBetweenConnections(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	// Only navigator.onLine turns false: the SDK drops its socket and waits,
+	// while ordinary requests still get through.
+	if _, err := chromedp.Call(e.customer, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitJS(e.customer, "the socket to drop", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'reconnecting'`, 3*time.Second)
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=end]').click()`)
+	e.waitJS(e.staff, "ended by customer", `document.querySelector('#session-state').textContent === 'お客さまが終了しました'`, 3*time.Second)
+}
