@@ -82,6 +82,22 @@ func (f *fixture) dial(path string) *websocket.Conn {
 	return c
 }
 
+type joined struct{ id, token string }
+
+// joinAnother makes a second live session on the same relay.
+func (f *fixture) joinAnother() joined {
+	f.t.Helper()
+	s, err := f.sessions.Create(2, "Suzuki")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	s, tok, err := f.sessions.Join(s.Code, "phone")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return joined{id: s.ID, token: tok}
+}
+
 func (f *fixture) customer() *websocket.Conn { return f.dial("/customer?token=" + f.token) }
 func (f *fixture) staff() *websocket.Conn    { return f.dial("/staff?id=" + f.sess.ID) }
 
@@ -241,6 +257,15 @@ func TestCustomerMisbehaviour(t *testing.T) {
 			}
 			if s, _ := f.sessions.Get(f.sess.ID); s.State != session.Live {
 				t.Fatalf("session state %s after a bad message; want it untouched", s.State)
+			}
+			// Another session on the same relay is not disturbed.
+			other := f.joinAnother()
+			ocu, ost := f.dial("/customer?token="+other.token), f.dial("/staff?id="+other.id)
+			readType(t, ocu, "state")
+			readType(t, ost, "state")
+			send(t, ocu, events("other-session-fine"))
+			if m := readType(t, ost, "events"); !strings.Contains(toJSON(m), "other-session-fine") {
+				t.Fatalf("other session got %v", m)
 			}
 		})
 	}

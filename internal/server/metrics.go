@@ -11,6 +11,7 @@ type metrics struct {
 	loginFailures *prometheus.CounterVec
 	refused       *prometheus.CounterVec
 	ended         *prometheus.CounterVec
+	denied        *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
@@ -18,6 +19,7 @@ func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
 		joinFailures:  prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "join_failures_total", Help: "Failed customer join attempts by reason."}, []string{"reason"}),
 		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "login_failures_total", Help: "Failed staff logins by reason."}, []string{"reason"}),
 		refused:       prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "capacity_refused_total", Help: "Requests refused at a capacity limit, by what was asked (create, join)."}, []string{"what"}),
+		denied:        prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "denied_total", Help: "Staff requests refused for what they asked, e.g. another staff member's session."}, []string{"reason"}),
 		ended:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "sessions_ended_total", Help: "Sessions ended, by reason."}, []string{"reason"}),
 	}
 	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tomoni", Name: "sessions_waiting", Help: "Join codes waiting for a customer."}, func() float64 {
@@ -28,6 +30,6 @@ func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
 		_, a := sessions.Counts()
 		return float64(a)
 	})
-	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, waiting, live)
+	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, m.denied, waiting, live)
 	return m
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
@@ -29,11 +30,12 @@ import (
 const siteOrigin = "http://bank.test"
 
 type harness struct {
-	t     *testing.T
-	srv   *httptest.Server
-	db    *sqlite.DB
-	mgr   *session.Manager
-	staff store.Staff
+	t       *testing.T
+	metrics *metrics
+	srv     *httptest.Server
+	db      *sqlite.DB
+	mgr     *session.Manager
+	staff   store.Staff
 }
 
 var fastHash = auth.Params{Memory: 1024, Time: 1, Threads: 1}
@@ -85,7 +87,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &harness{t: t, srv: ts, db: db, mgr: mgr, staff: st}
+	return &harness{t: t, srv: ts, db: db, mgr: mgr, staff: st, metrics: srv.metrics}
 }
 
 type reqOpt func(*http.Request)
@@ -213,6 +215,9 @@ func TestStaffAPIRequiresLoginCSRFAndOrigin(t *testing.T) {
 	}
 	if g, _ := h.mgr.Get(other.ID); g.State != session.Waiting {
 		t.Fatal("someone else's session was changed")
+	}
+	if n := testutil.ToFloat64(h.metrics.denied.WithLabelValues("not_own_session")); n != 2 {
+		t.Fatalf("denied counter %v, want 2", n)
 	}
 }
 

@@ -60,6 +60,8 @@ func (s *Server) ownSession(r *http.Request) (session.Session, error) {
 	sc := staffFrom(r.Context())
 	ss, err := s.opt.Sessions.Get(r.PathValue("id"))
 	if err != nil || ss.StaffID != sc.Staff.ID {
+		s.metrics.denied.WithLabelValues("not_own_session").Inc()
+		s.log.Warn("staff asked for a session that is not theirs", "staff", sc.Staff.ID, "method", r.Method)
 		return session.Session{}, apperr.ErrNotFound
 	}
 	return ss, nil
