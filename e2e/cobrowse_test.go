@@ -308,3 +308,32 @@ func TestCodesAndEnding(t *testing.T) {
 		}
 	})
 }
+
+// Administrators see the audit: who, when, how long, how it ended — and
+// nothing of the screen.
+func TestAuditShowsMetadataOnly(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	e.join("account.html")
+	e.waitStaffSees("1,284,530円", 3*time.Second)
+	time.Sleep(200 * time.Millisecond) // a measurable duration
+	e.run(e.staff, chromedp.Click(chromedp.CSS("#end-session")))
+	e.waitJS(e.staff, "ended", `document.querySelector('#session-state').textContent === 'スタッフが終了しました'`, 3*time.Second)
+	e.run(e.staff, chromedp.Click(chromedp.CSS("#audit-button")))
+	e.waitJS(e.staff, "the audit table", `document.querySelector('#audit-table tr[data-kind=session_ended]')`, 3*time.Second)
+	ended := evalAs[string](e, e.staff, `document.querySelector('#audit-table tr[data-kind=session_ended]').innerText`)
+	for _, want := range []string{"終了", "スタッフが終了しました", "PC", "0:0"} {
+		if !strings.Contains(ended, want) {
+			t.Errorf("ended row %q lacks %q", ended, want)
+		}
+	}
+	for _, kind := range []string{"session_created", "session_joined", "login"} {
+		if !evalAs[bool](e, e.staff, `Boolean(document.querySelector('#audit-table tr[data-kind=`+kind+`]'))`) {
+			t.Errorf("no %s row", kind)
+		}
+	}
+	all := evalAs[string](e, e.staff, `document.querySelector('#audit-table').innerText`)
+	if strings.Contains(all, "1,284,530") || strings.Contains(all, "口座") {
+		t.Error("audit shows page content")
+	}
+}

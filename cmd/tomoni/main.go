@@ -1,7 +1,7 @@
 // Command tomoni runs the Tomoni co-browsing server and its demo bank.
 //
 //	tomoni [flags]                       serve (see -h)
-//	tomoni user add NAME [-display D]    create a staff account; reads the
+//	tomoni user add NAME [-display D] [-admin]  create a staff account; reads the
 //	                                     password from stdin or generates one
 package main
 
@@ -77,6 +77,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("tomoni user add", flag.ContinueOnError)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	display := fs.String("display", "", "name shown to customers (defaults to the username)")
+	admin := fs.Bool("admin", false, "may read the audit")
 	fs.SetOutput(stdout)
 	// The name may come before or after the flags.
 	var name string
@@ -89,7 +90,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	if name == "" && fs.NArg() == 1 {
 		name = fs.Arg(0)
 	} else if name == "" || fs.NArg() != 0 {
-		return errors.New("usage: tomoni user add NAME [-display NAME] [-data DIR] < password")
+		return errors.New("usage: tomoni user add NAME [-display NAME] [-admin] [-data DIR] < password")
 	}
 	pw, err := readPassword(stdin)
 	if err != nil {
@@ -108,7 +109,7 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	defer st.Close()
 	a := app.New(cfg, slog.New(slog.DiscardHandler), stdout)
 	a.Store = st
-	if _, err := a.AddStaff(ctx, name, *display, pw); err != nil {
+	if _, err := a.AddStaff(ctx, name, *display, pw, *admin); err != nil {
 		return err
 	}
 	if generated {

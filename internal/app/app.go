@@ -274,15 +274,15 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.AddStaff(ctx, "admin", "管理者", pw); err != nil {
+	if _, err := a.AddStaff(ctx, "admin", "管理者", pw, true); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.Out, "Created the first staff account (shown only this once):\n  username: admin\n  password: %s\n", pw)
 	return nil
 }
 
-// AddStaff creates a staff account.
-func (a *App) AddStaff(ctx context.Context, username, displayName, password string) (store.Staff, error) {
+// AddStaff creates a staff account; admins may also read the audit.
+func (a *App) AddStaff(ctx context.Context, username, displayName, password string, admin bool) (store.Staff, error) {
 	if username == "" || len(username) > 64 {
 		return store.Staff{}, errors.New("username must be 1 to 64 characters")
 	}
@@ -296,7 +296,7 @@ func (a *App) AddStaff(ctx context.Context, username, displayName, password stri
 	if err != nil {
 		return store.Staff{}, err
 	}
-	st, err := a.Store.CreateStaff(ctx, store.Staff{Username: username, DisplayName: displayName, PasswordHash: h})
+	st, err := a.Store.CreateStaff(ctx, store.Staff{Username: username, DisplayName: displayName, PasswordHash: h, Admin: admin})
 	if errors.Is(err, apperr.ErrConflict) {
 		return st, fmt.Errorf("staff %q already exists", username)
 	}

@@ -431,3 +431,42 @@ func TestPolicyServedToTheSite(t *testing.T) {
 		t.Errorf("foreign origin: %d", res.StatusCode)
 	}
 }
+
+func TestAuditIsForAdministrators(t *testing.T) {
+	h := newHarness(t, nil)
+	c, _ := h.login() // sato is not an administrator
+	if res, _ := h.do("GET", "/api/audit", "", h.self(), withCookie(c)); res.StatusCode != 403 {
+		t.Fatalf("non-admin read the audit: %d", res.StatusCode)
+	}
+	hash, _ := auth.HashPassword("boss-password-1", fastHash)
+	if _, err := h.db.CreateStaff(context.Background(), store.Staff{Username: "boss", DisplayName: "Boss", PasswordHash: hash, Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, m := h.do("POST", "/api/login", `{"username":"boss","password":"boss-password-1"}`, h.self())
+	if res.StatusCode != 200 || m["admin"] != true {
+		t.Fatalf("admin login: %d %v", res.StatusCode, m)
+	}
+	var cookie *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == cookieName {
+			cookie = ck
+		}
+	}
+	req, _ := http.NewRequest("GET", h.url("/api/audit"), nil)
+	req.AddCookie(cookie)
+	res2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res2.Body.Close()
+	var rows []map[string]any
+	json.NewDecoder(res2.Body).Decode(&rows)
+	if res2.StatusCode != 200 || len(rows) < 2 {
+		t.Fatalf("admin audit: %d %v", res2.StatusCode, rows)
+	}
+	for _, r := range rows {
+		if _, ok := r["client_hash"]; ok {
+			t.Fatal("audit API exposes client hashes")
+		}
+	}
+}

@@ -98,6 +98,7 @@ type meResponse struct {
 	ID          int64  `json:"id"`
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
+	Admin       bool   `json:"admin"`
 	CSRF        string `json:"csrf"`
 }
 
@@ -158,7 +159,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Secure: s.secureCookies(r), Expires: login.ExpiresAt,
 	})
 	s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.hashClient(ip)})
-	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, CSRF: csrf})
+	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, CSRF: csrf})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +174,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	sc := staffFrom(r.Context())
-	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, CSRF: sc.Login.CSRF})
+	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, Admin: sc.Staff.Admin, CSRF: sc.Login.CSRF})
 }
 
 // hashClient keys a client address for the audit without storing it: a
@@ -194,7 +195,13 @@ func (s *Server) audit(ctx context.Context, e store.AuditEntry) {
 	}
 }
 
+// handleAudit lists the newest audit rows (metadata only) to administrators.
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+	if !staffFrom(r.Context()).Staff.Admin {
+		s.metrics.denied.WithLabelValues("not_admin").Inc()
+		s.writeError(w, r, apperr.New(http.StatusForbidden, "forbidden", "only administrators may read the audit"))
+		return
+	}
 	rows, err := s.opt.Store.ListAudit(r.Context(), 200)
 	if err != nil {
 		s.writeError(w, r, err)

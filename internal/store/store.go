@@ -14,6 +14,7 @@ type Staff struct {
 	Username     string
 	DisplayName  string
 	PasswordHash string // argon2id, PHC string format
+	Admin        bool   // may read the audit
 	CreatedAt    time.Time
 }
 

@@ -1,6 +1,10 @@
 // The console's JSON API client. Every unsafe request carries the CSRF
 // token the server issued at login.
-export interface Me { id: number; username: string; display_name: string; csrf: string }
+export interface Me { id: number; username: string; display_name: string; admin: boolean; csrf: string }
+export interface AuditRow {
+  at: string; kind: string; staff_id?: number; username?: string; session_id?: string;
+  reason?: string; device?: string; duration_ms?: number;
+}
 export interface SessionInfo {
   id: string; code?: string; staff_name: string; state: string; reason?: string; device?: string;
   customer_connected: boolean; created_at: string; expires_in_ms?: number; duration_ms?: number;
@@ -39,5 +43,6 @@ export class API {
   logout(): Promise<void> { return this.call('POST', '/api/logout'); }
   sessions(): Promise<SessionInfo[]> { return this.call('GET', '/api/sessions'); }
   create(): Promise<SessionInfo> { return this.call('POST', '/api/sessions'); }
+  audit(): Promise<AuditRow[]> { return this.call('GET', '/api/audit'); }
   end(id: string, reason: 'staff' | 'staff_cut'): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/end`, { reason }); }
 }

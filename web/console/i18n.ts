@@ -55,6 +55,14 @@ const ja = {
   warning: 'まもなく上限時間に達します',
   error: 'エラーが発生しました',
   language: 'English',
+  audit: '監査ログ',
+  auditNote: '記録されるのは日時・担当者・時間・終了理由などの情報だけです。画面の内容は記録されません。',
+  auditCols: ['日時', '種別', 'スタッフ', 'セッション', '理由', '端末', '時間'],
+  auditKinds: {
+    login: 'ログイン', login_failed: 'ログイン失敗', session_created: 'コード発行', session_joined: '接続',
+    session_ended: '終了', session_paused: '一時停止', session_resumed: '再開', join_failed: 'コード誤り',
+    join_refused: '混雑で拒否', create_refused: '上限で発行拒否',
+  } as Record<string, string>,
 };
 
 const en: typeof ja = {
@@ -111,6 +119,14 @@ const en: typeof ja = {
   warning: 'The session will soon reach its time limit',
   error: 'Something went wrong',
   language: '日本語',
+  audit: 'Audit log',
+  auditNote: 'Only metadata is recorded: when, who, how long and how a session ended. Screen content is never recorded.',
+  auditCols: ['Time', 'Event', 'Staff', 'Session', 'Reason', 'Device', 'Duration'],
+  auditKinds: {
+    login: 'Login', login_failed: 'Login failed', session_created: 'Code issued', session_joined: 'Joined',
+    session_ended: 'Ended', session_paused: 'Paused', session_resumed: 'Resumed', join_failed: 'Wrong code',
+    join_refused: 'Refused (busy)', create_refused: 'Refused (limit)',
+  },
 };
 
 export type Texts = typeof ja;

@@ -107,6 +107,11 @@ function renderDashboard(): void {
   };
   const list = h('ul', { class: 'sessions', id: 'session-list' });
   const side = h('aside', {}, newBtn, err, h('h2', {}, t.sessions), list);
+  if (me?.admin) {
+    const auditBtn = h('button', { class: 'link audit', id: 'audit-button' }, t.audit);
+    auditBtn.onclick = () => void showAudit();
+    side.append(auditBtn);
+  }
   const panel = h('section', { class: 'panel', id: 'panel' });
   app.replaceChildren(header(), h('main', { class: 'dash' }, side, panel));
   renderList();
@@ -151,8 +156,37 @@ function formatCode(c: string): string {
   return `${c.slice(0, 3)} ${c.slice(3)}`;
 }
 
+/** The audit for administrators: metadata only, never screen content. */
+async function showAudit(): Promise<void> {
+  const panel = document.getElementById('panel');
+  if (!panel) return;
+  let rows;
+  try { rows = await api.audit(); } catch { panel.replaceChildren(h('div', { class: 'error' }, t.error)); return; }
+  const locale = lang === 'ja' ? 'ja-JP' : 'en-GB';
+  const table = h('table', { class: 'audit', id: 'audit-table' },
+    h('thead', {}, h('tr', {}, ...t.auditCols.map((c) => h('th', {}, c)))),
+    h('tbody', {}, ...rows.map((r) => h('tr', { 'data-kind': r.kind },
+      h('td', {}, new Date(r.at).toLocaleString(locale)),
+      h('td', {}, t.auditKinds[r.kind] || r.kind),
+      h('td', {}, r.username || (r.staff_id ? `#${r.staff_id}` : '')),
+      h('td', { class: 'mono' }, r.session_id || ''),
+      h('td', {}, (r.kind === 'session_ended' ? t.reasons[r.reason || ''] : '') || r.reason || ''),
+      h('td', {}, r.device ? t.devices[r.device] || r.device : ''),
+      h('td', {}, r.duration_ms ? formatDuration(r.duration_ms) : '')))));
+  panel.replaceChildren(h('div', { class: 'audit-view' }, h('h2', {}, t.audit), h('p', { class: 'hint' }, t.auditNote), table));
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
 function openSession(s: SessionInfo): void {
-  if (current?.id === s.id) return;
+  if (current?.id === s.id) {
+    const panel = document.getElementById('panel');
+    if (panel) current.mount(panel); // back from another view
+    return;
+  }
   current?.close();
   current = new Current(s);
   const panel = document.getElementById('panel');

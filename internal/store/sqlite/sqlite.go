@@ -109,8 +109,8 @@ func (d *DB) CreateStaff(ctx context.Context, s store.Staff) (store.Staff, error
 		s.CreatedAt = time.Now()
 	}
 	res, err := d.db.ExecContext(ctx,
-		`INSERT INTO staff (username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?)`,
-		s.Username, s.DisplayName, s.PasswordHash, ms(s.CreatedAt))
+		`INSERT INTO staff (username, display_name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)`,
+		s.Username, s.DisplayName, s.PasswordHash, s.Admin, ms(s.CreatedAt))
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return store.Staff{}, apperr.ErrConflict
@@ -124,12 +124,12 @@ func (d *DB) CreateStaff(ctx context.Context, s store.Staff) (store.Staff, error
 	return s, nil
 }
 
-const staffCols = `id, username, display_name, password_hash, created_at`
+const staffCols = `id, username, display_name, password_hash, admin, created_at`
 
 func scanStaff(row *sql.Row) (store.Staff, error) {
 	var s store.Staff
 	var created int64
-	if err := row.Scan(&s.ID, &s.Username, &s.DisplayName, &s.PasswordHash, &created); err != nil {
+	if err := row.Scan(&s.ID, &s.Username, &s.DisplayName, &s.PasswordHash, &s.Admin, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.Staff{}, apperr.ErrNotFound
 		}
