@@ -77,7 +77,8 @@ func NewFilter(p *Policy) *Filter {
 // Excluded reports whether the current page (the last Meta event) is excluded.
 func (f *Filter) Excluded() bool { return f.excluded }
 
-// Process filters one batch in order and returns the events to relay.
+// Process filters one batch in order and returns the events to relay. Each
+// event must be valid JSON (the relay has decoded the whole message).
 func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, error) {
 	var st Stats
 	out := events[:0:0]
@@ -94,17 +95,24 @@ func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, er
 }
 
 type rrEvent struct {
-	Type      *int            `json:"type"`
+	Type      int             `json:"type"`
 	Data      json.RawMessage `json:"data"`
 	Timestamp json.RawMessage `json:"timestamp,omitempty"`
 }
 
+// event filters one event. raw must be valid JSON (the relay decoded the
+// whole message first); its fields are read exactly as a browser reads them.
 func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	var ev rrEvent
-	if err := json.Unmarshal(raw, &ev); err != nil || ev.Type == nil {
+	v, ok := fields(raw, "type", "data", "timestamp")
+	if !ok {
 		return nil, false, ErrMalformed
 	}
-	if *ev.Type == evMeta {
+	typ, ok := intField(v[0])
+	if !ok {
+		return nil, false, ErrMalformed
+	}
+	ev := rrEvent{Type: int(typ), Data: v[1], Timestamp: v[2]}
+	if ev.Type == evMeta {
 		var meta map[string]any
 		if err := decode(ev.Data, &meta); err != nil {
 			return nil, false, ErrMalformed
@@ -126,7 +134,7 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 		st.Excluded++
 		return nil, false, nil
 	}
-	switch *ev.Type {
+	switch ev.Type {
 	case evFullSnapshot:
 		var data map[string]any
 		if err := decode(ev.Data, &data); err != nil {
@@ -146,13 +154,15 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 		}
 		return rebuild(ev, data)
 	case evIncremental:
-		var head struct {
-			Source *int `json:"source"`
-		}
-		if err := json.Unmarshal(ev.Data, &head); err != nil || head.Source == nil {
+		dv, ok := fields(ev.Data, "source")
+		if !ok {
 			return nil, false, ErrMalformed
 		}
-		switch *head.Source {
+		source, ok := intField(dv[0])
+		if !ok {
+			return nil, false, ErrMalformed
+		}
+		switch source {
 		case srcMutation:
 			return f.mutation(ev, raw, st)
 		case srcInput:
@@ -186,8 +196,7 @@ func idOf(v any) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	i, err := n.Int64()
-	return i, err == nil
+	return intLike(string(n))
 }
 
 func (f *Filter) mark(id int64, fl uint8) error {
@@ -329,7 +338,7 @@ func contains(list []string, s string) bool {
 var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni-"), []byte("autocomplete")}
 
 func (f *Filter) mutation(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) && json.Valid(ev.Data) {
+	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) {
 		return raw, true, nil
 	}
 	var data map[string]any
@@ -416,22 +425,20 @@ func containsAnyOf(b []byte, subs [][]byte) bool {
 }
 
 func (f *Filter) input(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	var head struct {
-		ID json.Number `json:"id"`
-	}
-	if err := json.Unmarshal(ev.Data, &head); err != nil {
+	dv, ok := fields(ev.Data, "id")
+	if !ok {
 		return nil, false, ErrMalformed
 	}
-	if id, err := head.ID.Int64(); err == nil && f.flags[id]&fSensitive == 0 {
+	id, ok := intField(dv[0])
+	if !ok {
+		return nil, false, ErrMalformed
+	}
+	if f.flags[id]&fSensitive == 0 {
 		return raw, true, nil
 	}
 	var data map[string]any
 	if err := decode(ev.Data, &data); err != nil {
 		return nil, false, ErrMalformed
-	}
-	id, _ := idOf(data["id"])
-	if f.flags[id]&fSensitive == 0 {
-		return raw, true, nil
 	}
 	if s, ok := data["text"].(string); ok && s != "" && s != Mask {
 		data["text"] = Mask

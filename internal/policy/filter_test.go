@@ -46,6 +46,10 @@ func TestFilterScrubsRecognisableFields(t *testing.T) {
 		// A password field toggled to text stays masked.
 		`{"type":3,"timestamp":6,"data":{"source":0,"texts":[],"attributes":[{"id":10,"attributes":{"type":"text"}}],"removes":[],"adds":[]}}`,
 		`{"type":3,"timestamp":7,"data":{"source":5,"id":10,"text":"shown-SECRET-14","isChecked":false}}`,
+		// An id written as a float is the same node to a browser.
+		`{"type":3,"timestamp":7,"data":{"source":5,"id":10.0,"text":"float-id-SECRET-16","isChecked":false}}`,
+		// Keys match exactly: "Type" does not make this a mouse move to the filter.
+		`{"type":3,"Type":2,"timestamp":7,"data":{"source":5,"id":10,"text":"case-SECRET-17"}}`,
 		// A field switched to password becomes sensitive.
 		`{"type":3,"timestamp":8,"data":{"source":0,"texts":[],"attributes":[{"id":20,"attributes":{"type":"password"}}],"removes":[],"adds":[]}}`,
 		`{"type":3,"timestamp":9,"data":{"source":5,"id":20,"text":"now-SECRET-15","isChecked":false}}`,
