@@ -15,16 +15,21 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
 
-// Pause reasons a customer page may report.
-var pauseReasons = map[string]bool{"excluded_page": true, "secure_input": true, "site": true, "hidden": true}
-
-// Device classes the SDK reports.
-var devices = map[string]bool{"pc": true, "tablet": true, "phone": true}
+// cleanPauseReason keeps the reasons a customer page may report; anything
+// else becomes "site", since it is audited and shown to staff.
+func cleanPauseReason(r string) string {
+	switch r {
+	case "excluded_page", "secure_input", "site", "hidden":
+		return r
+	}
+	return "site"
+}
 
 // CleanDevice maps anything unknown to "unknown": the value is audited and
 // shown to staff, so it must not carry free text.
 func CleanDevice(d string) string {
-	if devices[d] {
+	switch d {
+	case "pc", "tablet", "phone":
 		return d
 	}
 	return "unknown"
@@ -169,11 +174,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 	case protocol.TypeStatus:
 		switch m.State {
 		case string(session.Paused):
-			reason := m.Reason
-			if !pauseReasons[reason] {
-				reason = "site"
-			}
-			r.sessions.Pause(id, reason)
+			r.sessions.Pause(id, cleanPauseReason(m.Reason))
 		case string(session.Live):
 			r.sessions.Resume(id)
 		default:
