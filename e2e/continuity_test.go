@@ -42,6 +42,7 @@ func TestDecliningTheStaffNameSharesNothing(t *testing.T) {
 	e.run(e.customer, chromedp.SendKeys(chromedp.JSPath(shadow+`.querySelector('[data-tomoni=code]')`), code))
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=ok]').click()`)
 	e.waitJS(e.customer, "the staff-name confirmation", shadow+`.querySelector('[data-tomoni=confirm]')`, 5*time.Second)
+	e.waitJS(e.staff, "the console to say the customer is confirming", `document.querySelector('#session-state').textContent === 'お客さまがコードを入力しました。担当者名の確認を待っています…'`, 3*time.Second)
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=decline]').click()`)
 	e.waitJS(e.staff, "the refusal in the console", `document.querySelector('#session-state').textContent === 'お客さまが担当者の確認で共有を取りやめました'`, 5*time.Second)
 	if sent, _ := e.custWS.snapshot(); len(sent) != 0 {

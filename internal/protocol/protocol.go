@@ -95,6 +95,7 @@ type State struct {
 	Reason    string `json:"reason,omitempty"`
 	Device    string `json:"device,omitempty"`
 	Connected bool   `json:"connected"`
+	Seen      bool   `json:"seen"` // the customer has connected at least once
 	StaffName string `json:"staff_name,omitempty"`
 }
 

@@ -134,7 +134,7 @@ func (r *Relay) Notify(c session.Change) {
 func stateMessage(s session.Session) []byte {
 	b, _ := json.Marshal(protocol.State{
 		T: protocol.TypeState, State: string(s.State), Session: s.ID, Reason: s.Reason,
-		Device: s.Device, Connected: s.CustomerConnected, StaffName: s.StaffName,
+		Device: s.Device, Connected: s.CustomerConnected, Seen: s.CustomerSeen, StaffName: s.StaffName,
 	})
 	return b
 }

@@ -25,6 +25,7 @@ type Config struct {
 	EndedRetention  time.Duration // how long ended sessions stay listed (1 h)
 	MaxEndedHistory int           // ended sessions kept for listing (1000)
 	TokenAfterEnd   time.Duration // customer token still recognised after end, to say "ended" (2 min)
+	ConfirmWithin   time.Duration // how long a joined customer may take to confirm and connect (5 min)
 	Now             func() time.Time
 	Rand            io.Reader
 }
@@ -47,6 +48,7 @@ func (c Config) withDefaults() Config {
 	def(&c.WarnBefore, 5*time.Minute)
 	def(&c.EndedRetention, time.Hour)
 	def(&c.TokenAfterEnd, 2*time.Minute)
+	def(&c.ConfirmWithin, 5*time.Minute)
 	defi(&c.MaxLive, 100)
 	defi(&c.MaxWaiting, 200)
 	defi(&c.MaxPerStaff, 3)
@@ -363,6 +365,7 @@ func (m *Manager) SetConnected(id string, customer, connected bool) {
 			return
 		}
 		s.CustomerConnected = connected
+		s.CustomerSeen = s.CustomerSeen || connected
 		s.LastCustomerSeen = now
 	} else {
 		if s.StaffConnected == connected {
@@ -450,7 +453,10 @@ func (m *Manager) Sweep() {
 		switch {
 		case s.State == Waiting && !now.Before(s.ExpiresAt):
 			changes = append(changes, m.endLocked(s, ReasonExpired))
-		case s.Active() && !s.CustomerConnected && now.Sub(s.LastCustomerSeen) >= m.cfg.Grace:
+		case s.Active() && !s.CustomerConnected && s.CustomerSeen && now.Sub(s.LastCustomerSeen) >= m.cfg.Grace:
+			changes = append(changes, m.endLocked(s, ReasonCustomerLost))
+		case s.Active() && !s.CustomerSeen && now.Sub(s.JoinedAt) >= m.cfg.ConfirmWithin:
+			// Joined with the code but never confirmed the staff member's name.
 			changes = append(changes, m.endLocked(s, ReasonCustomerLost))
 		case s.Active() && !s.StaffConnected && now.Sub(s.LastStaffSeen) >= m.cfg.StaffIdle:
 			changes = append(changes, m.endLocked(s, ReasonStaffIdle))

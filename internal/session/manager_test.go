@@ -358,3 +358,28 @@ func TestIdleAndLifetimeLimits(t *testing.T) {
 		}
 	})
 }
+
+func TestConfirmingCustomerIsNotLost(t *testing.T) {
+	m, clk, _ := newTestManager(t, Config{Grace: 30 * time.Second, ConfirmWithin: 5 * time.Minute})
+	s, _ := m.Create(1, "A")
+	m.Join(s.Code, "pc")
+	clk.Add(2 * time.Minute) // reading the staff member's name
+	m.Sweep()
+	if g, _ := m.Get(s.ID); g.State != Live || g.CustomerSeen {
+		t.Fatalf("confirming customer: %s seen=%v", g.Reason, g.CustomerSeen)
+	}
+	m.SetConnected(s.ID, true, true)
+	if g, _ := m.Get(s.ID); !g.CustomerSeen {
+		t.Fatal("not seen after connecting")
+	}
+	t.Run("never confirms", func(t *testing.T) {
+		m, clk, _ := newTestManager(t, Config{ConfirmWithin: 5 * time.Minute})
+		s, _ := m.Create(1, "A")
+		m.Join(s.Code, "pc")
+		clk.Add(5 * time.Minute)
+		m.Sweep()
+		if g, _ := m.Get(s.ID); g.State != Ended || g.Reason != ReasonCustomerLost {
+			t.Fatalf("after 5 minutes unconfirmed: %s %s", g.State, g.Reason)
+		}
+	})
+}

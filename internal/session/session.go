@@ -33,21 +33,24 @@ const (
 // Session is a snapshot of one session's metadata. It is a value: changing
 // it changes nothing in the Manager.
 type Session struct {
-	ID                string    `json:"id"`
-	Code              string    `json:"code,omitempty"` // only while waiting
-	StaffID           int64     `json:"staff_id"`
-	StaffName         string    `json:"staff_name"`
-	State             State     `json:"state"`
-	Reason            string    `json:"reason,omitempty"`
-	Device            string    `json:"device,omitempty"`
-	CustomerConnected bool      `json:"customer_connected"`
-	StaffConnected    bool      `json:"staff_connected"`
-	CreatedAt         time.Time `json:"created_at"`
-	ExpiresAt         time.Time `json:"expires_at"`         // code expiry while waiting
-	JoinedAt          time.Time `json:"joined_at,omitzero"` // customer entered the code
-	EndedAt           time.Time `json:"ended_at,omitzero"`  // when ended
-	LastCustomerSeen  time.Time `json:"-"`
-	LastStaffSeen     time.Time `json:"-"`
+	ID                string `json:"id"`
+	Code              string `json:"code,omitempty"` // only while waiting
+	StaffID           int64  `json:"staff_id"`
+	StaffName         string `json:"staff_name"`
+	State             State  `json:"state"`
+	Reason            string `json:"reason,omitempty"`
+	Device            string `json:"device,omitempty"`
+	CustomerConnected bool   `json:"customer_connected"`
+	// CustomerSeen is false between the join and the customer's first
+	// socket, while the customer checks the staff member's name.
+	CustomerSeen     bool      `json:"customer_seen"`
+	StaffConnected   bool      `json:"staff_connected"`
+	CreatedAt        time.Time `json:"created_at"`
+	ExpiresAt        time.Time `json:"expires_at"`         // code expiry while waiting
+	JoinedAt         time.Time `json:"joined_at,omitzero"` // customer entered the code
+	EndedAt          time.Time `json:"ended_at,omitzero"`  // when ended
+	LastCustomerSeen time.Time `json:"-"`
+	LastStaffSeen    time.Time `json:"-"`
 }
 
 // Active reports whether the customer has joined and the session has not ended.

@@ -7,7 +7,7 @@ export interface AuditRow {
 }
 export interface SessionInfo {
   id: string; code?: string; staff_name: string; state: string; reason?: string; device?: string;
-  customer_connected: boolean; created_at: string; expires_in_ms?: number; duration_ms?: number;
+  customer_connected: boolean; customer_seen: boolean; created_at: string; expires_in_ms?: number; duration_ms?: number;
 }
 
 export class APIError extends Error {

@@ -208,6 +208,7 @@ class Current {
   private state: string;
   private reason: string;
   private connected = false;
+  private seen = false;
   private expiresAt = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private retries = 0;
@@ -220,6 +221,7 @@ class Current {
     this.reason = s.reason || '';
     this.device = s.device || '';
     this.connected = s.customer_connected;
+    this.seen = s.customer_seen;
     this.expiresAt = s.expires_in_ms ? Date.now() + s.expires_in_ms : 0;
     this.view = new LiveView(this.viewBox, (m) => this.send(m), (i) => this.showInfo(i));
     this.root.append(this.status, this.codeBox, this.tools, this.infoBar, this.viewBox);
@@ -277,7 +279,7 @@ class Current {
   }
 
   private onMessage(data: string): void {
-    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; st?: number; ct?: number; events?: never[] };
+    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; st?: number; ct?: number; events?: never[] };
     try { m = JSON.parse(data); } catch { return; }
     switch (m.t) {
       case 'events':
@@ -290,6 +292,7 @@ class Current {
         this.reason = m.reason || '';
         this.device = m.device || this.device;
         this.connected = Boolean(m.connected);
+        this.seen = Boolean(m.seen);
         // Paused or ended means the view goes blank at once.
         if (this.state !== 'live' || !this.connected) this.view.clear();
         if (this.state === 'ended') void refreshList();
@@ -324,7 +327,7 @@ class Current {
     if (this.state === 'ended') return t.reasons[this.reason] || t.state.ended;
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return t.state.reconnecting;
     if (this.state === 'paused') return t.paused[this.reason] || t.state.paused;
-    if (this.state === 'live' && !this.connected) return t.customerDisconnected;
+    if (this.state === 'live' && !this.connected) return this.seen ? t.customerDisconnected : t.customerConfirming;
     if (this.state === 'live' && !this.view.hasContent()) return t.waitingForScreen;
     return t.state[this.state] || this.state;
   }
