@@ -17,8 +17,17 @@ import (
 func TestCustomerJoinsAndStaffSeesPage(t *testing.T) {
 	e := mustStart(t)
 	e.staffLogin()
+	// Visitors who never share load only the small entry script.
+	e.openCustomer("index.html")
+	loadedCapture := `performance.getEntriesByType('resource').some(r => r.name.endsWith('/sdk-capture.js'))`
+	if evalAs[bool](e, e.customer, loadedCapture) {
+		t.Fatal("the recorder was loaded before any session")
+	}
 	e.join("index.html")
 	took := e.waitStaffSees("くらしに、そっと寄りそう銀行。", 2*time.Second)
+	if !evalAs[bool](e, e.customer, loadedCapture) {
+		t.Error("the recorder did not come from sdk-capture.js")
+	}
 	t.Logf("staff view showed the heading %s after the customer's banner went live", took)
 
 	state := evalAs[string](e, e.staff, `document.querySelector('#session-state').textContent`)

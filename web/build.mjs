@@ -13,12 +13,15 @@ const out = check ? mkdtempSync(join(tmpdir(), 'tomoni-dist-')) : 'dist';
 const common = { bundle: true, minify: true, legalComments: 'none', target: ['es2020', 'chrome100', 'edge100', 'safari15', 'ios15'], logLevel: 'warning', charset: 'utf8' };
 
 await esbuild.build({ ...common, entryPoints: ['sdk/index.ts'], outfile: join(out, 'sdk.js'), format: 'iife' });
+await esbuild.build({ ...common, entryPoints: ['sdk/capture-entry.ts'], outfile: join(out, 'sdk-capture.js'), format: 'iife' });
 await esbuild.build({ ...common, entryPoints: { console: 'console/main.ts' }, outdir: join(out, 'console/assets'), format: 'iife' });
 mkdirSync(join(out, 'console'), { recursive: true });
 copyFileSync('console/index.html', join(out, 'console/index.html'));
 
-const sdk = readFileSync(join(out, 'sdk.js'));
-console.log(`sdk.js: ${sdk.length} bytes, ${gzipSync(sdk, { level: 9 }).length} gzipped`);
+for (const f of ['sdk.js', 'sdk-capture.js']) {
+  const b = readFileSync(join(out, f));
+  console.log(`${f}: ${b.length} bytes, ${gzipSync(b, { level: 9 }).length} gzipped`);
+}
 
 if (check) {
   const files = (dir) => readdirSync(dir).flatMap((f) => statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]);

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -45,17 +47,23 @@ func (s *Server) consoleAssets() http.Handler {
 	})
 }
 
-// handleSDK serves the customer script with a short cache lifetime, so a
-// fix reaches every bank page within minutes.
-func (s *Server) handleSDK(w http.ResponseWriter, r *http.Request) {
-	b, err := fs.ReadFile(s.opt.Assets, "sdk.js")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+// sdkFile serves a customer script (sdk.js, or sdk-capture.js which sdk.js
+// loads when a session starts) with a short cache lifetime, so a fix
+// reaches every bank page within minutes; the ETag spares the download
+// after that.
+func (s *Server) sdkFile(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(s.opt.Assets, name)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		sum := sha256.Sum256(b)
+		h := w.Header()
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/javascript; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=300")
-	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	http.ServeContent(w, r, "sdk.js", time.Time{}, bytes.NewReader(b))
 }

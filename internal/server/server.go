@@ -154,7 +154,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/audit", s.staffOnly(s.handleAudit))
 
 	// Customer side (site origins, CORS, customer token).
-	mux.HandleFunc("GET /sdk.js", s.handleSDK)
+	mux.HandleFunc("GET /sdk.js", s.sdkFile("sdk.js"))
+	mux.HandleFunc("GET /sdk-capture.js", s.sdkFile("sdk-capture.js"))
 	mux.HandleFunc("GET /api/policy", s.handlePolicy)
 	mux.HandleFunc("OPTIONS /api/join", s.handleJoinPreflight)
 	mux.HandleFunc("POST /api/join", s.handleJoin)

@@ -280,9 +280,15 @@ func TestConsoleHeaders(t *testing.T) {
 	if strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'self' 'unsafe-inline'") {
 		t.Errorf("CSP allows script: %q", csp)
 	}
-	res, _ = h.do("GET", "/sdk.js", "")
-	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") || res.Header.Get("Cache-Control") != "public, max-age=300" {
-		t.Fatalf("sdk: %d %v", res.StatusCode, res.Header)
+	for _, f := range []string{"/sdk.js", "/sdk-capture.js"} {
+		res, _ = h.do("GET", f, "")
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") || res.Header.Get("Cache-Control") != "public, max-age=300" || res.Header.Get("ETag") == "" {
+			t.Fatalf("%s: %d %v", f, res.StatusCode, res.Header)
+		}
+		res2, _ := h.do("GET", f, "", withHeader("If-None-Match", res.Header.Get("ETag")))
+		if res2.StatusCode != http.StatusNotModified {
+			t.Fatalf("%s with its ETag: %d, want 304", f, res2.StatusCode)
+		}
 	}
 }
 

@@ -1,7 +1,7 @@
 // Tomoni customer SDK. A site adds one script tag; this file offers
 // window.Tomoni: open(), join(code), end(), on(event, fn), and runs the
 // capture, the banner and the staff pointer while a session lasts.
-import { Capture } from './capture';
+import type { Capture } from './capture';
 import { detectLang, Lang, texts, Texts } from './i18n';
 import { DEFAULT_POLICY, excluded, joinSelectors, PolicyView } from './policy';
 import { UI } from './ui';
@@ -37,7 +37,9 @@ class Tomoni {
   private lang: Lang;
   private t: Texts;
   private ui: UI;
-  private capture = new Capture();
+  // The recorder lives in sdk-capture.js, loaded when a session starts.
+  private capture: Capture | null = null;
+  private captureLoad: Promise<typeof Capture> | null = null;
   private ws: WebSocket | null = null;
   private saved: Saved | null = null;
   private state: State = 'idle';
@@ -58,7 +60,8 @@ class Tomoni {
 
   constructor(script: HTMLScriptElement | null) {
     const src = script?.src || '';
-    this.base = src ? new URL(src, location.href).origin : location.origin;
+    // The server's base URL: where sdk.js came from, without the file name.
+    this.base = src ? new URL(src, location.href).href.replace(/\/sdk\.js(?:[?#].*)?$/, '') : location.origin;
     this.lang = detectLang(script);
     this.t = texts(this.lang);
     this.ui = new UI(this.t);
@@ -271,7 +274,7 @@ class Tomoni {
     if (on === had) return;
     if (on) {
       // Stop first: not one more event may be captured once a pause holds.
-      this.capture.stopNow();
+      this.capture?.stopNow();
       this.batch = [];
       this.pauses.add(reason);
     } else {
@@ -320,13 +323,13 @@ class Tomoni {
     const reason = this.pauseReason();
     if (reason) {
       this.batch = [];
-      this.capture.stopNow();
+      this.capture?.stopNow();
       this.ws.send(JSON.stringify({ t: 'status', state: 'paused', reason }));
       this.setState('paused', reason);
-    } else if (this.state !== 'live' || !this.capture.running()) {
+    } else if (this.state !== 'live' || !this.capture?.running()) {
       this.ws.send(JSON.stringify({ t: 'status', state: 'live' }));
-      this.startCapture();
       this.setState('live');
+      this.startCapture();
     }
   }
 
@@ -397,6 +400,7 @@ class Tomoni {
 
   private connect(): void {
     if (!this.saved) return;
+    void this.loadCapture().catch(() => undefined); // fetch the recorder while the socket opens
     clearTimeout(this.retryTimer);
     this.setState(this.retries > 0 ? 'reconnecting' : 'connecting');
     if (navigator.onLine === false) return; // the 'online' event reconnects
@@ -417,7 +421,7 @@ class Tomoni {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.capture.stopNow();
+      this.capture?.stopNow();
       this.batch = [];
       if (ev.code === CLOSE_ENDED || ev.code === CLOSE_UNAUTHORIZED) {
         this.finish(ev.reason || 'ended', false);
@@ -441,10 +445,38 @@ class Tomoni {
     };
   }
 
+  /** Loads the recorder once; a failed load may be tried again. */
+  private loadCapture(): Promise<typeof Capture> {
+    if (!this.captureLoad) {
+      this.captureLoad = new Promise((resolve, reject) => {
+        if (window.__tomoniCapture) {
+          resolve(window.__tomoniCapture);
+          return;
+        }
+        const s = document.createElement('script');
+        s.src = `${this.base}/sdk-capture.js`;
+        s.async = true;
+        s.onload = () => (window.__tomoniCapture ? resolve(window.__tomoniCapture) : reject(new Error('capture missing')));
+        s.onerror = () => { this.captureLoad = null; reject(new Error('capture failed to load')); };
+        (document.head || document.documentElement).appendChild(s);
+      });
+    }
+    return this.captureLoad;
+  }
+
+  /** Starts capture once the recorder is there, if sharing is still on by then. */
   private startCapture(): void {
-    this.capture.start(this.policy, (e) => {
-      this.batch.push(e);
-      if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+    const go = (C: typeof Capture) => {
+      if (!this.capture) this.capture = new C();
+      if (this.state !== 'live' || this.pauseReason() || !this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      this.capture.start(this.policy, (e) => {
+        this.batch.push(e);
+        if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+      });
+    };
+    this.loadCapture().then(go, () => {
+      // Without the recorder nothing can be shared: reconnect and try again.
+      this.ws?.close(1000, 'capture unavailable');
     });
   }
 
@@ -486,7 +518,7 @@ class Tomoni {
         this.placeOverlays();
         break;
       case 'resync':
-        if (this.state === 'live') this.capture.snapshot();
+        if (this.state === 'live') this.capture?.snapshot();
         break;
       case 'state':
         if (m.staff_name && this.saved) this.saved.staff = m.staff_name;
@@ -507,14 +539,14 @@ class Tomoni {
       return;
     }
     const p = this.pointer;
-    const el = p ? elementOf(this.capture.node(p.id)) : null;
+    const el = p && this.capture ? elementOf(this.capture.node(p.id)) : null;
     if (p && el) {
       const r = el.getBoundingClientRect();
       this.ui.showPointer(r.left + p.x * r.width, r.top + p.y * r.height);
     } else {
       this.ui.hidePointer();
     }
-    const h = this.highlightId ? elementOf(this.capture.node(this.highlightId)) : null;
+    const h = this.highlightId && this.capture ? elementOf(this.capture.node(this.highlightId)) : null;
     if (h) this.ui.showHighlight(h.getBoundingClientRect());
     else this.ui.hideHighlight();
   }
@@ -523,7 +555,7 @@ class Tomoni {
     clearTimeout(this.retryTimer);
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    this.capture.stopNow();
+    this.capture?.stopNow();
     this.batch = [];
     this.pointer = null;
     this.highlightId = 0;
