@@ -33,6 +33,7 @@ var (
 	ErrRateLimited  = New(http.StatusTooManyRequests, "rate_limited", "too many attempts; please wait and try again")
 	ErrBadRequest   = New(http.StatusBadRequest, "bad_request", "the request is not valid")
 	ErrConflict     = New(http.StatusConflict, "conflict", "already exists")
+	ErrOrigin       = New(http.StatusForbidden, "origin", "this site may not use screen sharing")
 )
 
 // As returns the domain error inside err, or nil.

@@ -30,7 +30,8 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (s *Server) handleJoinPreflight(w http.ResponseWriter, r *http.Request) {
+// handlePreflight answers CORS preflights for the customer POST routes.
+func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
 	if !s.cors(w, r) {
 		w.WriteHeader(http.StatusForbidden)
 		return
@@ -46,7 +47,7 @@ type joinResponse struct {
 
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		s.writeError(w, r, apperr.ErrOrigin)
 		return
 	}
 	ip := clientAddr(r)
@@ -99,7 +100,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 // when the customer declines the staff member's name, or ends while offline.
 func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		s.writeError(w, r, apperr.ErrOrigin)
 		return
 	}
 	var req struct {
@@ -131,7 +132,7 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 // browsers never send to servers).
 func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
 	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		s.writeError(w, r, apperr.ErrOrigin)
 		return
 	}
 	var req struct {
@@ -152,7 +153,7 @@ func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
 // handleRedeem continues a session on the origin the customer moved to.
 func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
 	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		s.writeError(w, r, apperr.ErrOrigin)
 		return
 	}
 	ip := clientAddr(r)
@@ -191,7 +192,7 @@ func (s *Server) alertGuessing() {
 
 func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.siteOriginAllowed(r.Header.Get("Origin")) {
-		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		s.writeError(w, r, apperr.ErrOrigin)
 		return
 	}
 	ss, err := s.opt.Sessions.ByToken(r.URL.Query().Get("token"))
@@ -218,7 +219,7 @@ type policyView struct {
 // the console (same origin).
 func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	if o := r.Header.Get("Origin"); o != "" && !s.sameOrigin(r) && !s.cors(w, r) {
-		s.writeError(w, r, apperr.New(http.StatusForbidden, "origin", "this site may not use screen sharing"))
+		s.writeError(w, r, apperr.ErrOrigin)
 		return
 	}
 	origins := s.siteOrigins()
