@@ -357,8 +357,14 @@ class Tomoni {
     this.setPause('excluded_page', excluded(this.policy, location.href));
   }
 
+  // Checked on every DOM mutation, so built once per policy.
+  private skSelector: { policy: PolicyView; sel: string } | null = null;
+
   private softKeyboardSelector(): string {
-    return joinSelectors(['[data-tomoni-softkeyboard]', ...this.policy.softkeyboard_selectors]);
+    if (this.skSelector?.policy !== this.policy) {
+      this.skSelector = { policy: this.policy, sel: joinSelectors(['[data-tomoni-softkeyboard]', ...this.policy.softkeyboard_selectors]) };
+    }
+    return this.skSelector.sel;
   }
 
   private softKeyboardOpen(): boolean {
