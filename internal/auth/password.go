@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -80,15 +81,32 @@ func HashToken(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// passwordAlphabet leaves out characters that are easy to confuse when read
+// aloud or written down (l, o, B, I, O, 0, 1).
+const passwordAlphabet = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// passwordLength gives log2(55^16) ≈ 92 bits.
+const passwordLength = 16
+
 // NewPassword returns a random password that is easy to read out and type.
-func NewPassword() (string, error) {
-	const alphabet = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new password: %w", err)
+func NewPassword() (string, error) { return newPassword(rand.Reader) }
+
+// newPassword draws each character uniformly from r. A byte modulo the
+// alphabet's size would favour its first 36 characters; bytes past the last
+// whole multiple of the size are drawn again instead.
+func newPassword(r io.Reader) (string, error) {
+	const limit = 256 / len(passwordAlphabet) * len(passwordAlphabet)
+	out := make([]byte, 0, passwordLength)
+	buf := make([]byte, passwordLength)
+	for len(out) < passwordLength {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", fmt.Errorf("new password: %w", err)
+		}
+		for _, b := range buf {
+			if int(b) < limit && len(out) < passwordLength {
+				out = append(out, passwordAlphabet[int(b)%len(passwordAlphabet)])
+			}
+		}
 	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b), nil
+	return string(out), nil
 }

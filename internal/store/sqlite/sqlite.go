@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -30,7 +32,10 @@ var _ store.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database at path and applies migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	dsn, err := dataSourceName(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -48,6 +53,23 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// pragmas are set on every connection. They are written out by hand because
+// url.Values.Encode would escape the parentheses the driver reads back.
+const pragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+
+// dataSourceName builds a SQLite URI for path. The path is made absolute and
+// percent-encoded: SQLite reads "file:" names as URIs, so a '#', '?' or '%'
+// in a directory name would otherwise cut the path short and put the
+// database somewhere else.
+func dataSourceName(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	return u.String() + "?" + pragmas, nil
 }
 
 func (d *DB) migrate(ctx context.Context) error {

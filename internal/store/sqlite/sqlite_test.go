@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -31,5 +32,32 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.Close()
+	}
+}
+
+// A data directory may be named anything the file system allows; the
+// database must end up inside it, where a backup of the directory finds it.
+func TestDatabaseStaysInsideOddlyNamedDirectories(t *testing.T) {
+	for _, name := range []string{"a#b", "a?b", "100%", "with space", "日本語"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "tomoni.db")
+			db, err := Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mode string
+			if err := db.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+				t.Errorf("journal_mode = %q (%v), want wal: the pragmas must survive the escaping", mode, err)
+			}
+			db.Close()
+			if _, err := os.Stat(path); err != nil {
+				entries, _ := os.ReadDir(filepath.Dir(dir))
+				t.Fatalf("database not at %s (%v); parent holds %v", path, err, entries)
+			}
+		})
 	}
 }
