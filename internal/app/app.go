@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -41,6 +42,7 @@ type App struct {
 	HashParams auth.Params // argon2id cost; tests lower it
 
 	Store    store.Store
+	Audit    *audit.Log
 	Sessions *session.Manager
 	Relay    *relay.Relay
 	Broker   broker.Broker
@@ -98,27 +100,27 @@ func (a *App) Open(ctx context.Context) error {
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Broker = broker.NewMemory()
 
-	// The listener needs the relay and the server, which need the manager:
-	// route through a closure set once all exist.
-	var onChange func(session.Change)
-	a.Sessions = session.NewManager(session.Config{
-		CodeTTL: a.Config.CodeTTL, Grace: a.Config.Grace, StaffIdle: a.Config.StaffIdle, MaxDuration: a.Config.MaxDuration,
-		MaxLive: a.Config.MaxLive, MaxWaiting: a.Config.MaxWaiting, MaxPerStaff: a.Config.MaxPerStaff,
-	}, func(c session.Change) { onChange(c) })
-	a.Relay = relay.New(relay.Config{MaxCustomerMessage: a.Config.MaxCustomerMessage, MaxStaffMessage: a.Config.MaxStaffMessage, Policy: a.Policy},
-		a.Sessions, a.Broker, a.Registry, a.Log)
+	a.Sessions, err = session.NewManager(session.FromConfig(a.Config))
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	a.Relay, err = relay.New(relay.FromConfig(a.Config, a.Policy), a.Sessions, a.Broker, a.Registry, a.Log)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	a.Audit, err = audit.New(a.Store, a.Log, nil)
+	if err != nil {
+		return err
+	}
+	a.Audit.Follow(a.Sessions)
 	srv, err := server.New(server.Options{
-		Config: a.Config, Store: a.Store, Sessions: a.Sessions, Relay: a.Relay, Assets: web.Dist(), Policy: a.Policy,
+		Config: a.Config, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, Assets: web.Dist(), Policy: a.Policy,
 		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
 	})
 	if err != nil {
 		return err
 	}
 	a.server = srv
-	onChange = func(c session.Change) {
-		a.Relay.Notify(c)
-		srv.OnSessionChange(c)
-	}
 
 	a.ln, err = net.Listen("tcp", a.Config.Addr)
 	if err != nil {
@@ -233,12 +235,18 @@ func (a *App) close() error {
 	if a.Sessions != nil {
 		a.Sessions.EndAll(session.ReasonShutdown)
 	}
+	var errs []error
 	if a.Relay != nil {
-		a.Relay.Shutdown(2 * time.Second)
+		// Sessions have ended, so every socket gets its 4000 "shutdown";
+		// give them a moment to hear it before the listeners go.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := a.Relay.Shutdown(ctx); err != nil {
+			a.Log.Warn("closing sockets", "err", err)
+		}
+		cancel()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var errs []error
 	for _, s := range []*http.Server{a.http, a.demo, a.demoIB} {
 		if s != nil {
 			if err := s.Shutdown(ctx); err != nil {

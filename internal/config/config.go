@@ -56,10 +56,61 @@ type Config struct {
 	// built-in default (the demo bank's privacy page is excluded).
 	PolicyFile string
 
+	// Bounds are fixed limits with no flag of their own; they live here so
+	// that every package receives them and none invents its own.
+	Bounds Bounds
+
 	// TestDisableSDKMasking makes the policy tell the SDK to skip its own
 	// masking, so tests can show the server filter alone. It has no flag
 	// and no environment variable: only Go code (tests) can set it.
 	TestDisableSDKMasking bool
+}
+
+// Bounds are the limits an operator does not tune but a reader of the code
+// must find in one place. README.md lists them.
+type Bounds struct {
+	WarnBefore      time.Duration // staff and customer are warned this long before MaxDuration
+	EndedRetention  time.Duration // ended sessions stay listed this long
+	MaxEndedHistory int           // at most this many ended sessions are listed
+	TokenAfterEnd   time.Duration // a customer token still gets "ended" this long after the end
+	ConfirmWithin   time.Duration // a joined customer has this long to confirm the staff name
+	HandoffTTL      time.Duration // a hand-off token must be redeemed within this (one navigation)
+	MaxHandoffs     int           // outstanding hand-off tokens per session
+
+	QueueMessages     int           // messages queued per socket
+	QueueBytes        int64         // bytes queued per socket
+	CustomerRate      float64       // customer messages per second
+	CustomerBurst     int           // customer burst: a snapshot plus its first batches
+	StaffRate         float64       // staff messages per second
+	StaffBurst        int           // staff burst
+	PingInterval      time.Duration // each socket is pinged this often
+	WriteTimeout      time.Duration // deadline of each write and ping
+	ResyncMinInterval time.Duration // at most one slow-console resync per socket per interval
+
+	RateLimitKeys int // addresses or usernames tracked per rate-limit table
+}
+
+// DefaultBounds are the fixed limits.
+func DefaultBounds() Bounds {
+	return Bounds{
+		WarnBefore:        5 * time.Minute,
+		EndedRetention:    time.Hour,
+		MaxEndedHistory:   1000,
+		TokenAfterEnd:     2 * time.Minute,
+		ConfirmWithin:     5 * time.Minute,
+		HandoffTTL:        30 * time.Second,
+		MaxHandoffs:       5,
+		QueueMessages:     256,
+		QueueBytes:        16 << 20,
+		CustomerRate:      50,
+		CustomerBurst:     200,
+		StaffRate:         40,
+		StaffBurst:        80,
+		PingInterval:      10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		ResyncMinInterval: 2 * time.Second,
+		RateLimitKeys:     100_000,
+	}
 }
 
 // Default returns the embedded, no-setup configuration.
@@ -86,6 +137,7 @@ func Default() Config {
 		MaxCustomerMessage:    4 << 20,
 		MaxStaffMessage:       4 << 10,
 		LogLevel:              "info",
+		Bounds:                DefaultBounds(),
 	}
 }
 

@@ -1,7 +1,7 @@
-// Package policy holds a site's sharing rules (what to mask, block, unmask,
-// which pages are never shared, which elements are software keyboards) and
-// the server's second line of defence: a filter that scrubs recognisably
-// sensitive values from customer events before they are relayed.
+// Package policy holds a site's sharing rules: what to mask, block and
+// unmask, which pages are never shared, which elements are software
+// keyboards. The SDK applies them in the customer's browser; package
+// privacy applies them again on the server.
 package policy
 
 import (

@@ -30,19 +30,6 @@ const (
 	TypeReset     = "reset"
 )
 
-// WebSocket close codes. Codes 4000–4099 mean "do not reconnect"; 4100+ mean
-// the client may reconnect.
-const (
-	CloseSessionEnded   = 4000 // the session is over; reason in the close text
-	CloseForbidden      = 4003 // a message type the sender may not send
-	CloseUnauthorized   = 4001 // bad or expired token or login
-	CloseMalformed      = 4400 // not JSON or not a known shape
-	CloseTooLarge       = 4413 // message above the size cap
-	CloseRateLimited    = 4429 // event rate above the cap
-	CloseReplaced       = 4009 // another connection took this role for the session
-	CloseServerShutdown = 4100 // node shutting down; reconnect
-)
-
 // Hello is the customer's first message: what kind of screen it has.
 type Hello struct {
 	T      string `json:"t"`
@@ -177,4 +164,24 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// CleanDevice maps anything but the known device classes to "unknown": the
+// value is audited and shown to staff, so it must not carry free text.
+func CleanDevice(d string) string {
+	switch d {
+	case "pc", "tablet", "phone":
+		return d
+	}
+	return "unknown"
+}
+
+// CleanPauseReason keeps the reasons a customer page may report; anything
+// else becomes "site", since the reason is audited and shown to staff.
+func CleanPauseReason(r string) string {
+	switch r {
+	case "excluded_page", "secure_input", "site", "hidden":
+		return r
+	}
+	return "site"
 }

@@ -13,8 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
-	"github.com/tomoni-cobrowse/tomoni/internal/policy"
-	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
 )
 
 // typicalBatch is a 50 ms batch during live use: mouse positions, a scroll
@@ -34,9 +33,11 @@ func typicalBatch() []byte {
 // stamp, publish through the broker, enqueue for one staff console.
 func BenchmarkRelayPath(b *testing.B) {
 	br := broker.NewMemory()
-	var r *Relay
-	m := session.NewManager(session.Config{}, func(c session.Change) { r.Notify(c) })
-	r = New(Config{QueueMessages: 1 << 20, QueueBytes: 1 << 40}, m, br, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := mustManager(b)
+	r, err := New(withDefaults(Config{QueueMessages: 1 << 20, QueueBytes: 1 << 40}), m, br, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
 	s, _ := m.Create(1, "A")
 	s, _, _ = m.Join(s.Code, "pc")
 	q := newOutQueue(1<<20, 1<<40)
@@ -52,7 +53,7 @@ func BenchmarkRelayPath(b *testing.B) {
 		}
 	}()
 	msg := typicalBatch()
-	filter := policy.NewFilter(r.cfg.Policy)
+	filter := privacy.NewFilter(r.cfg.Policy)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -144,8 +144,8 @@ type conn struct {
 	cfg Config
 }
 
-func newConn(ws *websocket.Conn, cfg Config, maxItems int, maxBytes int64) *conn {
-	return &conn{ws: ws, q: newOutQueue(maxItems, maxBytes), cfg: cfg}
+func newConn(ws *websocket.Conn, cfg Config) *conn {
+	return &conn{ws: ws, q: newOutQueue(cfg.QueueMessages, cfg.QueueBytes), cfg: cfg}
 }
 
 // kick closes the connection from outside, after what is already queued.

@@ -6,116 +6,44 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/coder/websocket"
-
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
-	"github.com/tomoni-cobrowse/tomoni/internal/policy"
+	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
-	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
-
-// cleanPauseReason keeps the reasons a customer page may report; anything
-// else becomes "site", since it is audited and shown to staff.
-func cleanPauseReason(r string) string {
-	switch r {
-	case "excluded_page", "secure_input", "site", "hidden":
-		return r
-	}
-	return "site"
-}
-
-// CleanDevice maps anything unknown to "unknown": the value is audited and
-// shown to staff, so it must not carry free text.
-func CleanDevice(d string) string {
-	switch d {
-	case "pc", "tablet", "phone":
-		return d
-	}
-	return "unknown"
-}
-
-func acceptOptions() *websocket.AcceptOptions {
-	return &websocket.AcceptOptions{
-		// The server checks Origin against the configured allow-list before
-		// calling the relay, with scheme and port, which the library's
-		// host-only patterns cannot express.
-		InsecureSkipVerify: true,
-		// No context takeover keeps per-connection compressor memory flat.
-		CompressionMode: websocket.CompressionNoContextTakeover,
-	}
-}
 
 // ServeCustomer upgrades the request and relays the customer's events to
 // staff until the session ends or the socket goes. The caller has verified
 // the customer token and the Origin.
 func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s session.Session) {
-	ws, err := websocket.Accept(w, req, acceptOptions())
-	if err != nil {
-		r.log.Info("customer accept failed", "session", s.ID, "err", err)
-		return
-	}
-	ws.SetReadLimit(r.cfg.MaxCustomerMessage)
-	c := newConn(ws, r.cfg, r.cfg.QueueMessages, r.cfg.QueueBytes)
-
-	r.mu.Lock()
-	old := r.customers[s.ID]
-	r.customers[s.ID] = c
-	r.mu.Unlock()
-	if old != nil {
-		old.kick(protocol.CloseReplaced, "replaced by a newer connection")
-		r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
-	}
-	defer func() {
-		r.mu.Lock()
-		last := r.customers[s.ID] == c
-		if last {
-			delete(r.customers, s.ID)
-		}
-		r.mu.Unlock()
-		if last {
-			r.sessions.SetConnected(s.ID, true, false)
-		}
-	}()
-
-	sub, err := r.broker.Subscribe(broker.ToCustomer(s.ID), func(msg []byte) {
-		if ended, reason := isEnded(msg); ended {
-			c.q.appendFinal(item{data: msg, code: protocol.CloseSessionEnded, reason: reason})
-			return
-		}
-		if !c.q.push(item{data: msg}) {
+	filter := privacy.NewFilter(r.cfg.Policy)
+	r.serve(w, req, s, side{
+		role: "customer", customer: true,
+		readLimit: r.cfg.MaxCustomerMessage, rate: r.cfg.CustomerRate, burst: r.cfg.CustomerBurst,
+		inbox: broker.ToCustomer(s.ID),
+		attach: func(c *conn) func() bool {
+			// One customer socket per session: a page load replaces the last one.
+			if old := r.customers[s.ID]; old != nil {
+				old.kick(protocol.CloseReplaced, "replaced by a newer connection")
+				r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+			}
+			r.customers[s.ID] = c
+			return func() bool {
+				if r.customers[s.ID] != c {
+					return false
+				}
+				delete(r.customers, s.ID)
+				return true
+			}
+		},
+		overflow: func(*conn) {
 			// Only pointer and highlight updates can pile up here, and the
 			// newest one supersedes the rest.
 			r.metrics.Dropped.WithLabelValues("customer", "queue_full").Inc()
-		}
+		},
+		opened: func(context.Context, session.Session) {},
+		handle: func(ctx context.Context, data []byte) error { return r.handleCustomer(ctx, s.ID, filter, data) },
 	})
-	if err != nil {
-		ws.Close(protocol.CloseServerShutdown, "relay unavailable")
-		return
-	}
-	defer sub.Unsubscribe()
-
-	r.metrics.Connections.WithLabelValues("customer").Inc()
-	defer r.metrics.Connections.WithLabelValues("customer").Dec()
-	r.sessions.SetConnected(s.ID, true, true)
-
-	cur, err := r.sessions.Get(s.ID)
-	if err != nil || cur.State == session.Ended {
-		c.q.appendFinal(item{data: stateMessage(cur), code: protocol.CloseSessionEnded, reason: cur.Reason})
-	} else {
-		c.q.push(item{data: stateMessage(cur)})
-	}
-
-	limit := ratelimit.NewBucket(r.cfg.CustomerRate, r.cfg.CustomerBurst, r.now)
-	filter := policy.NewFilter(r.cfg.Policy)
-	err = c.run(req.Context(), func(ctx context.Context, data []byte) error {
-		if !limit.Allow() {
-			r.metrics.Rejected.WithLabelValues("customer", "rate").Inc()
-			return closeWith(protocol.CloseRateLimited, "event rate above the limit")
-		}
-		return r.handleCustomer(ctx, s.ID, filter, data)
-	})
-	r.log.Debug("customer socket closed", "session", s.ID, "err", err)
 }
 
 // customerMessage is every customer message shape in one, so each message
@@ -131,7 +59,7 @@ type customerMessage struct {
 	Height int               `json:"vh"`
 }
 
-func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Filter, data []byte) error {
+func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, data []byte) error {
 	var m customerMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
@@ -155,7 +83,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 		evs, st, err := filter.Process(m.Events)
 		if err != nil {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-			if errors.Is(err, policy.ErrTooLarge) {
+			if errors.Is(err, privacy.ErrTooLarge) {
 				return closeWith(protocol.CloseTooLarge, "page too large to filter")
 			}
 			return closeWith(protocol.CloseMalformed, "malformed events")
@@ -167,14 +95,15 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 		out := protocol.AppendStaffEvents(make([]byte, 0, len(data)+32), r.now().UnixMilli(), m.CT, evs)
 		r.metrics.Messages.WithLabelValues("to_staff").Inc()
 		r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
-		return r.broker.Publish(ctx, broker.ToStaff(id), out)
+		r.publish(ctx, broker.ToStaff(id), out)
+		return nil
 	case protocol.TypeHello:
-		out, _ := json.Marshal(protocol.Hello{T: protocol.TypeHello, Device: CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)})
-		return r.broker.Publish(ctx, broker.ToStaff(id), out)
+		r.publish(ctx, broker.ToStaff(id), mustJSON(protocol.Hello{T: protocol.TypeHello, Device: protocol.CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)}))
+		return nil
 	case protocol.TypeStatus:
 		switch m.State {
 		case string(session.Paused):
-			r.sessions.Pause(id, cleanPauseReason(m.Reason))
+			r.sessions.Pause(id, protocol.CleanPauseReason(m.Reason))
 		case string(session.Live):
 			r.sessions.Resume(id)
 		default:
@@ -183,7 +112,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 		}
 		return nil
 	case protocol.TypeEnd:
-		r.sessions.End(id, session.ReasonCustomer)
+		r.endSession(id, session.ReasonCustomer)
 		return nil
 	default:
 		r.metrics.Rejected.WithLabelValues("customer", "unknown_type").Inc()
@@ -193,7 +122,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *policy.Fi
 
 // countFilter records what the server filter did. Scrubs mean the SDK let
 // something through: they are logged (counts only, never content).
-func (r *Relay) countFilter(id string, st policy.Stats) {
+func (r *Relay) countFilter(id string, st privacy.Stats) {
 	if st.Values > 0 {
 		r.metrics.Scrubbed.WithLabelValues("values").Add(float64(st.Values))
 	}

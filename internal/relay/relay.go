@@ -7,135 +7,157 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
 
-// Config bounds every connection. Zero values take the defaults.
+// Config bounds every connection. Every field must be set; config.Default
+// holds the product's values.
 type Config struct {
-	MaxCustomerMessage int64         // bytes per customer message (4 MiB)
-	MaxStaffMessage    int64         // bytes per staff message (4 KiB)
-	QueueMessages      int           // messages queued per connection (256)
-	QueueBytes         int64         // bytes queued per staff connection (16 MiB)
-	CustomerRate       float64       // customer messages per second (50)
-	CustomerBurst      int           // (200; a snapshot plus its first batches)
-	StaffRate          float64       // staff messages per second (40)
-	StaffBurst         int           // (80)
-	PingInterval       time.Duration // (20 s)
-	WriteTimeout       time.Duration // (10 s)
-	ResyncMinInterval  time.Duration // at most one slow-consumer resync per connection per interval (2 s)
-	// Policy drives the server-side privacy filter (page exclusion, URL
-	// cleaning). Nil means policy.Default().
+	MaxCustomerMessage int64         // bytes per customer message
+	MaxStaffMessage    int64         // bytes per staff message
+	QueueMessages      int           // messages queued per connection
+	QueueBytes         int64         // bytes queued per connection
+	CustomerRate       float64       // customer messages per second
+	CustomerBurst      int           // customer burst (a snapshot plus its first batches)
+	StaffRate          float64       // staff messages per second
+	StaffBurst         int           // staff burst
+	PingInterval       time.Duration // how often each socket is pinged
+	WriteTimeout       time.Duration // deadline of each write and ping
+	ResyncMinInterval  time.Duration // at most one slow-consumer resync per connection per interval
+	// Policy drives the server-side privacy filter (page exclusion, URL cleaning).
 	Policy *policy.Policy
 }
 
-func (c Config) withDefaults() Config {
-	if c.MaxCustomerMessage <= 0 {
-		c.MaxCustomerMessage = 4 << 20
+// FromConfig takes the relay's part of the deployment's configuration.
+func FromConfig(cfg config.Config, pol *policy.Policy) Config {
+	b := cfg.Bounds
+	return Config{
+		MaxCustomerMessage: cfg.MaxCustomerMessage, MaxStaffMessage: cfg.MaxStaffMessage,
+		QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes,
+		CustomerRate: b.CustomerRate, CustomerBurst: b.CustomerBurst, StaffRate: b.StaffRate, StaffBurst: b.StaffBurst,
+		PingInterval: b.PingInterval, WriteTimeout: b.WriteTimeout, ResyncMinInterval: b.ResyncMinInterval,
+		Policy: pol,
 	}
-	if c.MaxStaffMessage <= 0 {
-		c.MaxStaffMessage = 4 << 10
+}
+
+// Validate reports the first bound that is not set.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxCustomerMessage <= 0, c.MaxStaffMessage <= 0:
+		return errors.New("relay: message size caps must be positive")
+	case c.QueueMessages <= 0, c.QueueBytes <= 0:
+		return errors.New("relay: queue bounds must be positive")
+	case c.CustomerRate <= 0, c.CustomerBurst <= 0, c.StaffRate <= 0, c.StaffBurst <= 0:
+		return errors.New("relay: rates and bursts must be positive")
+	case c.PingInterval <= 0, c.WriteTimeout <= 0, c.ResyncMinInterval <= 0:
+		return errors.New("relay: ping interval, write timeout and resync interval must be positive")
+	case c.Policy == nil:
+		return errors.New("relay: a policy is required")
 	}
-	if c.QueueMessages <= 0 {
-		c.QueueMessages = 256
-	}
-	if c.QueueBytes <= 0 {
-		c.QueueBytes = 16 << 20
-	}
-	if c.CustomerRate <= 0 {
-		c.CustomerRate = 50
-	}
-	if c.CustomerBurst <= 0 {
-		c.CustomerBurst = 200
-	}
-	if c.StaffRate <= 0 {
-		c.StaffRate = 40
-	}
-	if c.StaffBurst <= 0 {
-		c.StaffBurst = 80
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = 10 * time.Second
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.ResyncMinInterval <= 0 {
-		c.ResyncMinInterval = 2 * time.Second
-	}
-	if c.Policy == nil {
-		p := policy.Default()
-		c.Policy = &p
-	}
-	return c
+	return nil
 }
 
 // Relay connects customers and staff through the broker.
 type Relay struct {
-	cfg      Config
-	sessions *session.Manager
-	broker   broker.Broker
-	metrics  *Metrics
-	log      *slog.Logger
-	now      func() time.Time
+	cfg         Config
+	sessions    *session.Manager
+	broker      broker.Broker
+	metrics     *Metrics
+	log         *slog.Logger
+	now         func() time.Time
+	unsubscribe func()
 
-	mu         sync.Mutex
-	customers  map[string]*conn // session id → the one customer socket on this node
-	staffConns map[string]int   // session id → open staff sockets on this node
+	mu        sync.Mutex
+	customers map[string]*conn              // session id → the one customer socket on this node
+	staff     map[string]map[*conn]struct{} // session id → staff sockets on this node
+	closing   bool
+	drained   chan struct{} // closed when the last socket goes after Shutdown began
 }
 
-// New returns a relay.
-func New(cfg Config, sessions *session.Manager, b broker.Broker, reg prometheus.Registerer, log *slog.Logger) *Relay {
-	return &Relay{
-		cfg:        cfg.withDefaults(),
-		sessions:   sessions,
-		broker:     b,
-		metrics:    newMetrics(reg),
-		log:        log,
-		now:        time.Now,
-		customers:  make(map[string]*conn),
-		staffConns: make(map[string]int),
+// New returns a relay that follows sessions' changes until Close.
+func New(cfg Config, sessions *session.Manager, b broker.Broker, reg prometheus.Registerer, log *slog.Logger) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	r := &Relay{
+		cfg:       cfg,
+		sessions:  sessions,
+		broker:    b,
+		metrics:   newMetrics(reg),
+		log:       log,
+		now:       time.Now,
+		customers: make(map[string]*conn),
+		staff:     make(map[string]map[*conn]struct{}),
+		drained:   make(chan struct{}),
+	}
+	r.unsubscribe = sessions.Subscribe(r.notify)
+	return r, nil
 }
 
 // Config returns the effective configuration.
 func (r *Relay) Config() Config { return r.cfg }
 
-// Notify tells both sides of a session about a state change. Wire it as (part
-// of) the session manager's listener.
-func (r *Relay) Notify(c session.Change) {
+// publish sends msg and logs a failure: a lost state change or pointer is
+// not fatal to the sender, but an operator must be able to see it.
+func (r *Relay) publish(ctx context.Context, subject string, msg []byte) {
+	if err := r.broker.Publish(ctx, subject, msg); err != nil {
+		r.metrics.Dropped.WithLabelValues("broker", "publish_failed").Inc()
+		r.log.Warn("broker publish failed", "subject", subject, "err", err)
+	}
+}
+
+// notify tells both sides of a session about a state change.
+func (r *Relay) notify(c session.Change) {
 	s := c.Session
 	msg := stateMessage(s)
 	ctx := context.Background()
-	if err := r.broker.Publish(ctx, broker.ToStaff(s.ID), msg); err != nil {
-		r.log.Warn("publish state to staff", "session", s.ID, "err", err)
-	}
+	r.publish(ctx, broker.ToStaff(s.ID), msg)
 	if s.State == session.Waiting {
 		return // no customer yet
 	}
-	if err := r.broker.Publish(ctx, broker.ToCustomer(s.ID), msg); err != nil {
-		r.log.Warn("publish state to customer", "session", s.ID, "err", err)
-	}
+	r.publish(ctx, broker.ToCustomer(s.ID), msg)
 	if c.Warning > 0 {
-		w, _ := json.Marshal(protocol.Status{T: protocol.TypeStatus, State: "warning", Reason: c.Warning.Round(time.Second).String()})
-		r.broker.Publish(ctx, broker.ToStaff(s.ID), w)
-		r.broker.Publish(ctx, broker.ToCustomer(s.ID), w)
+		w := mustJSON(protocol.Status{T: protocol.TypeStatus, State: "warning", Reason: c.Warning.Round(time.Second).String()})
+		r.publish(ctx, broker.ToStaff(s.ID), w)
+		r.publish(ctx, broker.ToCustomer(s.ID), w)
+	}
+}
+
+// endSession ends a session on behalf of a socket and logs anything but
+// "already ended".
+func (r *Relay) endSession(id, reason string) {
+	if _, err := r.sessions.End(id, reason); err != nil && !errors.Is(err, apperr.ErrEnded) {
+		r.log.Warn("end session", "session", id, "reason", reason, "err", err)
 	}
 }
 
 func stateMessage(s session.Session) []byte {
-	b, _ := json.Marshal(protocol.State{
+	return mustJSON(protocol.State{
 		T: protocol.TypeState, State: string(s.State), Session: s.ID, Reason: s.Reason,
 		Device: s.Device, Connected: s.CustomerConnected, Seen: s.CustomerSeen, StaffName: s.StaffName,
 	})
+}
+
+// mustJSON encodes values whose encoding cannot fail (fixed structs of
+// strings, numbers and booleans).
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("relay: encode %T: %v", v, err))
+	}
 	return b
 }
 
@@ -151,4 +173,48 @@ func isEnded(msg []byte) (bool, string) {
 		return false, ""
 	}
 	return st.State == string(session.Ended), st.Reason
+}
+
+// Shutdown closes every socket on this node and waits until they are gone
+// or ctx ends. A socket whose session goes on (another node can take it
+// over) is told to reconnect (4100); one whose session has ended gets the
+// end (4000) that the session manager already sent.
+func (r *Relay) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closing = true
+	var conns []*conn
+	var ids []string
+	for id, c := range r.customers {
+		conns, ids = append(conns, c), append(ids, id)
+	}
+	for id, set := range r.staff {
+		for c := range set {
+			conns, ids = append(conns, c), append(ids, id)
+		}
+	}
+	r.checkDrainedLocked()
+	r.mu.Unlock()
+	r.unsubscribe()
+	for i, c := range conns {
+		if s, err := r.sessions.Get(ids[i]); err == nil && s.State != session.Ended {
+			c.kick(protocol.CloseServerShutdown, "server shutting down")
+		}
+	}
+	select {
+	case <-r.drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("relay shutdown: %d sockets still open: %w", len(conns), ctx.Err())
+	}
+}
+
+func (r *Relay) checkDrainedLocked() {
+	if !r.closing || len(r.customers) > 0 || len(r.staff) > 0 {
+		return
+	}
+	select {
+	case <-r.drained:
+	default:
+		close(r.drained)
+	}
 }

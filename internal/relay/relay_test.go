@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -20,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
@@ -38,9 +41,11 @@ type fixture struct {
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{t: t, broker: broker.NewMemory()}
-	var r *Relay
-	f.sessions = session.NewManager(session.Config{}, func(c session.Change) { r.Notify(c) })
-	r = New(cfg, f.sessions, f.broker, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.sessions = mustManager(t)
+	r, err := New(withDefaults(cfg), f.sessions, f.broker, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.relay = r
 	s, err := f.sessions.Create(1, "Sato")
 	if err != nil {
@@ -80,6 +85,35 @@ func (f *fixture) dial(path string) *websocket.Conn {
 	c.SetReadLimit(64 << 20)
 	f.t.Cleanup(func() { c.CloseNow() })
 	return c
+}
+
+// withDefaults fills what a test leaves unset with the product's values.
+func withDefaults(c Config) Config {
+	pol := policy.Default()
+	d := FromConfig(config.Default(), &pol)
+	for _, f := range []struct{ got, def any }{
+		{&c.MaxCustomerMessage, d.MaxCustomerMessage}, {&c.MaxStaffMessage, d.MaxStaffMessage},
+		{&c.QueueMessages, d.QueueMessages}, {&c.QueueBytes, d.QueueBytes},
+		{&c.CustomerRate, d.CustomerRate}, {&c.CustomerBurst, d.CustomerBurst},
+		{&c.StaffRate, d.StaffRate}, {&c.StaffBurst, d.StaffBurst},
+		{&c.PingInterval, d.PingInterval}, {&c.WriteTimeout, d.WriteTimeout},
+		{&c.ResyncMinInterval, d.ResyncMinInterval}, {&c.Policy, d.Policy},
+	} {
+		v := reflect.ValueOf(f.got).Elem()
+		if v.IsZero() {
+			v.Set(reflect.ValueOf(f.def))
+		}
+	}
+	return c
+}
+
+func mustManager(t testing.TB) *session.Manager {
+	t.Helper()
+	m, err := session.NewManager(session.FromConfig(config.Default()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 type joined struct{ id, token string }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
-	"github.com/tomoni-cobrowse/tomoni/internal/relay"
+	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
@@ -30,12 +30,21 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// handlePreflight answers CORS preflights for the customer POST routes.
+// fromSite admits requests from the site origins that embed the SDK, with
+// the CORS headers their browsers need, and refuses every other origin.
+func (s *Server) fromSite(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cors(w, r) {
+			s.writeError(w, r, apperr.ErrOrigin)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// handlePreflight answers CORS preflights for the customer POST routes
+// (fromSite has checked the origin).
 func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
-		w.WriteHeader(http.StatusForbidden)
-		return
-	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -46,14 +55,10 @@ type joinResponse struct {
 }
 
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.ErrOrigin)
-		return
-	}
 	ip := clientAddr(r)
 	if !s.joinIP.Allow(ip) {
 		s.metrics.joinFailures.WithLabelValues("rate_limited").Inc()
-		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "rate_limited", ClientHash: s.hashClient(ip)})
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "rate_limited", ClientHash: s.opt.Audit.ClientHash(ip)})
 		s.writeError(w, r, apperr.ErrRateLimited)
 		return
 	}
@@ -76,17 +81,17 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	code := strings.TrimSpace(req.Code)
-	ss, tok, err := s.opt.Sessions.Join(code, relay.CleanDevice(req.Device))
+	ss, tok, err := s.opt.Sessions.Join(code, protocol.CleanDevice(req.Device))
 	switch {
 	case errors.Is(err, apperr.ErrInvalidCode):
 		s.joinBudget.Fail()
 		s.metrics.joinFailures.WithLabelValues("invalid_code").Inc()
-		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: s.hashClient(ip)})
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: s.opt.Audit.ClientHash(ip)})
 		s.writeError(w, r, err)
 		return
 	case isBusy(err):
 		s.metrics.refused.WithLabelValues("join").Inc()
-		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinRefused, Reason: "busy", ClientHash: s.hashClient(ip)})
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinRefused, Reason: "busy", ClientHash: s.opt.Audit.ClientHash(ip)})
 		s.writeError(w, r, err)
 		return
 	case err != nil:
@@ -99,10 +104,6 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 // handleLeave ends a session from the customer's side without a socket:
 // when the customer declines the staff member's name, or ends while offline.
 func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.ErrOrigin)
-		return
-	}
 	var req struct {
 		Token  string `json:"token"`
 		Reason string `json:"reason"`
@@ -131,10 +132,6 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 // of the site origins (the SDK appends it to the link's fragment, which
 // browsers never send to servers).
 func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.ErrOrigin)
-		return
-	}
 	var req struct {
 		Token string `json:"token"`
 	}
@@ -152,10 +149,6 @@ func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
 
 // handleRedeem continues a session on the origin the customer moved to.
 func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
-	if !s.cors(w, r) {
-		s.writeError(w, r, apperr.ErrOrigin)
-		return
-	}
 	ip := clientAddr(r)
 	if !s.joinIP.Allow(ip) {
 		s.writeError(w, r, apperr.ErrRateLimited)
@@ -171,7 +164,7 @@ func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
 	ss, tok, err := s.opt.Sessions.Redeem(req.Handoff)
 	if err != nil {
 		s.metrics.joinFailures.WithLabelValues("invalid_handoff").Inc()
-		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_handoff", ClientHash: s.hashClient(ip)})
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_handoff", ClientHash: s.opt.Audit.ClientHash(ip)})
 		s.writeError(w, r, err)
 		return
 	}

@@ -5,7 +5,6 @@
 package server
 
 import (
-	"crypto/rand"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
@@ -29,6 +29,7 @@ import (
 type Options struct {
 	Config     config.Config
 	Store      store.Store
+	Audit      *audit.Log
 	Sessions   *session.Manager
 	Relay      *relay.Relay
 	Assets     fs.FS // built SDK and console
@@ -50,7 +51,6 @@ type Server struct {
 	joinBudget *ratelimit.Budget
 	alertMu    sync.Mutex
 	lastAlert  time.Time
-	clientSalt []byte
 	dummyHash  string
 	metrics    *metrics
 
@@ -68,16 +68,12 @@ func New(opt Options) (*Server, error) {
 		opt:        opt,
 		log:        opt.Log,
 		now:        opt.Now,
-		loginIP:    ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
-		loginUser:  ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, 100_000, opt.Now),
-		joinIP:     ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, 100_000, opt.Now),
+		loginIP:    ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, cfg.Bounds.RateLimitKeys, opt.Now),
+		loginUser:  ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, cfg.Bounds.RateLimitKeys, opt.Now),
+		joinIP:     ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, cfg.Bounds.RateLimitKeys, opt.Now),
 		joinBudget: ratelimit.NewBudget(cfg.JoinFailuresPerMinute/60, cfg.JoinFailureBurst, opt.Now),
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
-	}
-	s.clientSalt = make([]byte, 16)
-	if _, err := rand.Read(s.clientSalt); err != nil {
-		return nil, err
 	}
 	// Logins for unknown users still pay for one hash, so timing does not
 	// reveal which usernames exist.
@@ -95,6 +91,12 @@ func New(opt Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	// Counted here rather than in the audit: metrics are the server's.
+	opt.Sessions.Subscribe(func(c session.Change) {
+		if c.Session.State == session.Ended && c.Prev != session.Ended {
+			s.metrics.ended.WithLabelValues(c.Session.Reason).Inc()
+		}
+	})
 	return s, nil
 }
 
@@ -157,14 +159,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /sdk.js", s.sdkFile("sdk.js"))
 	mux.HandleFunc("GET /sdk-capture.js", s.sdkFile("sdk-capture.js"))
 	mux.HandleFunc("GET /api/policy", s.handlePolicy)
-	mux.HandleFunc("OPTIONS /api/join", s.handlePreflight)
-	mux.HandleFunc("POST /api/join", s.handleJoin)
-	mux.HandleFunc("OPTIONS /api/leave", s.handlePreflight)
-	mux.HandleFunc("OPTIONS /api/handoff", s.handlePreflight)
-	mux.HandleFunc("POST /api/handoff", s.handleHandoff)
-	mux.HandleFunc("OPTIONS /api/handoff/redeem", s.handlePreflight)
-	mux.HandleFunc("POST /api/handoff/redeem", s.handleRedeem)
-	mux.HandleFunc("POST /api/leave", s.handleLeave)
+	for _, route := range []struct {
+		path string
+		h    http.HandlerFunc
+	}{{"/api/join", s.handleJoin}, {"/api/leave", s.handleLeave}, {"/api/handoff", s.handleHandoff}, {"/api/handoff/redeem", s.handleRedeem}} {
+		mux.Handle("OPTIONS "+route.path, s.fromSite(s.handlePreflight))
+		mux.Handle("POST "+route.path, s.fromSite(route.h))
+	}
 	mux.HandleFunc("GET /api/customer/ws", s.handleCustomerSocket)
 
 	// Operations.

@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
@@ -72,11 +74,21 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 	t.Cleanup(func() { db.Close() })
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(logOut, nil))
-	var srv *Server
-	var rl *relay.Relay
-	mgr := session.NewManager(session.Config{}, func(c session.Change) { rl.Notify(c); srv.OnSessionChange(c) })
-	rl = relay.New(relay.Config{}, mgr, broker.NewMemory(), reg, log)
-	srv, err = New(Options{Config: cfg, Store: db, Sessions: mgr, Relay: rl, Assets: web.Dist(), Registry: reg, Log: log, HashParams: fastHash, Now: now})
+	mgr, err := session.NewManager(session.FromConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := policy.Default()
+	rl, err := relay.New(relay.FromConfig(cfg, &pol), mgr, broker.NewMemory(), reg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aud, err := audit.New(db, log, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aud.Follow(mgr)
+	srv, err := New(Options{Config: cfg, Store: db, Audit: aud, Sessions: mgr, Relay: rl, Assets: web.Dist(), Registry: reg, Log: log, HashParams: fastHash, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

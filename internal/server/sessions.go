@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
@@ -46,7 +45,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if isBusy(err) {
 			s.metrics.refused.WithLabelValues("create").Inc()
-			s.audit(r.Context(), store.AuditEntry{Kind: store.AuditCreateRefused, StaffID: sc.Staff.ID, Reason: apperr.As(err).Message})
+			s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditCreateRefused, StaffID: sc.Staff.ID, Reason: apperr.As(err).Message})
 		}
 		s.writeError(w, r, err)
 		return
@@ -104,32 +103,6 @@ func (s *Server) handleStaffSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opt.Relay.ServeStaff(w, r, ss)
-}
-
-// onChange audits session changes (wired as part of the manager's listener).
-func (s *Server) OnSessionChange(c session.Change) {
-	ss := c.Session
-	e := store.AuditEntry{At: s.now(), StaffID: ss.StaffID, SessionID: ss.ID, Device: ss.Device}
-	switch {
-	case c.Warning > 0:
-		return
-	case c.Prev == "" && ss.State == session.Waiting:
-		e.Kind = store.AuditSessionCreated
-	case c.Prev == session.Waiting && ss.State == session.Live:
-		e.Kind = store.AuditSessionJoined
-	case ss.State == session.Ended && c.Prev != session.Ended:
-		e.Kind = store.AuditSessionEnded
-		e.Reason = ss.Reason
-		e.DurationMS = ss.Duration().Milliseconds()
-		s.metrics.ended.WithLabelValues(ss.Reason).Inc()
-	case c.Prev == session.Live && ss.State == session.Paused:
-		e.Kind, e.Reason = store.AuditSessionPaused, ss.Reason
-	case c.Prev == session.Paused && ss.State == session.Live:
-		e.Kind = store.AuditSessionResumed
-	default:
-		return // connection flaps are not audited
-	}
-	s.audit(context.Background(), e)
 }
 
 func isBusy(err error) bool {

@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -118,7 +116,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ip := clientAddr(r)
 	if !s.loginIP.Allow(ip) || !s.loginUser.Allow(strings.ToLower(req.Username)) {
 		s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
-		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "rate_limited", ClientHash: s.hashClient(ip)})
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "rate_limited", ClientHash: s.opt.Audit.ClientHash(ip)})
 		s.writeError(w, r, apperr.ErrRateLimited)
 		return
 	}
@@ -134,7 +132,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ok, verr := auth.VerifyPassword(req.Password, hash)
 	if err != nil || verr != nil || !ok {
 		s.metrics.loginFailures.WithLabelValues("bad_credentials").Inc()
-		s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "bad_credentials", ClientHash: s.hashClient(ip)})
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "bad_credentials", ClientHash: s.opt.Audit.ClientHash(ip)})
 		s.writeError(w, r, apperr.New(http.StatusUnauthorized, "bad_credentials", "wrong username or password"))
 		return
 	}
@@ -158,7 +156,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Name: cookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.secureCookies(r), Expires: login.ExpiresAt,
 	})
-	s.audit(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.hashClient(ip)})
+	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.opt.Audit.ClientHash(ip)})
 	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, CSRF: csrf})
 }
 
@@ -175,24 +173,6 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	sc := staffFrom(r.Context())
 	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, Admin: sc.Staff.Admin, CSRF: sc.Login.CSRF})
-}
-
-// hashClient keys a client address for the audit without storing it: a
-// per-process salt makes the hash useless for lookups elsewhere.
-func (s *Server) hashClient(addr string) string {
-	m := hmac.New(sha256.New, s.clientSalt)
-	m.Write([]byte(addr))
-	return hex.EncodeToString(m.Sum(nil))[:16]
-}
-
-// audit writes a row; a failure is logged, never shown to the caller.
-func (s *Server) audit(ctx context.Context, e store.AuditEntry) {
-	if e.At.IsZero() {
-		e.At = s.now()
-	}
-	if err := s.opt.Store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("audit write failed", "kind", e.Kind, "err", err)
-	}
 }
 
 // handleAudit lists the newest audit rows (metadata only) to administrators.

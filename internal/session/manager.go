@@ -10,56 +10,65 @@ import (
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 )
 
-// Config sets the manager's limits. Zero values take the defaults below.
+// Config sets the manager's limits. Every duration and count must be set
+// (config.Default holds the product's defaults); Now and Rand may be nil
+// for the real clock and crypto/rand.
 type Config struct {
-	CodeTTL         time.Duration // how long a code may wait for the customer (10 min)
-	Grace           time.Duration // how long a joined customer may be disconnected (60 s)
-	StaffIdle       time.Duration // how long a live session may have no staff connected (10 min)
-	MaxDuration     time.Duration // longest a session may last once joined (2 h)
-	WarnBefore      time.Duration // warning before MaxDuration (5 min)
-	MaxLive         int           // live or paused sessions on this deployment (100)
-	MaxWaiting      int           // codes waiting for a customer (200)
-	MaxPerStaff     int           // live, paused or waiting sessions of one staff member (3)
-	EndedRetention  time.Duration // how long ended sessions stay listed (1 h)
-	MaxEndedHistory int           // ended sessions kept for listing (1000)
-	TokenAfterEnd   time.Duration // customer token still recognised after end, to say "ended" (2 min)
-	ConfirmWithin   time.Duration // how long a joined customer may take to confirm and connect (5 min)
+	CodeTTL         time.Duration // how long a code may wait for the customer
+	Grace           time.Duration // how long a joined customer may be disconnected
+	StaffIdle       time.Duration // how long a live session may have no staff connected
+	MaxDuration     time.Duration // longest a session may last once joined
+	WarnBefore      time.Duration // warning before MaxDuration
+	MaxLive         int           // live or paused sessions on this deployment
+	MaxWaiting      int           // codes waiting for a customer
+	MaxPerStaff     int           // live, paused or waiting sessions of one staff member
+	EndedRetention  time.Duration // how long ended sessions stay listed
+	MaxEndedHistory int           // ended sessions kept for listing
+	TokenAfterEnd   time.Duration // customer token still recognised after end, to say "ended"
+	ConfirmWithin   time.Duration // how long a joined customer may take to confirm and connect
+	HandoffTTL      time.Duration // how long a hand-off token may take to be redeemed
+	MaxHandoffs     int           // outstanding hand-off tokens per session
 	Now             func() time.Time
 	Rand            io.Reader
 }
 
-func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// FromConfig takes the manager's part of the deployment's configuration.
+func FromConfig(cfg config.Config) Config {
+	b := cfg.Bounds
+	return Config{
+		CodeTTL: cfg.CodeTTL, Grace: cfg.Grace, StaffIdle: cfg.StaffIdle, MaxDuration: cfg.MaxDuration,
+		MaxLive: cfg.MaxLive, MaxWaiting: cfg.MaxWaiting, MaxPerStaff: cfg.MaxPerStaff,
+		WarnBefore: b.WarnBefore, EndedRetention: b.EndedRetention, MaxEndedHistory: b.MaxEndedHistory,
+		TokenAfterEnd: b.TokenAfterEnd, ConfirmWithin: b.ConfirmWithin, HandoffTTL: b.HandoffTTL, MaxHandoffs: b.MaxHandoffs,
+	}
+}
+
+// Validate reports the first limit that is not set.
+func (c Config) Validate() error {
+	for name, d := range map[string]time.Duration{
+		"code TTL": c.CodeTTL, "grace": c.Grace, "staff idle": c.StaffIdle, "maximum duration": c.MaxDuration,
+		"warning": c.WarnBefore, "ended retention": c.EndedRetention, "token after end": c.TokenAfterEnd,
+		"confirmation window": c.ConfirmWithin, "hand-off TTL": c.HandoffTTL,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("session: %s must be positive", name)
 		}
 	}
-	defi := func(d *int, v int) {
-		if *d <= 0 {
-			*d = v
+	for name, n := range map[string]int{
+		"max live": c.MaxLive, "max waiting": c.MaxWaiting, "max per staff": c.MaxPerStaff,
+		"ended history": c.MaxEndedHistory, "max hand-offs": c.MaxHandoffs,
+	} {
+		if n <= 0 {
+			return fmt.Errorf("session: %s must be positive", name)
 		}
 	}
-	def(&c.CodeTTL, 10*time.Minute)
-	def(&c.Grace, 60*time.Second)
-	def(&c.StaffIdle, 10*time.Minute)
-	def(&c.MaxDuration, 2*time.Hour)
-	def(&c.WarnBefore, 5*time.Minute)
-	def(&c.EndedRetention, time.Hour)
-	def(&c.TokenAfterEnd, 2*time.Minute)
-	def(&c.ConfirmWithin, 5*time.Minute)
-	defi(&c.MaxLive, 100)
-	defi(&c.MaxWaiting, 200)
-	defi(&c.MaxPerStaff, 3)
-	defi(&c.MaxEndedHistory, 1000)
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.WarnBefore >= c.MaxDuration {
+		return fmt.Errorf("session: the warning (%s) must come before the maximum duration (%s)", c.WarnBefore, c.MaxDuration)
 	}
-	if c.Rand == nil {
-		c.Rand = rand.Reader
-	}
-	return c
+	return nil
 }
 
 // Change is delivered to the manager's listener after every state change,
@@ -73,8 +82,7 @@ type Change struct {
 
 // Manager keeps the sessions of one node. It is safe for concurrent use.
 type Manager struct {
-	cfg      Config
-	onChange func(Change)
+	cfg Config
 
 	mu       sync.Mutex
 	byID     map[string]*Session
@@ -82,24 +90,50 @@ type Manager struct {
 	byToken  map[[32]byte]string // customer token hash → session id
 	handoffs map[[32]byte]handoff
 	warned   map[string]bool
-	notifyMu sync.Mutex // keeps listener calls in change order
+
+	// notifyMu keeps listener calls serialised and in change order; it is
+	// taken before mu is released, so no later change can overtake.
+	notifyMu  sync.Mutex
+	listenMu  sync.Mutex
+	listeners map[int]func(Change)
+	nextID    int
 }
 
-// NewManager returns a manager. onChange is called, serialised and in
-// order, after each change; it may block briefly (e.g. an audit write) but
-// must not call back into the Manager.
-func NewManager(cfg Config, onChange func(Change)) *Manager {
-	if onChange == nil {
-		onChange = func(Change) {}
+// NewManager returns a manager, or an error when cfg is incomplete.
+func NewManager(cfg Config) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
 	}
 	return &Manager{
-		cfg:      cfg.withDefaults(),
-		onChange: onChange,
-		byID:     make(map[string]*Session),
-		byCode:   make(map[string]string),
-		byToken:  make(map[[32]byte]string),
-		handoffs: make(map[[32]byte]handoff),
-		warned:   make(map[string]bool),
+		cfg:       cfg,
+		byID:      make(map[string]*Session),
+		byCode:    make(map[string]string),
+		byToken:   make(map[[32]byte]string),
+		handoffs:  make(map[[32]byte]handoff),
+		warned:    make(map[string]bool),
+		listeners: make(map[int]func(Change)),
+	}, nil
+}
+
+// Subscribe calls fn after every change, serialised and in the order the
+// changes happened, until the returned cancel is called. fn may block
+// briefly (an audit write) but must not call back into the Manager.
+func (m *Manager) Subscribe(fn func(Change)) (cancel func()) {
+	m.listenMu.Lock()
+	id := m.nextID
+	m.nextID++
+	m.listeners[id] = fn
+	m.listenMu.Unlock()
+	return func() {
+		m.listenMu.Lock()
+		delete(m.listeners, id)
+		m.listenMu.Unlock()
 	}
 }
 
@@ -115,8 +149,21 @@ func (m *Manager) unlockAndNotify(changes ...Change) {
 	m.notifyMu.Lock()
 	m.mu.Unlock()
 	defer m.notifyMu.Unlock()
+	m.listenMu.Lock()
+	ids := make([]int, 0, len(m.listeners))
+	for id := range m.listeners {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	fns := make([]func(Change), 0, len(ids))
+	for _, id := range ids {
+		fns = append(fns, m.listeners[id])
+	}
+	m.listenMu.Unlock()
 	for _, c := range changes {
-		m.onChange(c)
+		for _, fn := range fns {
+			fn(c)
+		}
 	}
 }
 
@@ -264,13 +311,6 @@ type handoff struct {
 	expires time.Time
 }
 
-// handoffTTL is how long a hand-off token may take to be redeemed: the time
-// of one page navigation.
-const handoffTTL = 30 * time.Second
-
-// maxHandoffsPerSession bounds outstanding hand-off tokens of one session.
-const maxHandoffsPerSession = 5
-
 // Handoff issues a one-time, short-lived token for the session of the
 // customer token tok.
 func (m *Manager) Handoff(tok string) (string, error) {
@@ -287,14 +327,14 @@ func (m *Manager) Handoff(tok string) (string, error) {
 			n++
 		}
 	}
-	if n >= maxHandoffsPerSession {
+	if n >= m.cfg.MaxHandoffs {
 		return "", apperr.ErrRateLimited
 	}
 	h, err := newToken(m.cfg.Rand)
 	if err != nil {
 		return "", err
 	}
-	m.handoffs[hashToken(h)] = handoff{session: id, expires: m.cfg.Now().Add(handoffTTL)}
+	m.handoffs[hashToken(h)] = handoff{session: id, expires: m.cfg.Now().Add(m.cfg.HandoffTTL)}
 	return h, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 )
 
 type clock struct {
@@ -38,8 +39,71 @@ func newTestManager(t *testing.T, cfg Config) (*Manager, *clock, *recorder) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	cfg.Now = clk.Now
+	m, err := NewManager(fillLimits(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{}
-	return NewManager(cfg, rec.add), clk, rec
+	m.Subscribe(rec.add)
+	return m, clk, rec
+}
+
+// fillLimits sets the limits a test leaves at zero to the product's values.
+func fillLimits(c Config) Config {
+	d := FromConfig(config.Default())
+	set := func(got *time.Duration, def time.Duration) {
+		if *got == 0 {
+			*got = def
+		}
+	}
+	seti := func(got *int, def int) {
+		if *got == 0 {
+			*got = def
+		}
+	}
+	set(&c.CodeTTL, d.CodeTTL)
+	set(&c.Grace, d.Grace)
+	set(&c.StaffIdle, d.StaffIdle)
+	set(&c.MaxDuration, d.MaxDuration)
+	set(&c.WarnBefore, d.WarnBefore)
+	set(&c.EndedRetention, d.EndedRetention)
+	set(&c.TokenAfterEnd, d.TokenAfterEnd)
+	set(&c.ConfirmWithin, d.ConfirmWithin)
+	set(&c.HandoffTTL, d.HandoffTTL)
+	seti(&c.MaxLive, d.MaxLive)
+	seti(&c.MaxWaiting, d.MaxWaiting)
+	seti(&c.MaxPerStaff, d.MaxPerStaff)
+	seti(&c.MaxEndedHistory, d.MaxEndedHistory)
+	seti(&c.MaxHandoffs, d.MaxHandoffs)
+	return c
+}
+
+func TestConfigMustBeComplete(t *testing.T) {
+	if _, err := NewManager(Config{}); err == nil {
+		t.Fatal("an empty config was accepted: the manager would invent its own limits")
+	}
+	c := fillLimits(Config{})
+	c.MaxLive = 0
+	if _, err := NewManager(c); err == nil {
+		t.Fatal("max live 0 accepted")
+	}
+}
+
+func TestSubscribersSeeEveryChangeUntilCancelled(t *testing.T) {
+	m, _, _ := newTestManager(t, Config{})
+	var a, b recorder
+	cancelA := m.Subscribe(a.add)
+	m.Subscribe(b.add)
+	if _, err := m.Create(1, "A"); err != nil {
+		t.Fatal(err)
+	}
+	cancelA()
+	if _, err := m.Create(1, "A"); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.changes) != 1 || len(b.changes) != 2 {
+		t.Fatalf("cancelled subscriber saw %d changes (want 1), other %d (want 2)", len(a.changes), len(b.changes))
+	}
 }
 
 func TestCodeIsSixDigits(t *testing.T) {

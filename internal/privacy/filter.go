@@ -1,4 +1,9 @@
-package policy
+// Package privacy is the server's second line of defence: a filter that
+// reads every customer event before it is relayed and scrubs what the SDK
+// should have masked, drops events of pages the policy excludes and cleans
+// URLs. It keeps per-connection state (which node ids are sensitive) and
+// never stores content.
+package privacy
 
 import (
 	"bytes"
@@ -6,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 )
 
 // Mask is what a masked value or text looks like: a fixed length, so the
@@ -64,13 +71,13 @@ const (
 // one-time-code style fields, data-tomoni-mask and data-tomoni-block — and
 // scrubs their values and text. It is not safe for concurrent use.
 type Filter struct {
-	policy   *Policy
+	policy   *policy.Policy
 	flags    map[int64]uint8
 	excluded bool
 }
 
 // NewFilter returns a filter using p for page exclusion and URL cleaning.
-func NewFilter(p *Policy) *Filter {
+func NewFilter(p *policy.Policy) *Filter {
 	return &Filter{policy: p, flags: make(map[int64]uint8)}
 }
 

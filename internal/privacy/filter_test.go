@@ -1,6 +1,8 @@
-package policy
+package privacy
 
 import (
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
+
 	"encoding/json"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ const unmaskedSnapshot = `{"type":2,"timestamp":2,"data":{"initialOffset":{"left
  ]}]}]}}}`
 
 func TestFilterScrubsRecognisableFields(t *testing.T) {
-	f := NewFilter(ptr(Default()))
+	f := NewFilter(ptr(policy.Default()))
 	out, st, err := f.Process(raw(meta, unmaskedSnapshot,
 		`{"type":3,"timestamp":3,"data":{"source":5,"id":10,"text":"typed-SECRET-10","isChecked":false}}`,
 		`{"type":3,"timestamp":4,"data":{"source":5,"id":20,"text":"typed-visible","isChecked":false}}`,
@@ -72,7 +74,7 @@ func TestFilterScrubsRecognisableFields(t *testing.T) {
 }
 
 func TestFilterCountsNothingWhenTheSDKMasked(t *testing.T) {
-	f := NewFilter(ptr(Default()))
+	f := NewFilter(ptr(policy.Default()))
 	masked := strings.NewReplacer("pw-SECRET-1", Mask, "hidden-SECRET-3", Mask, "otp-SECRET-5", Mask, "text-SECRET-7", Mask, "shadow-SECRET-9", Mask,
 		"pw-SECRET-2", Mask, "data-SECRET-4", Mask, "title-SECRET-6", Mask, "aria-SECRET-8", Mask).Replace(unmaskedSnapshot)
 	_, st, err := f.Process(raw(meta, masked, `{"type":3,"timestamp":3,"data":{"source":5,"id":10,"text":"`+Mask+`"}}`))
@@ -85,7 +87,7 @@ func TestFilterCountsNothingWhenTheSDKMasked(t *testing.T) {
 }
 
 func TestFilterDropsExcludedPages(t *testing.T) {
-	f := NewFilter(ptr(Default()))
+	f := NewFilter(ptr(policy.Default()))
 	out, st, err := f.Process(raw(
 		`{"type":4,"data":{"href":"http://bank.test/privacy.html","width":1,"height":1},"timestamp":1}`,
 		`{"type":2,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":3,"id":2,"textContent":"privacy-SECRET"}]}},"timestamp":2}`,
@@ -101,7 +103,7 @@ func TestFilterDropsExcludedPages(t *testing.T) {
 }
 
 func TestFilterStripsURLQuery(t *testing.T) {
-	f := NewFilter(ptr(Default()))
+	f := NewFilter(ptr(policy.Default()))
 	out, st, _ := f.Process(raw(`{"type":4,"data":{"href":"http://bank.test/a?email=me%40x.test","width":1,"height":1},"timestamp":1}`))
 	if strings.Contains(joined(out), "email") || st.URLs != 1 {
 		t.Fatalf("query kept: %s", joined(out))
@@ -112,7 +114,7 @@ func TestFilterStripsURLQuery(t *testing.T) {
 // are rejected when they are not in rrweb's shape.
 func TestFilterRejectsMalformed(t *testing.T) {
 	for _, bad := range []string{`1`, `{"type":"x"}`, `{"data":{}}`, `{"type":2,"data":{"node":5}}`, `{"type":3,"data":{}}`, `{"type":3,"data":{"source":0,"adds":[5]}}`} {
-		f := NewFilter(ptr(Default()))
+		f := NewFilter(ptr(policy.Default()))
 		if _, _, err := f.Process(raw(meta, unmaskedSnapshot, bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
@@ -132,7 +134,7 @@ func FuzzFilter(f *testing.F) {
 		if json.Unmarshal(data, &evs) != nil {
 			return
 		}
-		flt := NewFilter(ptr(Default()))
+		flt := NewFilter(ptr(policy.Default()))
 		out, _, err := flt.Process(evs)
 		if err == nil && len(out) > len(evs) {
 			t.Fatalf("filter produced more events than it got")

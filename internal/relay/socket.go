@@ -1,0 +1,110 @@
+package relay
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
+	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+)
+
+// side is what differs between the customer's socket and a staff socket;
+// serve runs the rest the same way for both.
+type side struct {
+	role      string // "customer" or "staff": metrics and logs
+	customer  bool   // which presence flag of the session this socket sets
+	readLimit int64
+	rate      float64
+	burst     int
+	inbox     string // broker subject this socket receives
+	// attach registers c on this node; the detach it returns reports
+	// whether c was the role's last socket of the session here.
+	attach func(c *conn) (detach func() (last bool))
+	// overflow is called when c's queue is full for a delivery.
+	overflow func(c *conn)
+	// opened runs once the socket is attached and the current state queued.
+	opened func(ctx context.Context, cur session.Session)
+	handle func(ctx context.Context, data []byte) error
+}
+
+func acceptOptions() *websocket.AcceptOptions {
+	return &websocket.AcceptOptions{
+		// The server checks Origin against the configured allow-list before
+		// calling the relay, with scheme and port, which the library's
+		// host-only patterns cannot express.
+		InsecureSkipVerify: true,
+		// No context takeover keeps per-connection compressor memory flat.
+		CompressionMode: websocket.CompressionNoContextTakeover,
+	}
+}
+
+// serve upgrades the request and pumps the socket until the peer goes, the
+// session ends, the relay shuts down or the peer breaks a rule.
+func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Session, sd side) {
+	ws, err := websocket.Accept(w, req, acceptOptions())
+	if err != nil {
+		r.log.Info("socket accept failed", "role", sd.role, "session", s.ID, "err", err)
+		return
+	}
+	ws.SetReadLimit(sd.readLimit)
+	c := newConn(ws, r.cfg)
+
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		ws.Close(protocol.CloseServerShutdown, "server shutting down")
+		return
+	}
+	detach := sd.attach(c)
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		last := detach()
+		r.checkDrainedLocked()
+		r.mu.Unlock()
+		if last {
+			r.sessions.SetConnected(s.ID, sd.customer, false)
+		}
+	}()
+
+	sub, err := r.broker.Subscribe(sd.inbox, func(msg []byte) {
+		if ended, reason := isEnded(msg); ended {
+			c.q.appendFinal(item{data: msg, code: protocol.CloseSessionEnded, reason: reason})
+			return
+		}
+		if !c.q.push(item{data: msg}) {
+			sd.overflow(c)
+		}
+	})
+	if err != nil {
+		r.log.Warn("broker subscribe failed", "role", sd.role, "session", s.ID, "err", err)
+		ws.Close(protocol.CloseServerShutdown, "relay unavailable")
+		return
+	}
+	defer sub.Unsubscribe()
+
+	r.metrics.Connections.WithLabelValues(sd.role).Inc()
+	defer r.metrics.Connections.WithLabelValues(sd.role).Dec()
+	r.sessions.SetConnected(s.ID, sd.customer, true)
+
+	cur, err := r.sessions.Get(s.ID)
+	if err != nil || cur.State == session.Ended {
+		c.q.appendFinal(item{data: stateMessage(cur), code: protocol.CloseSessionEnded, reason: cur.Reason})
+	} else {
+		c.q.push(item{data: stateMessage(cur)})
+		sd.opened(req.Context(), cur)
+	}
+
+	limit := ratelimit.NewBucket(sd.rate, sd.burst, r.now)
+	err = c.run(req.Context(), func(ctx context.Context, data []byte) error {
+		if !limit.Allow() {
+			r.metrics.Rejected.WithLabelValues(sd.role, "rate").Inc()
+			return closeWith(protocol.CloseRateLimited, "message rate above the limit")
+		}
+		return sd.handle(ctx, data)
+	})
+	r.log.Debug("socket closed", "role", sd.role, "session", s.ID, "err", err)
+}
