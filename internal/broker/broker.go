@@ -54,15 +54,24 @@ type memSub struct {
 	h       Handler
 }
 
-// Publish calls each subscriber's handler in turn.
+// Publish calls each subscriber's handler in turn, on the caller's
+// goroutine. Handlers run after the lock is released: a handler may publish
+// or (un)subscribe itself, and a Subscribe waiting for the write lock must
+// not block a publish made from inside a delivery.
 func (m *Memory) Publish(_ context.Context, subject string, msg []byte) error {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
 	if m.closed {
+		m.mu.RUnlock()
 		return ErrClosed
 	}
-	for s := range m.subs[subject] {
-		s.h(msg)
+	set := m.subs[subject]
+	hs := make([]Handler, 0, len(set))
+	for s := range set {
+		hs = append(hs, s.h)
+	}
+	m.mu.RUnlock()
+	for _, h := range hs {
+		h(msg)
 	}
 	return nil
 }

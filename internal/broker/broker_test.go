@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 // testBroker is the contract every Broker implementation must meet.
@@ -12,8 +13,8 @@ func testBroker(t *testing.T, newBroker func(t *testing.T) Broker) {
 	t.Run("delivers to subscribers of the subject only", func(t *testing.T) {
 		b := newBroker(t)
 		var a, other []string
-		sa, _ := b.Subscribe("x", func(m []byte) { a = append(a, string(m)) })
-		so, _ := b.Subscribe("y", func(m []byte) { other = append(other, string(m)) })
+		sa := mustSubscribe(t, b, "x", func(m []byte) { a = append(a, string(m)) })
+		so := mustSubscribe(t, b, "y", func(m []byte) { other = append(other, string(m)) })
 		defer sa.Unsubscribe()
 		defer so.Unsubscribe()
 		if err := b.Publish(ctx, "x", []byte("1")); err != nil {
@@ -26,21 +27,67 @@ func testBroker(t *testing.T, newBroker func(t *testing.T) Broker) {
 	t.Run("unsubscribe stops delivery and is idempotent", func(t *testing.T) {
 		b := newBroker(t)
 		n := 0
-		s, _ := b.Subscribe("x", func([]byte) { n++ })
+		s := mustSubscribe(t, b, "x", func([]byte) { n++ })
 		s.Unsubscribe()
 		s.Unsubscribe()
-		b.Publish(ctx, "x", []byte("1"))
+		if err := b.Publish(ctx, "x", []byte("1")); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			t.Fatalf("delivered %d after unsubscribe", n)
 		}
 	})
 	t.Run("closed broker refuses", func(t *testing.T) {
 		b := newBroker(t)
-		b.Close()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if err := b.Publish(ctx, "x", nil); !errors.Is(err, ErrClosed) {
 			t.Fatalf("publish after close: %v", err)
 		}
 	})
+}
+
+func mustSubscribe(t *testing.T, b Broker, subject string, h Handler) Subscription {
+	t.Helper()
+	s, err := b.Subscribe(subject, h)
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", subject, err)
+	}
+	return s
+}
+
+// A handler that publishes (the staff socket asks the customer for a resync
+// from inside a delivery) while another goroutine subscribes must not
+// freeze every publish: with the read lock held across handlers, the waiting
+// writer blocked the inner publish, and the outer one never returned.
+func TestMemoryPublishFromAHandlerWhileSubscribing(t *testing.T) {
+	b := NewMemory()
+	subscribing := make(chan struct{})
+	mustSubscribe(t, b, "out", func([]byte) {})
+	mustSubscribe(t, b, "in", func([]byte) {
+		go func() {
+			close(subscribing)
+			if _, err := b.Subscribe("other", func([]byte) {}); err != nil {
+				t.Error(err)
+			}
+		}()
+		<-subscribing
+		time.Sleep(20 * time.Millisecond) // let the Subscribe queue for the write lock
+		if err := b.Publish(context.Background(), "out", []byte("resync")); err != nil {
+			t.Error(err)
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- b.Publish(context.Background(), "in", []byte("events")) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("publish from inside a delivery deadlocked with a waiting Subscribe")
+	}
 }
 
 func TestMemory(t *testing.T) {
@@ -49,7 +96,7 @@ func TestMemory(t *testing.T) {
 
 func TestMemoryForgetsEmptySubjects(t *testing.T) {
 	b := NewMemory()
-	s, _ := b.Subscribe("x", func([]byte) {})
+	s := mustSubscribe(t, b, "x", func([]byte) {})
 	s.Unsubscribe()
 	if b.Subjects() != 0 {
 		t.Fatalf("%d subjects left", b.Subjects())

@@ -448,3 +448,59 @@ func TestSessionHasStaffUntilTheLastConsoleCloses(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A node that goes away while sessions go on tells both sides to reconnect
+// (4100), and Shutdown returns once every socket is gone.
+func TestShutdownTellsSocketsOfLiveSessionsToReconnect(t *testing.T) {
+	f := newFixture(t, Config{})
+	cu := f.customer()
+	readType(t, cu, "state")
+	st := f.staff()
+	readType(t, st, "state")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.relay.Shutdown(ctx) }()
+	for name, c := range map[string]*websocket.Conn{"customer": cu, "staff": st} {
+		if got := closeCode(t, c); got != protocol.CloseServerShutdown {
+			t.Errorf("%s closed with %d, want %d", name, got, protocol.CloseServerShutdown)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if s, _ := f.sessions.Get(f.sess.ID); s.State != session.Live {
+		t.Fatalf("session %s after a node shutdown; it must go on", s.State)
+	}
+	// A socket arriving after the shutdown began is turned away the same way.
+	late := f.customer()
+	if got := closeCode(t, late); got != protocol.CloseServerShutdown {
+		t.Fatalf("late socket closed with %d", got)
+	}
+}
+
+// When the sessions end first (a single node stopping), each side hears the
+// end with its reason, not a "reconnect" it could never act on.
+func TestShutdownAfterEndingSessionsSaysEnded(t *testing.T) {
+	f := newFixture(t, Config{})
+	cu := f.customer()
+	readType(t, cu, "state")
+	st := f.staff()
+	readType(t, st, "state")
+	f.sessions.EndAll(session.ReasonShutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go f.relay.Shutdown(ctx)
+	for name, c := range map[string]*websocket.Conn{"customer": cu, "staff": st} {
+		m := readType(t, c, "state")
+		for m["state"] != "ended" {
+			m = readType(t, c, "state")
+		}
+		if m["reason"] != session.ReasonShutdown {
+			t.Errorf("%s told reason %v", name, m["reason"])
+		}
+		if got := closeCode(t, c); got != protocol.CloseSessionEnded {
+			t.Errorf("%s closed with %d, want %d", name, got, protocol.CloseSessionEnded)
+		}
+	}
+}

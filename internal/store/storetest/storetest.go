@@ -33,16 +33,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if got, err := s.StaffByID(ctx, a.ID); err != nil || got.Username != "sato" || !got.Admin {
 			t.Fatalf("by id: %+v %v", got, err)
 		}
-		if n, _ := s.CountStaff(ctx); n != 1 {
-			t.Fatalf("count %d", n)
+		if n, err := s.CountStaff(ctx); err != nil || n != 1 {
+			t.Fatalf("count %d, %v", n, err)
 		}
 	})
 	t.Run("logins expire", func(t *testing.T) {
 		s := open(t)
-		a, _ := s.CreateStaff(ctx, store.Staff{Username: "u", DisplayName: "U", PasswordHash: "h"})
+		a := must[store.Staff](t)(s.CreateStaff(ctx, store.Staff{Username: "u", DisplayName: "U", PasswordHash: "h"}))
 		now := time.Now()
-		s.CreateLogin(ctx, store.Login{TokenHash: "old", StaffID: a.ID, CSRF: "c", CreatedAt: now, ExpiresAt: now.Add(-time.Second)})
-		s.CreateLogin(ctx, store.Login{TokenHash: "new", StaffID: a.ID, CSRF: "c2", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		check(t, s.CreateLogin(ctx, store.Login{TokenHash: "old", StaffID: a.ID, CSRF: "c", CreatedAt: now, ExpiresAt: now.Add(-time.Second)}))
+		check(t, s.CreateLogin(ctx, store.Login{TokenHash: "new", StaffID: a.ID, CSRF: "c2", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
 		if n, err := s.DeleteExpiredLogins(ctx, now); err != nil || n != 1 {
 			t.Fatalf("deleted %d, %v", n, err)
 		}
@@ -50,15 +50,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || l.CSRF != "c2" || l.StaffID != a.ID {
 			t.Fatalf("login: %+v %v", l, err)
 		}
-		s.DeleteLogin(ctx, "new")
+		check(t, s.DeleteLogin(ctx, "new"))
 		if _, err := s.LoginByTokenHash(ctx, "new"); !errors.Is(err, apperr.ErrNotFound) {
 			t.Fatalf("after delete: %v", err)
 		}
 	})
 	t.Run("audit newest first", func(t *testing.T) {
 		s := open(t)
-		s.AppendAudit(ctx, store.AuditEntry{Kind: store.AuditSessionCreated, SessionID: "a"})
-		s.AppendAudit(ctx, store.AuditEntry{Kind: store.AuditSessionEnded, SessionID: "a", Reason: "staff", DurationMS: 1234, Device: "phone"})
+		check(t, s.AppendAudit(ctx, store.AuditEntry{Kind: store.AuditSessionCreated, SessionID: "a"}))
+		check(t, s.AppendAudit(ctx, store.AuditEntry{Kind: store.AuditSessionEnded, SessionID: "a", Reason: "staff", DurationMS: 1234, Device: "phone"}))
 		rows, err := s.ListAudit(ctx, 10)
 		if err != nil || len(rows) != 2 {
 			t.Fatalf("rows %v %v", rows, err)
@@ -67,4 +67,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("newest row %+v", rows[0])
 		}
 	})
+}
+
+// check fails the test on a setup error, so a broken setup cannot pass as a
+// passing assertion.
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+}
+
+// must returns v, failing the test on err.
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("setup: %v", err)
+		}
+		return v
+	}
 }
