@@ -43,10 +43,31 @@ func TestUserAdd(t *testing.T) {
 }
 
 func TestBadFlagsAreRefused(t *testing.T) {
+	// Were a bad flag ever accepted, run would start a server: on :0 ports
+	// and a temporary directory, with a context that is already over, so it
+	// stops at once and the test reports the acceptance instead of hanging.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	safe := []string{"--addr", "127.0.0.1:0", "--demo-addr", "", "--demo-ib-addr", "", "--data", t.TempDir()}
 	var out bytes.Buffer
-	for _, args := range [][]string{{"--max-live", "0"}, {"--code-ttl", "soon"}, {"--site-origin", "bank.example"}, {"extra"}} {
-		if err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &out); err == nil {
-			t.Errorf("%v accepted", args)
+	if err := run(ctx, safe, func(string) string { return "" }, strings.NewReader(""), &out, &out); err != nil {
+		t.Fatalf("the safe arguments alone must start and stop cleanly: %v (%s)", err, out.String())
+	}
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--max-live", "0"}, "max live"},
+		{[]string{"--code-ttl", "soon"}, "code-ttl"},
+		{[]string{"--site-origin", "bank.example"}, "bank.example"},
+		{[]string{"extra"}, "extra"},
+	} {
+		var out bytes.Buffer
+		err := run(ctx, append(append([]string{}, safe...), tc.args...), func(string) string { return "" }, strings.NewReader(""), &out, &out)
+		if err == nil {
+			t.Errorf("%v accepted", tc.args)
+		} else if !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%v refused with %q, which does not name %q", tc.args, err, tc.says)
 		}
 	}
 }

@@ -32,6 +32,7 @@ var (
 	ErrForbidden    = New(http.StatusForbidden, "forbidden", "not allowed")
 	ErrRateLimited  = New(http.StatusTooManyRequests, "rate_limited", "too many attempts; please wait and try again")
 	ErrBadRequest   = New(http.StatusBadRequest, "bad_request", "the request is not valid")
+	ErrTooLarge     = New(http.StatusRequestEntityTooLarge, "too_large", "the request is too large")
 	ErrConflict     = New(http.StatusConflict, "conflict", "already exists")
 	ErrOrigin       = New(http.StatusForbidden, "origin", "this site may not use screen sharing")
 )

@@ -66,7 +66,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		Code   string `json:"code"`
 		Device string `json:"device"`
 	}
-	if err := readJSON(r, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -108,7 +108,7 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 		Token  string `json:"token"`
 		Reason string `json:"reason"`
 	}
-	if err := readJSON(r, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -135,7 +135,7 @@ func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Token string `json:"token"`
 	}
-	if err := readJSON(r, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -157,7 +157,7 @@ func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Handoff string `json:"handoff"`
 	}
-	if err := readJSON(r, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

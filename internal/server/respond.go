@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -29,14 +30,29 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal", "message": "internal error"})
 }
 
-// readJSON decodes a small JSON body into v; anything else is a bad request.
-func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+// readJSON decodes a small JSON body into v. A body over maxBody is
+// refused as too large without reading the rest; anything that is not
+// exactly one object of v's shape is a bad request.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apperr.ErrBadRequest
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
 	}
-	if dec.More() {
+	if err == nil {
+		// Read to the end, so that trailing bytes past the cap are refused too.
+		_, err = io.Copy(io.Discard, dec.Buffered())
+		if err == nil {
+			_, err = io.Copy(io.Discard, body)
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return apperr.ErrTooLarge
+	case err != nil:
 		return apperr.ErrBadRequest
 	}
 	return nil

@@ -189,11 +189,21 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("secure cookie behind https", func(t *testing.T) {
 		h := newHarness(t, func(c *config.Config) { c.PublicURL = "https://cobrowse.bank.test" })
-		res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, h.self())
+		res, m := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, withOrigin("https://cobrowse.bank.test"))
+		if res.StatusCode != 200 {
+			t.Fatalf("login: %d %v", res.StatusCode, m)
+		}
+		var got *http.Cookie
 		for _, c := range res.Cookies() {
-			if c.Name == cookieName && !c.Secure {
-				t.Fatal("cookie not Secure under an https public URL")
+			if c.Name == cookieName {
+				got = c
 			}
+		}
+		if got == nil || got.Value == "" {
+			t.Fatalf("login set no %s cookie", cookieName)
+		}
+		if !got.Secure || !got.HttpOnly || got.SameSite != http.SameSiteStrictMode {
+			t.Fatalf("cookie %+v: want Secure, HttpOnly, SameSite=Strict under an https public URL", got)
 		}
 	})
 }
@@ -234,8 +244,11 @@ func TestStaffAPIRequiresLoginCSRFAndOrigin(t *testing.T) {
 }
 
 func TestJoin(t *testing.T) {
-	h := newHarness(t, nil)
-	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	h := newHarness(t, func(c *config.Config) { c.JoinBurst = 10 })
+	s, err := h.mgr.Create(h.staff.ID, "佐藤")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Run("foreign origin is refused", func(t *testing.T) {
 		res, _ := h.do("POST", "/api/join", `{"code":"`+s.Code+`"}`, withOrigin("http://evil.test"))
 		if res.StatusCode != 403 || res.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -250,7 +263,25 @@ func TestJoin(t *testing.T) {
 	})
 	t.Run("unknown fields and oversized bodies are bad requests", func(t *testing.T) {
 		if res, m := h.do("POST", "/api/join", `{"code":"123456","admin":true}`, withOrigin(siteOrigin)); res.StatusCode != 400 || m["error"] != "bad_request" {
-			t.Fatalf("%d %v", res.StatusCode, m)
+			t.Fatalf("unknown field: %d %v", res.StatusCode, m)
+		}
+		// A valid object padded past the 16 KiB cap, and one whose only
+		// field is that long: both refused before being read in full.
+		padded := `{"code":"` + s.Code + `"}` + strings.Repeat(" ", maxBody)
+		long := `{"code":"` + strings.Repeat("1", maxBody) + `"}`
+		for name, body := range map[string]string{"padded": padded, "long field": long} {
+			res, m := h.do("POST", "/api/join", body, withOrigin(siteOrigin))
+			if res.StatusCode != http.StatusRequestEntityTooLarge || m["error"] != "too_large" {
+				t.Fatalf("%s body of %d bytes: %d %v", name, len(body), res.StatusCode, m)
+			}
+		}
+		if g, _ := h.mgr.Get(s.ID); g.State != session.Waiting {
+			t.Fatalf("an oversized join changed the session to %s", g.State)
+		}
+		// Just under the cap is an ordinary (wrong) request, not a size error.
+		under := `{"code":"000000"}` + strings.Repeat(" ", maxBody-len(`{"code":"000000"}`))
+		if res, m := h.do("POST", "/api/join", under, withOrigin(siteOrigin)); res.StatusCode == http.StatusRequestEntityTooLarge {
+			t.Fatalf("a body of exactly %d bytes was refused as too large: %v", len(under), m)
 		}
 	})
 	t.Run("right code joins and returns the staff name", func(t *testing.T) {

@@ -76,7 +76,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		Reason string `json:"reason"`
 	}
 	if r.ContentLength != 0 {
-		if err := readJSON(r, &req); err != nil {
+		if err := readJSON(w, r, &req); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

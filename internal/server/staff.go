@@ -109,7 +109,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}
-	if err := readJSON(r, &req); err != nil || req.Username == "" || len(req.Username) > 64 || len(req.Password) > 256 {
+	if err := readJSON(w, r, &req); err != nil || req.Username == "" || len(req.Username) > 64 || len(req.Password) > 256 {
 		s.writeError(w, r, apperr.ErrBadRequest)
 		return
 	}
