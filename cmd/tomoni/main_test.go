@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
@@ -42,16 +44,48 @@ func TestUserAdd(t *testing.T) {
 	}
 }
 
-func TestBadFlagsAreRefused(t *testing.T) {
-	// Were a bad flag ever accepted, run would start a server: on :0 ports
-	// and a temporary directory, with a context that is already over, so it
-	// stops at once and the test reports the acceptance instead of hanging.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+// stopWhenRunning cancels the run it is the output of as soon as the server
+// says it is running.
+// Logs arrive from the server's goroutines too, hence the lock.
+type stopWhenRunning struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	cancel context.CancelFunc
+}
+
+func (w *stopWhenRunning) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), "Tomoni is running") {
+		w.cancel()
+	}
+	return n, err
+}
+
+func (w *stopWhenRunning) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// runToStop runs the command the way a user would; were it to start a
+// server, it is stopped the moment it reports running (on :0 ports and a
+// temporary directory), so a wrongly accepted flag fails the test instead
+// of hanging it.
+func runToStop(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := &stopWhenRunning{cancel: cancel}
 	safe := []string{"--addr", "127.0.0.1:0", "--demo-addr", "", "--demo-ib-addr", "", "--data", t.TempDir()}
-	var out bytes.Buffer
-	if err := run(ctx, safe, func(string) string { return "" }, strings.NewReader(""), &out, &out); err != nil {
-		t.Fatalf("the safe arguments alone must start and stop cleanly: %v (%s)", err, out.String())
+	err := run(ctx, append(safe, args...), func(string) string { return "" }, strings.NewReader(""), out, out)
+	return out.String(), err
+}
+
+func TestBadFlagsAreRefused(t *testing.T) {
+	if out, err := runToStop(t); err != nil || !strings.Contains(out, "Tomoni is running") {
+		t.Fatalf("the safe arguments alone must start and stop cleanly: %v (%s)", err, out)
 	}
 	for _, tc := range []struct {
 		args []string
@@ -62,10 +96,9 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		{[]string{"--site-origin", "bank.example"}, "bank.example"},
 		{[]string{"extra"}, "extra"},
 	} {
-		var out bytes.Buffer
-		err := run(ctx, append(append([]string{}, safe...), tc.args...), func(string) string { return "" }, strings.NewReader(""), &out, &out)
-		if err == nil {
-			t.Errorf("%v accepted", tc.args)
+		out, err := runToStop(t, tc.args...)
+		if err == nil || strings.Contains(out, "Tomoni is running") {
+			t.Errorf("%v accepted (%v)", tc.args, err)
 		} else if !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("%v refused with %q, which does not name %q", tc.args, err, tc.says)
 		}
