@@ -171,6 +171,28 @@ func readType(t *testing.T, c *websocket.Conn, typ string) map[string]any {
 	}
 }
 
+// readUntil reads until a message of type typ and returns the ones before it.
+func readUntil(t *testing.T, c *websocket.Conn, typ string) []map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var before []map[string]any
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", typ, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("not JSON: %s", b)
+		}
+		if m["t"] == typ {
+			return before
+		}
+		before = append(before, m)
+	}
+}
+
 // closeCode reads until the connection closes and returns the code.
 func closeCode(t *testing.T, c *websocket.Conn) websocket.StatusCode {
 	t.Helper()
@@ -232,19 +254,15 @@ func TestStaffAllowList(t *testing.T) {
 			if got := closeCode(t, st); got != tc.code {
 				t.Fatalf("close code %d, want %d", got, tc.code)
 			}
-			// The customer gets a resync (from the staff joining) and nothing else.
-			send(t, cu, events("still-alive"))
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			for {
-				_, b, err := cu.Read(ctx)
-				if err != nil {
-					break
-				}
-				var m map[string]any
-				json.Unmarshal(b, &m)
+			// The customer gets a resync (from the staff joining) and nothing
+			// else: everything before a sentinel published after the close
+			// is checked.
+			if err := f.broker.Publish(context.Background(), broker.ToCustomer(f.sess.ID), []byte(`{"t":"sentinel"}`)); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range readUntil(t, cu, "sentinel") {
 				if m["t"] != "resync" && m["t"] != "state" {
-					t.Fatalf("customer received %s", b)
+					t.Fatalf("customer received %v", m)
 				}
 			}
 		})
@@ -328,10 +346,20 @@ func TestPausedSessionRelaysNoContent(t *testing.T) {
 	}
 	send(t, cu, events("pin-digits-1234"))
 	send(t, cu, map[string]any{"t": "status", "state": "live"})
+	send(t, cu, events("after-resume"))
+	// Everything the staff socket got up to the first batch after the
+	// resume: the PIN batch, sent while paused, must not be among it.
+	var seen []string
 	for {
-		m := readType(t, st, "state")
-		if m["state"] == "live" {
+		m := readType(t, st, "events")
+		seen = append(seen, toJSON(m))
+		if strings.Contains(toJSON(m), "after-resume") {
 			break
+		}
+	}
+	for _, b := range seen {
+		if strings.Contains(b, "pin-digits-1234") {
+			t.Fatalf("staff received content sent while paused: %s", b)
 		}
 	}
 	if n := testutil.ToFloat64(f.relay.metrics.Dropped.WithLabelValues("customer", "paused")); n != 1 {
@@ -432,12 +460,19 @@ func TestSessionHasStaffUntilTheLastConsoleCloses(t *testing.T) {
 	b := f.staff()
 	readType(t, b, "state")
 	a.Close(websocket.StatusNormalClosure, "")
-	time.Sleep(100 * time.Millisecond) // let the server see the close
+	// Wait until the relay has let go of the first console.
+	deadline := time.Now().Add(2 * time.Second)
+	for f.relay.staffSockets(f.sess.ID) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("relay still holds %d staff sockets after one closed", f.relay.staffSockets(f.sess.ID))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if s, _ := f.sessions.Get(f.sess.ID); !s.StaffConnected {
 		t.Fatal("session marked without staff while a console is still open")
 	}
 	b.Close(websocket.StatusNormalClosure, "")
-	deadline := time.Now().Add(2 * time.Second)
+	deadline = time.Now().Add(2 * time.Second)
 	for {
 		if s, _ := f.sessions.Get(f.sess.ID); !s.StaffConnected {
 			return
@@ -503,4 +538,10 @@ func TestShutdownAfterEndingSessionsSaysEnded(t *testing.T) {
 			t.Errorf("%s closed with %d, want %d", name, got, protocol.CloseSessionEnded)
 		}
 	}
+}
+
+func (r *Relay) staffSockets(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.staff[id])
 }
