@@ -10,7 +10,20 @@ import { gzipSync } from 'node:zlib';
 const check = process.argv.includes('--check');
 const out = check ? mkdtempSync(join(tmpdir(), 'tomoni-dist-')) : 'dist';
 
-const common = { bundle: true, minify: true, legalComments: 'none', target: ['es2020', 'chrome100', 'edge100', 'safari15', 'ios15'], logLevel: 'warning', charset: 'utf8' };
+// The close-code table ships without its prose: browsers need codes, names
+// and whether to reconnect, not the explanations written for people.
+const closeCodes = {
+  name: 'close-codes',
+  setup(build) {
+    build.onLoad({ filter: /closecodes\.json$/ }, (args) => {
+      const t = JSON.parse(readFileSync(args.path, 'utf8'));
+      const slim = { codes: t.codes.map(({ code, name, reconnect }) => ({ code, name, reconnect })), unknown_reconnect: t.unknown_reconnect };
+      return { contents: JSON.stringify(slim), loader: 'json' };
+    });
+  },
+};
+
+const common = { plugins: [closeCodes], bundle: true, minify: true, legalComments: 'none', target: ['es2020', 'chrome100', 'edge100', 'safari15', 'ios15'], logLevel: 'warning', charset: 'utf8' };
 
 await esbuild.build({ ...common, entryPoints: ['sdk/index.ts'], outfile: join(out, 'sdk.js'), format: 'iife' });
 await esbuild.build({ ...common, entryPoints: ['sdk/capture-entry.ts'], outfile: join(out, 'sdk-capture.js'), format: 'iife' });

@@ -117,9 +117,17 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	reason := session.ReasonCustomer
-	if req.Reason == "declined" {
+	var reason string
+	switch req.Reason {
+	case "":
+		reason = session.ReasonCustomer
+	case "declined":
 		reason = session.ReasonDeclined
+	case "error":
+		reason = session.ReasonCustomerError
+	default:
+		s.writeError(w, r, apperr.ErrBadRequest)
+		return
 	}
 	if _, err := s.opt.Sessions.End(ss.ID, reason); err != nil && !errors.Is(err, apperr.ErrEnded) {
 		s.writeError(w, r, err)

@@ -19,15 +19,16 @@ const (
 
 // End reasons. They are stored in the audit and shown to staff.
 const (
-	ReasonStaff        = "staff"             // staff pressed end
-	ReasonStaffCut     = "staff_cut"         // staff cut the stream after seeing something
-	ReasonCustomer     = "customer"          // customer pressed end
-	ReasonDeclined     = "customer_declined" // customer did not confirm the staff member's name
-	ReasonExpired      = "expired"           // code never used within its lifetime
-	ReasonShutdown     = "shutdown"          // server stopped
-	ReasonCustomerLost = "customer_lost"     // customer gone longer than the grace period
-	ReasonStaffIdle    = "staff_idle"        // no staff connected for too long
-	ReasonMaxDuration  = "max_duration"      // session reached its maximum length
+	ReasonStaff         = "staff"             // staff pressed end
+	ReasonStaffCut      = "staff_cut"         // staff cut the stream after seeing something
+	ReasonCustomer      = "customer"          // customer pressed end
+	ReasonDeclined      = "customer_declined" // customer did not confirm the staff member's name
+	ReasonCustomerError = "customer_error"    // the server refused what the customer's page sent (too large, malformed, too fast)
+	ReasonExpired       = "expired"           // code never used within its lifetime
+	ReasonShutdown      = "shutdown"          // server stopped
+	ReasonCustomerLost  = "customer_lost"     // customer gone longer than the grace period
+	ReasonStaffIdle     = "staff_idle"        // no staff connected for too long
+	ReasonMaxDuration   = "max_duration"      // session reached its maximum length
 )
 
 // Session is a snapshot of one session's metadata. It is a value: changing

@@ -4,6 +4,7 @@ import './style.css';
 import { API, APIError, Me, SessionInfo } from './api';
 import { Lang, texts, Texts } from './i18n';
 import { LiveView, ViewInfo } from './view';
+import { backoff, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
 
 const api = new API();
 let lang: Lang = (localStorage.getItem('tomoni.lang') as Lang) || (navigator.language.startsWith('ja') ? 'ja' : 'ja');
@@ -97,11 +98,13 @@ function renderDashboard(): void {
   const err = h('div', { class: 'error', role: 'alert', id: 'dashboard-error' });
   newBtn.onclick = async () => {
     err.textContent = '';
+    delete err.dataset.code;
     try {
       const s = await api.create();
       await refreshList();
       openSession(s);
     } catch (x) {
+      err.dataset.code = x instanceof APIError ? x.code : 'network';
       err.textContent = x instanceof APIError && x.code === 'busy' ? `${t.busy} (${x.message})` : t.error;
     }
   };
@@ -212,6 +215,9 @@ class Current {
   private expiresAt = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private retries = 0;
+  private stableTimer: ReturnType<typeof setTimeout> | undefined;
+  // The close-code name when the server closed the socket for good.
+  private refused = '';
   private closed = false;
   private device = '';
 
@@ -236,6 +242,7 @@ class Current {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.stableTimer);
     clearInterval(this.timer);
     this.ws?.close(1000, 'console closed');
     this.view.clear();
@@ -249,29 +256,42 @@ class Current {
   network(online: boolean): void {
     if (this.closed || this.state === 'ended') return;
     if (!online) this.ws?.close(1000, 'offline');
-    else if (!this.ws) { this.retries = 0; this.connect(); }
+    else if (!this.ws && !this.refused) { this.retries = 0; this.connect(); }
   }
 
   private connect(): void {
     if (navigator.onLine === false) { this.renderAll(); return; }
     const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(this.id)}/ws`);
     this.ws = ws;
-    ws.onopen = () => { this.retries = 0; this.renderAll(); };
+    ws.onopen = () => {
+      clearTimeout(this.stableTimer);
+      this.stableTimer = setTimeout(() => { this.retries = 0; }, STABLE_MS);
+      this.refused = '';
+      this.renderAll();
+    };
     ws.onmessage = (ev) => this.onMessage(String(ev.data));
     ws.onclose = (ev) => {
       if (this.ws !== ws || this.closed) return;
       this.ws = null;
-      if (ev.code >= 4000 && ev.code < 4100) {
+      clearTimeout(this.stableTimer);
+      if (ev.code === CLOSE_SESSION_ENDED) {
         if (this.state !== 'ended') { this.state = 'ended'; this.reason = ev.reason || this.reason; }
         this.view.clear();
         this.renderAll();
         void refreshList();
         return;
       }
-      // The console reconnects by itself and asks for a fresh snapshot on arrival.
       this.view.clear();
+      if (!reconnects(ev.code)) {
+        // Trying again would be refused the same way (login expired, a
+        // message the server does not allow): stop and say so.
+        this.refused = closeName(ev.code);
+        this.renderAll();
+        return;
+      }
+      // The console reconnects by itself and asks for a fresh snapshot on arrival.
       if (navigator.onLine === false) { this.renderAll(); return; }
-      const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.7 + Math.random() * 0.6);
+      const delay = backoff(this.retries);
       this.retries++;
       this.renderAll();
       setTimeout(() => { if (!this.closed) this.connect(); }, delay);
@@ -323,17 +343,28 @@ class Current {
     renderList();
   }
 
+  /**
+   * What the status line says, as a stable key (data-phase, for tests and
+   * support tools) and as text in the staff's language.
+   */
+  private phase(): [string, string] {
+    if (this.state === 'ended') return ['ended', t.reasons[this.reason] || t.state.ended];
+    if (this.refused) return ['refused', this.refused === 'unauthorized' ? t.loginExpired : t.refused];
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return ['reconnecting', t.state.reconnecting];
+    if (this.state === 'paused') return ['paused', t.paused[this.reason] || t.state.paused];
+    if (this.state === 'live' && !this.connected) return this.seen ? ['customer_disconnected', t.customerDisconnected] : ['customer_confirming', t.customerConfirming];
+    if (this.state === 'live' && !this.view.hasContent()) return ['waiting_for_screen', t.waitingForScreen];
+    return [this.state, t.state[this.state] || this.state];
+  }
+
   private statusText(): string {
-    if (this.state === 'ended') return t.reasons[this.reason] || t.state.ended;
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return t.state.reconnecting;
-    if (this.state === 'paused') return t.paused[this.reason] || t.state.paused;
-    if (this.state === 'live' && !this.connected) return this.seen ? t.customerDisconnected : t.customerConfirming;
-    if (this.state === 'live' && !this.view.hasContent()) return t.waitingForScreen;
-    return t.state[this.state] || this.state;
+    return this.phase()[1];
   }
 
   private renderStatus(): void {
-    this.status.textContent = this.statusText();
+    const [phase, text] = this.phase();
+    this.status.textContent = text;
+    this.status.dataset.phase = phase;
     this.status.dataset.state = this.state;
     this.status.dataset.reason = this.reason;
   }

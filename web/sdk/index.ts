@@ -1,9 +1,15 @@
 // Tomoni customer SDK. A site adds one script tag; this file offers
-// window.Tomoni: open(), join(code), end(), on(event, fn), and runs the
-// capture, the banner and the staff pointer while a session lasts.
+// window.Tomoni: open(), join(code), end(), pause(), resume(), on(), and
+// runs the banner and the staff pointer while a session lasts. The socket
+// is transport.ts, page-to-page continuity continuity.ts, pauses pauses.ts;
+// the recorder (capture.ts) is a separate file loaded when a session starts.
+import { CLOSE_REPLACED, CLOSE_SESSION_ENDED, CLOSE_UNAUTHORIZED } from '../shared/closecodes';
 import type { Capture } from './capture';
+import { crossOriginLink, forget, loadSaved, persist, Saved, Tabs, takeHandoff, withHandoff } from './continuity';
 import { detectLang, Lang, texts, Texts } from './i18n';
-import { DEFAULT_POLICY, excluded, joinSelectors, PolicyView } from './policy';
+import { Pauses, PauseReason } from './pauses';
+import { DEFAULT_POLICY, PolicyView } from './policy';
+import { Transport } from './transport';
 import { UI } from './ui';
 
 export type State = 'idle' | 'connecting' | 'live' | 'paused' | 'reconnecting' | 'ended';
@@ -12,20 +18,12 @@ export interface JoinOptions {
   /** The site's own confirmation of the staff member's name; by default Tomoni asks in its dialog. */
   confirm?: (staffName: string) => boolean | Promise<boolean>;
 }
-
-interface Saved { token: string; session: string; staff: string; policy?: PolicyView }
-interface StateDetail { state: State; reason?: string; staff?: string }
+export interface StateDetail { state: State; reason?: string; staff?: string }
 type Listener = (d: StateDetail) => void;
 
-const STORAGE_KEY = 'tomoni.session';
 const FLUSH_MS = 50;
 // Keep each frame well under the server's 4 MiB cap.
 const MAX_FRAME = 1 << 20;
-
-// Close codes from the server (internal/protocol).
-const CLOSE_ENDED = 4000;
-const CLOSE_UNAUTHORIZED = 4001;
-const NO_RECONNECT_MAX = 4099;
 
 class JoinFailure extends Error {
   constructor(public code: JoinError) { super(code); }
@@ -37,26 +35,21 @@ class Tomoni {
   private lang: Lang;
   private t: Texts;
   private ui: UI;
+  private transport: Transport;
+  private tabs: Tabs;
+  private pauses: Pauses;
   // The recorder lives in sdk-capture.js, loaded when a session starts.
   private capture: Capture | null = null;
   private captureLoad: Promise<typeof Capture> | null = null;
-  private ws: WebSocket | null = null;
   private saved: Saved | null = null;
   private state: State = 'idle';
   private reason = '';
   private batch: unknown[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
-  private retries = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private listeners: Listener[] = [];
   private pointer: { id: number; x: number; y: number } | null = null;
   private highlightId = 0;
-  // Why sharing is paused; empty means live. Several can hold at once.
-  private pauses = new Set<string>();
   private policy: PolicyView = DEFAULT_POLICY;
-  private skObserver: MutationObserver | null = null;
-  // Tabs of one origin talk here so that only one of them shares.
-  private channel: BroadcastChannel | null = typeof BroadcastChannel === 'function' ? new BroadcastChannel('tomoni') : null;
 
   constructor(script: HTMLScriptElement | null) {
     const src = script?.src || '';
@@ -65,48 +58,30 @@ class Tomoni {
     this.lang = detectLang(script);
     this.t = texts(this.lang);
     this.ui = new UI(this.t);
+    this.tabs = new Tabs(() => (this.saved && this.state !== 'ended' && this.state !== 'idle' ? this.saved.session : null));
+    this.pauses = new Pauses((_reason, added) => {
+      if (added) {
+        // Stop first: not one more event may be captured once a pause holds.
+        this.capture?.stopNow();
+        this.batch = [];
+      }
+      this.applyPause();
+    });
+    this.transport = new Transport(this.base, {
+      open: () => this.onOpen(),
+      message: (data) => this.onMessage(data),
+      retrying: () => {
+        this.capture?.stopNow();
+        this.batch = [];
+        this.setState('reconnecting');
+      },
+      closed: (code, name, reason) => this.onClosed(code, name, reason),
+    });
     window.addEventListener('scroll', () => this.placeOverlays(), { passive: true, capture: true });
     window.addEventListener('resize', () => this.placeOverlays(), { passive: true });
     window.addEventListener('pagehide', () => this.flush());
     document.addEventListener('click', (e) => this.onLinkClick(e), true);
-    // A dead network can leave a socket looking open for a long time: drop
-    // it when the browser knows it is offline, and come back the moment it
-    // is online again.
-    window.addEventListener('offline', () => { if (this.ws) this.ws.close(1000, 'offline'); });
-    window.addEventListener('online', () => {
-      if (this.saved && !this.ws) {
-        this.retries = 0;
-        this.connect();
-      }
-    });
-    if (this.channel) this.channel.onmessage = (ev: MessageEvent) => this.onTabMessage(ev.data);
     this.continueSaved();
-  }
-
-  /** Another tab asks whether a session is already shared from a tab; the sharing tab answers. */
-  private onTabMessage(m: { t?: string; session?: string; nonce?: string }): void {
-    if (m?.t === 'who' && this.saved && m.session === this.saved.session && this.state !== 'ended' && this.state !== 'idle') {
-      this.channel?.postMessage({ t: 'mine', session: m.session, nonce: m.nonce });
-    }
-  }
-
-  /** Resolves true when another tab of this origin already shares the session. */
-  private sharedElsewhere(session: string): Promise<boolean> {
-    const ch = this.channel;
-    if (!ch) return Promise.resolve(false);
-    const nonce = Math.random().toString(36).slice(2);
-    return new Promise((resolve) => {
-      const probe = new BroadcastChannel('tomoni');
-      const timer = setTimeout(() => { probe.close(); resolve(false); }, 200);
-      probe.onmessage = (ev: MessageEvent) => {
-        if (ev.data?.t === 'mine' && ev.data.nonce === nonce) {
-          clearTimeout(timer);
-          probe.close();
-          resolve(true);
-        }
-      };
-      probe.postMessage({ t: 'who', session, nonce });
-    });
   }
 
   /**
@@ -114,56 +89,41 @@ class Tomoni {
    * one-time hand-off token in the fragment (never sent to any server).
    */
   private onLinkClick(e: MouseEvent): void {
-    if (!this.saved || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-    const target = e.target instanceof Element ? e.target : null;
-    const a = target?.closest('a[href]') as HTMLAnchorElement | null;
-    if (!a || (a.target && a.target !== '_self')) return;
-    let url: URL;
-    try { url = new URL(a.href, location.href); } catch { return; }
-    if (url.origin === location.origin || !this.policy.site_origins.includes(url.origin)) return;
+    if (!this.saved) return;
+    const url = crossOriginLink(e, this.policy.site_origins);
+    if (!url) return;
     e.preventDefault();
     void this.handoffTo(url);
   }
 
   private async handoffTo(url: URL): Promise<void> {
     try {
-      const res = await fetch(`${this.base}/api/handoff`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors',
-        body: JSON.stringify({ token: this.saved?.token }),
-      });
-      const body = await res.json();
-      if (res.ok && typeof body.handoff === 'string') {
-        const rest = url.hash.replace(/^#/, '');
-        url.hash = `${rest ? `${rest}&` : ''}tomoni-handoff=${body.handoff}`;
-      }
+      const body = await this.post('/api/handoff', { token: this.saved?.token });
+      if (typeof body.handoff === 'string') withHandoff(url, body.handoff);
     } catch { /* go anyway; the next page is simply not shared */ }
     location.href = url.toString();
   }
 
-  /** Takes a hand-off token out of the URL, leaving the rest of the fragment. */
-  private takeHandoff(): string | null {
-    const re = /(^#|&)tomoni-handoff=([A-Za-z0-9_-]+)/;
-    const m = location.hash.match(re);
-    if (!m) return null;
-    let rest = location.hash.replace(re, '$1').replace(/^#&/, '#').replace(/&$/, '');
-    if (rest === '#') rest = '';
-    history.replaceState(history.state, '', location.pathname + location.search + rest);
-    return m[2];
-  }
-
   private async redeem(handoff: string): Promise<void> {
     try {
-      const res = await fetch(`${this.base}/api/handoff/redeem`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors',
-        body: JSON.stringify({ handoff }),
-      });
-      const body = await res.json();
-      if (!res.ok || !body.token) return; // used or expired: this page is not shared
-      this.saved = { token: body.token, session: body.session, staff: body.staff_name || '' };
-      this.persist();
+      const body = await this.post('/api/handoff/redeem', { handoff });
+      if (typeof body.token !== 'string' || typeof body.session !== 'string') return;
+      this.saved = { token: body.token, session: body.session, staff: typeof body.staff_name === 'string' ? body.staff_name : '' };
+      persist(this.saved);
       await this.loadPolicy();
       this.connect();
-    } catch { /* network: not shared */ }
+    } catch { /* used, expired or no network: this page is not shared */ }
+  }
+
+  /** POSTs JSON to the server; rejects on a network error or a refusal. */
+  private async post(path: string, body: object, keepalive = false): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.base}${path}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors', keepalive,
+      body: JSON.stringify(body),
+    });
+    const out = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) throw Object.assign(new Error(String(out.error || res.status)), { status: res.status, code: out.error });
+    return out;
   }
 
   /** Current state. */
@@ -195,7 +155,8 @@ class Tomoni {
       } catch (e) {
         const c = e instanceof JoinFailure ? e.code : 'network';
         if (c === 'declined') return null;
-        return c === 'invalid_code' ? this.t.errInvalid : c === 'busy' ? this.t.errBusy : c === 'rate_limited' ? this.t.errRate : this.t.errNetwork;
+        const text = c === 'invalid_code' ? this.t.errInvalid : c === 'busy' ? this.t.errBusy : c === 'rate_limited' ? this.t.errRate : this.t.errNetwork;
+        return { code: c, text };
       }
     });
   }
@@ -207,36 +168,29 @@ class Tomoni {
    */
   async join(code: string, opts: JoinOptions = {}): Promise<void> {
     if (this.saved) throw new JoinFailure('busy');
-    let res: Response;
+    let body: Record<string, unknown>;
     try {
-      res = await fetch(`${this.base}/api/join`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ code: String(code).trim(), device: deviceClass() }),
-        credentials: 'omit',
-        mode: 'cors',
-      });
-    } catch {
-      throw new JoinFailure('network');
+      body = await this.post('/api/join', { code: String(code).trim(), device: deviceClass() });
+    } catch (e) {
+      const err = (e as { code?: unknown; status?: number }).code;
+      const status = (e as { status?: number }).status;
+      if (status === undefined) throw new JoinFailure('network');
+      throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' ? err : status === 400 ? 'invalid_code' : 'network');
     }
-    let body: { error?: string; session?: string; token?: string; staff_name?: string } = {};
-    try { body = await res.json(); } catch { /* handled below */ }
-    if (!res.ok || !body.token || !body.session) {
-      const err = body.error;
-      throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' ? err : res.status === 400 ? 'invalid_code' : 'network');
-    }
-    const staff = body.staff_name || '';
+    if (typeof body.token !== 'string' || typeof body.session !== 'string') throw new JoinFailure('network');
+    const token = body.token;
+    const staff = typeof body.staff_name === 'string' ? body.staff_name : '';
     let ok = false;
     try {
       ok = opts.confirm ? await opts.confirm(staff) : await this.ui.confirmStaff(staff);
     } catch { ok = false; }
     if (!ok) {
       // Tell the server at once, so the staff sees the refusal and the code is spent.
-      void fetch(`${this.base}/api/leave`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: body.token, reason: 'declined' }), credentials: 'omit', mode: 'cors' }).catch(() => undefined);
+      void this.post('/api/leave', { token, reason: 'declined' }).catch(() => undefined);
       throw new JoinFailure('declined');
     }
-    this.saved = { token: body.token, session: body.session, staff };
-    this.persist();
+    this.saved = { token, session: body.session, staff };
+    persist(this.saved);
     await this.loadPolicy();
     this.connect();
   }
@@ -244,49 +198,26 @@ class Tomoni {
   /** Ends the session from the customer's side. */
   end(): void {
     if (!this.saved) return;
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+    if (this.transport.isOpen()) {
       this.flush();
-      this.ws.send(JSON.stringify({ t: 'end' }));
+      this.transport.send({ t: 'end' });
     } else {
       // Between connections: tell the server over HTTP, so the staff hears
       // at once rather than after the grace period.
-      void fetch(`${this.base}/api/leave`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit', mode: 'cors', keepalive: true,
-        body: JSON.stringify({ token: this.saved.token }),
-      }).catch(() => undefined);
+      void this.post('/api/leave', { token: this.saved.token }, true).catch(() => undefined);
     }
     this.finish('customer');
   }
 
   /** Pauses sharing for the site's own reasons until resume(). */
   pause(reason = 'site'): void {
-    this.setPause(reason === 'secure_input' || reason === 'excluded_page' ? reason : 'site', true);
+    this.pauses.set(reason === 'secure_input' || reason === 'excluded_page' ? (reason as PauseReason) : 'site', true);
   }
 
   /** Ends a pause begun with pause(). */
   resume(): void {
-    this.setPause('site', false);
-    this.setPause('secure_input', this.softKeyboardOpen());
-  }
-
-  private setPause(reason: string, on: boolean): void {
-    const had = this.pauses.has(reason);
-    if (on === had) return;
-    if (on) {
-      // Stop first: not one more event may be captured once a pause holds.
-      this.capture?.stopNow();
-      this.batch = [];
-      this.pauses.add(reason);
-    } else {
-      this.pauses.delete(reason);
-    }
-    this.applyPause();
-  }
-
-  /** The reason shown for a pause: the page rule first, then secure input, then the site's own. */
-  private pauseReason(): string {
-    for (const r of ['excluded_page', 'secure_input', 'site']) if (this.pauses.has(r)) return r;
-    return '';
+    this.pauses.set('site', false);
+    this.pauses.set('secure_input', this.pauses.softKeyboardOpen());
   }
 
   /**
@@ -296,21 +227,17 @@ class Tomoni {
    * duplicated) does not share while the original tab still does.
    */
   private continueSaved(): void {
-    const h = this.takeHandoff();
+    const h = takeHandoff();
     if (h) {
       void this.redeem(h);
       return;
     }
-    let saved: Saved;
-    try {
-      const raw = sessionStorage.getItem(STORAGE_KEY);
-      if (!raw) return;
-      saved = JSON.parse(raw) as Saved;
-    } catch { return; }
-    void this.sharedElsewhere(saved.session).then((elsewhere) => {
+    const saved = loadSaved();
+    if (!saved) return;
+    void this.tabs.sharedElsewhere(saved.session).then((elsewhere) => {
       if (elsewhere) {
-        try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
-        this.ui.toast(this.t.otherTab, 6000);
+        forget();
+        this.ui.toast(this.t.otherTab, 6000, 'other_tab');
         return;
       }
       this.saved = saved;
@@ -319,15 +246,15 @@ class Tomoni {
   }
 
   private applyPause(): void {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
-    const reason = this.pauseReason();
+    if (!this.transport.isOpen()) return;
+    const reason = this.pauses.reason;
     if (reason) {
       this.batch = [];
       this.capture?.stopNow();
-      this.ws.send(JSON.stringify({ t: 'status', state: 'paused', reason }));
+      this.transport.send({ t: 'status', state: 'paused', reason });
       this.setState('paused', reason);
     } else if (this.state !== 'live' || !this.capture?.running()) {
-      this.ws.send(JSON.stringify({ t: 'status', state: 'live' }));
+      this.transport.send({ t: 'status', state: 'live' });
       this.setState('live');
       this.startCapture();
     }
@@ -345,110 +272,43 @@ class Tomoni {
     } catch { /* keep the defaults: everything is masked anyway */ }
     if (this.saved) {
       this.saved.policy = this.policy;
-      this.persist();
+      persist(this.saved);
     }
-  }
-
-  private persist(): void {
-    try { if (this.saved) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.saved)); } catch { /* private mode */ }
-  }
-
-  private checkPage(): void {
-    this.setPause('excluded_page', excluded(this.policy, location.href));
-  }
-
-  // Checked on every DOM mutation, so built once per policy.
-  private skSelector: { policy: PolicyView; sel: string } | null = null;
-
-  private softKeyboardSelector(): string {
-    if (this.skSelector?.policy !== this.policy) {
-      this.skSelector = { policy: this.policy, sel: joinSelectors(['[data-tomoni-softkeyboard]', ...this.policy.softkeyboard_selectors]) };
-    }
-    return this.skSelector.sel;
-  }
-
-  private softKeyboardOpen(): boolean {
-    const sel = this.softKeyboardSelector();
-    if (!sel) return false;
-    return Array.from(document.querySelectorAll(sel)).some((el) => visible(el));
-  }
-
-  /**
-   * Watches software keyboards: the moment one shows or is touched, capture
-   * stops (inside the same task, so before the next frame is painted); when
-   * all are hidden again, sharing resumes with a fresh snapshot.
-   */
-  private watchSoftKeyboards(): void {
-    if (this.skObserver) return;
-    const check = () => this.setPause('secure_input', this.softKeyboardOpen());
-    this.skObserver = new MutationObserver(check);
-    this.skObserver.observe(document.documentElement, { subtree: true, childList: true, attributes: true, attributeFilter: ['hidden', 'style', 'class', 'open', 'aria-hidden'] });
-    const touch = (e: Event) => {
-      const t = e.target;
-      const sel = this.softKeyboardSelector();
-      if (sel && t instanceof Element && t.closest(sel)) this.setPause('secure_input', true);
-    };
-    document.addEventListener('pointerdown', touch, true);
-    document.addEventListener('focusin', touch, true);
-    // Single-page sites change pages without a load.
-    const onNav = () => { if (this.saved) this.checkPage(); };
-    for (const m of ['pushState', 'replaceState'] as const) {
-      const orig = history[m];
-      history[m] = function (this: History, ...args: Parameters<History['pushState']>) {
-        const r = orig.apply(this, args);
-        onNav();
-        return r;
-      };
-    }
-    window.addEventListener('popstate', onNav);
-    window.addEventListener('hashchange', onNav);
   }
 
   private connect(): void {
     if (!this.saved) return;
     void this.loadCapture().catch(() => undefined); // fetch the recorder while the socket opens
-    clearTimeout(this.retryTimer);
-    this.setState(this.retries > 0 ? 'reconnecting' : 'connecting');
-    if (navigator.onLine === false) return; // the 'online' event reconnects
-    const url = `${this.base.replace(/^http/, 'ws')}/api/customer/ws?token=${encodeURIComponent(this.saved.token)}`;
-    const ws = new WebSocket(url);
-    this.ws = ws;
-    ws.onopen = () => {
-      this.retries = 0;
-      ws.send(JSON.stringify({ t: 'hello', device: deviceClass(), vw: innerWidth, vh: innerHeight }));
-      this.watchSoftKeyboards();
-      this.pauses.delete('excluded_page');
-      if (excluded(this.policy, location.href)) this.pauses.add('excluded_page');
-      if (this.softKeyboardOpen()) this.pauses.add('secure_input');
-      this.state = 'connecting';
-      this.applyPause();
-    };
-    ws.onmessage = (ev) => this.onMessage(ev.data);
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.capture?.stopNow();
-      this.batch = [];
-      if (ev.code === CLOSE_ENDED || ev.code === CLOSE_UNAUTHORIZED) {
-        this.finish(ev.reason || 'ended', false);
-        return;
-      }
-      if (ev.code >= 4000 && ev.code <= NO_RECONNECT_MAX) {
-        this.finish(ev.reason || 'closed', false);
-        return;
-      }
-      if (!this.saved) return;
-      if (navigator.onLine === false) {
-        this.retries++;
-        this.setState('reconnecting');
-        return; // the 'online' event reconnects
-      }
-      // Jittered exponential backoff: 0.5 s, 1 s, 2 s … capped at 10 s.
-      const delay = Math.min(10000, 500 * 2 ** this.retries) * (0.7 + Math.random() * 0.6);
-      this.retries++;
-      this.setState('reconnecting');
-      this.retryTimer = setTimeout(() => this.connect(), delay);
-    };
+    this.setState(this.transport.retrying ? 'reconnecting' : 'connecting');
+    this.transport.start(this.saved.token);
+  }
+
+  private onOpen(): void {
+    this.transport.send({ t: 'hello', device: deviceClass(), vw: innerWidth, vh: innerHeight });
+    this.pauses.watch(this.policy);
+    this.pauses.reset();
+    this.state = 'connecting';
+    this.applyPause();
+  }
+
+  /** The server closed the socket for good. */
+  private onClosed(code: number, name: string, reason: string): void {
+    this.capture?.stopNow();
+    this.batch = [];
+    if (code === CLOSE_SESSION_ENDED || code === CLOSE_UNAUTHORIZED) {
+      this.finish(reason || 'ended', false);
+      return;
+    }
+    if (code === CLOSE_REPLACED) {
+      // A newer page of this tab took the session over; it keeps the saved
+      // token, and this page simply stops.
+      this.stopHere('replaced');
+      return;
+    }
+    // The server refused what this page sent (too large, malformed, too
+    // fast). Trying again would fail the same way: end the session and say so.
+    if (this.saved) void this.post('/api/leave', { token: this.saved.token, reason: 'error' }, true).catch(() => undefined);
+    this.finish(name, false, this.t.endedError);
   }
 
   /** Loads the recorder once; a failed load may be tried again. */
@@ -474,7 +334,7 @@ class Tomoni {
   private startCapture(): void {
     const go = (C: typeof Capture) => {
       if (!this.capture) this.capture = new C();
-      if (this.state !== 'live' || this.pauseReason() || !this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      if (this.state !== 'live' || this.pauses.reason || !this.transport.isOpen()) return;
       this.capture.start(this.policy, (e) => {
         this.batch.push(e);
         if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
@@ -482,7 +342,7 @@ class Tomoni {
     };
     this.loadCapture().then(go, () => {
       // Without the recorder nothing can be shared: reconnect and try again.
-      this.ws?.close(1000, 'capture unavailable');
+      this.transport.bounce();
     });
   }
 
@@ -492,24 +352,22 @@ class Tomoni {
     if (!this.batch.length) return;
     const events = this.batch;
     this.batch = [];
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN || this.state !== 'live') return;
-    this.sendEvents(ws, events);
+    if (!this.transport.isOpen() || this.state !== 'live') return;
+    this.sendEvents(events);
   }
 
-  private sendEvents(ws: WebSocket, events: unknown[]): void {
+  private sendEvents(events: unknown[]): void {
     const frame = JSON.stringify({ t: 'events', ct: Date.now(), events });
     if (frame.length <= MAX_FRAME || events.length === 1) {
-      ws.send(frame);
+      this.transport.send(frame);
       return;
     }
     const half = Math.ceil(events.length / 2);
-    this.sendEvents(ws, events.slice(0, half));
-    this.sendEvents(ws, events.slice(half));
+    this.sendEvents(events.slice(0, half));
+    this.sendEvents(events.slice(half));
   }
 
-  private onMessage(data: unknown): void {
-    if (typeof data !== 'string') return;
+  private onMessage(data: string): void {
     let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string };
     try { m = JSON.parse(data); } catch { return; }
     // Staff may only point, highlight and ask for a fresh snapshot. Anything
@@ -531,7 +389,7 @@ class Tomoni {
         if (m.state === 'ended') this.finish(m.reason || 'ended', false);
         break;
       case 'status':
-        if (m.state === 'warning') this.ui.toast(this.t.warning, 8000);
+        if (m.state === 'warning') this.ui.toast(this.t.warning, 8000, 'warning');
         break;
       default:
         break;
@@ -557,24 +415,26 @@ class Tomoni {
     else this.ui.hideHighlight();
   }
 
-  private finish(reason: string, sendClose = true): void {
-    clearTimeout(this.retryTimer);
+  /** Stops everything this page does for the session, keeping the saved token. */
+  private stopHere(reason: string, sendClose = false): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.capture?.stopNow();
     this.batch = [];
     this.pointer = null;
     this.highlightId = 0;
-    const ws = this.ws;
-    this.ws = null;
-    if (ws && sendClose) ws.close(1000, 'customer ended');
-    else if (ws) ws.close();
+    this.transport.stop(sendClose ? 1000 : undefined, sendClose ? 'customer ended' : undefined);
+    this.pauses.unwatch();
     this.saved = null;
-    this.pauses.clear();
-    try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
     this.ui.clearAll();
     this.setState('ended', reason);
-    this.ui.toast(this.t.ended);
+  }
+
+  /** Ends the session on this page and forgets it, so no later page continues it. */
+  private finish(reason: string, sendClose = true, message = this.t.ended): void {
+    this.stopHere(reason, sendClose);
+    forget();
+    this.ui.toast(message, message === this.t.ended ? 4000 : 10000, reason === 'customer' || message === this.t.ended ? 'ended' : 'error');
   }
 
   private setState(s: State, reason = ''): void {
@@ -619,13 +479,6 @@ class Tomoni {
 function clamp01(v: unknown): number {
   const n = Number(v);
   return Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0.5;
-}
-
-function visible(el: Element): boolean {
-  if (!el.isConnected || (el as HTMLElement).hidden) return false;
-  const cs = getComputedStyle(el);
-  if (cs.display === 'none' || cs.visibility === 'hidden') return false;
-  return el.getClientRects().length > 0;
 }
 
 function elementOf(n: Node | null): Element | null {

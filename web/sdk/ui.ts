@@ -72,8 +72,12 @@ export class UI {
     return e;
   }
 
-  /** Shows consent, then the code field. onSubmit resolves to an error text or null on success. */
-  openDialog(onSubmit: (code: string) => Promise<string | null>): void {
+  /**
+   * Shows consent, then the code field. onSubmit resolves to the problem
+   * (a stable code, kept in the error line's data-code, and its text) or
+   * null on success.
+   */
+  openDialog(onSubmit: (code: string) => Promise<{ code: string; text: string } | null>): void {
     this.closeDialog();
     this.mount();
     const t = this.t;
@@ -138,13 +142,14 @@ export class UI {
       buttons.append(close, ok);
       const submit = async () => {
         const code = input.value.replace(/[^0-9０-９]/g, '').replace(/[０-９]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
-        if (code.length !== 6) { err.textContent = t.errFormat; return; }
+        if (code.length !== 6) { err.textContent = t.errFormat; err.dataset.code = 'format'; return; }
         ok.disabled = true;
         err.textContent = t.connecting;
+        err.dataset.code = 'connecting';
         const problem = await onSubmit(code);
         ok.disabled = false;
         if (!box.isConnected) return; // the confirmation step replaced this dialog
-        if (problem) { err.textContent = problem; input.select(); return; }
+        if (problem) { err.textContent = problem.text; err.dataset.code = problem.code; input.select(); return; }
         this.closeDialog();
       };
       ok.onclick = () => void submit();
@@ -222,12 +227,14 @@ export class UI {
     this.banner = null;
   }
 
-  toast(text: string, ms = 4000): void {
+  /** Shows text for ms; kind is a stable key for what it says (data-kind). */
+  toast(text: string, ms = 4000, kind = ''): void {
     this.mount();
     this.toastEl?.remove();
     const t = this.el('div', 'toast', text);
     t.setAttribute('role', 'status');
     t.dataset.tomoni = 'toast';
+    if (kind) t.dataset.kind = kind;
     this.root.appendChild(t);
     this.toastEl = t;
     setTimeout(() => { if (this.toastEl === t) { t.remove(); this.toastEl = null; } }, ms);
