@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // the staff view shows the customer's page.
 func TestCustomerJoinsAndStaffSeesPage(t *testing.T) {
 	e := mustStart(t)
-	e.staffLogin()
+	e.staffLoginThroughForm()
 	// Visitors who never share load only the small entry script.
 	e.openCustomer("index.html")
 	loadedCapture := `performance.getEntriesByType('resource').some(r => r.name.endsWith('/sdk-capture.js'))`
@@ -30,10 +31,17 @@ func TestCustomerJoinsAndStaffSeesPage(t *testing.T) {
 	}
 	t.Logf("staff view showed the heading %s after the customer's banner went live", took)
 
-	state := evalAs[string](e, e.staff, `document.querySelector('#session-state').textContent`)
-	if state != "共有中" {
-		t.Errorf("console state %q, want 共有中", state)
+	// The console says so, in Japanese by default.
+	if phase := evalAs[string](e, e.staff, `document.querySelector('#session-state').dataset.phase`); phase != "live" {
+		t.Errorf("console phase %q, want live", phase)
 	}
+	if state := evalAs[string](e, e.staff, `document.querySelector('#session-state').textContent`); state != "共有中" {
+		t.Errorf("console status reads %q, want 共有中", state)
+	}
+	if info := evalAs[string](e, e.staff, `(({device, width, scrollX, scrollY}) => [device, width, scrollX, scrollY].join(' '))(document.querySelector('#view-info').dataset)`); info != "pc 1280 0 0" {
+		t.Errorf("view info says %q, want device pc, width 1280, scroll 0,0", info)
+	}
+	// And says it in Japanese.
 	info := evalAs[string](e, e.staff, `document.querySelector('#view-info').textContent`)
 	for _, want := range []string{"端末: PC", "画面: 1280×", "スクロール: 0, 0"} {
 		if !strings.Contains(info, want) {
@@ -161,9 +169,11 @@ func TestStaffViewFollowsScrollAndDetails(t *testing.T) {
 	e.join("index.html")
 	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
 
-	e.exec(e.customer, `window.scrollTo(0, 600)`)
-	e.waitJS(e.staff, "the staff view to scroll to 600", `Math.abs(`+staffDoc+`.scrollingElement.scrollTop - 600) < 2`, 3*time.Second)
-	e.waitJS(e.staff, "the info bar to show the scroll", `document.querySelector('#view-info').textContent.includes('スクロール: 0, 600')`, 3*time.Second)
+	e.exec(e.customer, `window.scrollTo(0, 400)`)
+	e.waitJS(e.customer, "the customer's page to scroll", `scrollY > 300`, time.Second)
+	y := evalAs[int](e, e.customer, `Math.round(scrollY)`)
+	e.waitJS(e.staff, "the staff view to scroll as far", fmt.Sprintf(`Math.abs(%s.scrollingElement.scrollTop - %d) < 2`, staffDoc, y), 3*time.Second)
+	e.waitJS(e.staff, "the info bar to show the scroll", fmt.Sprintf(`document.querySelector('#view-info').dataset.scrollY === '%d'`, y), 3*time.Second)
 
 	if e.staffViewText() != "" && strings.Contains(e.staffViewText(), "担当者に見えるのは") {
 		t.Fatal("details content visible before it was opened")
@@ -181,7 +191,7 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 	e.staffLogin()
 	e.join("index.html")
 	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
-	e.waitJS(e.staff, "device class phone", `document.querySelector('#view-info').textContent.includes('スマートフォン') && document.querySelector('#view-info').textContent.includes('390×')`, 3*time.Second)
+	e.waitJS(e.staff, "device class phone", `document.querySelector('#view-info').dataset.device === 'phone' && document.querySelector('#view-info').dataset.width === '390'`, 3*time.Second)
 
 	const button = `.hero [data-action=share]`
 	// Where the button is on the staff's screen: inside the scaled replay.
@@ -257,7 +267,7 @@ func TestForbiddenStaffMessagesAreRefused(t *testing.T) {
 func TestCodesAndEnding(t *testing.T) {
 	e := mustStart(t, func(c *config.Config) { c.CodeTTL = 2 * time.Second })
 	e.staffLogin()
-	const invalid = "コードが正しくないか、有効期限が切れています。担当者に新しいコードをお尋ねください。"
+	const invalid = "invalid_code"
 
 	t.Run("wrong code", func(t *testing.T) {
 		e := e.with(t)
@@ -269,7 +279,7 @@ func TestCodesAndEnding(t *testing.T) {
 	t.Run("expired code", func(t *testing.T) {
 		e := e.with(t)
 		code := e.newCode()
-		e.waitJS(e.staff, "the code to expire", `document.querySelector('#session-state').textContent === 'コードの有効期限が切れました'`, 5*time.Second)
+		e.waitJS(e.staff, "the code to expire", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'expired'`, 5*time.Second)
 		if msg := e.enterCode(code); msg != invalid {
 			t.Errorf("expired code: %q", msg)
 		}
@@ -280,9 +290,9 @@ func TestCodesAndEnding(t *testing.T) {
 		if msg := e.enterCode(code); msg != "" {
 			t.Fatalf("fresh code refused: %q", msg)
 		}
-		e.waitJS(e.staff, "live", `document.querySelector('#session-state').textContent === '共有中'`, 3*time.Second)
+		e.waitJS(e.staff, "live", `document.querySelector('#session-state').dataset.phase === 'live'`, 3*time.Second)
 		e.exec(e.customer, shadow+`.querySelector('[data-tomoni=end]').click()`)
-		e.waitJS(e.staff, "ended by customer", `document.querySelector('#session-state').textContent === 'お客さまが終了しました'`, 3*time.Second)
+		e.waitJS(e.staff, "ended by customer", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer'`, 3*time.Second)
 		if n := evalAs[int](e, e.staff, `document.querySelectorAll('#view iframe').length`); n != 0 {
 			t.Error("staff view still shows the page after the end")
 		}
@@ -303,17 +313,25 @@ func TestCodesAndEnding(t *testing.T) {
 		if st := evalAs[string](e, e.customer, `Tomoni.current.state`); st != "ended" {
 			t.Errorf("customer state %q", st)
 		}
+		// The page's socket closes; a page without a socket can send nothing.
+		deadline := time.Now().Add(15 * time.Second)
+		for open, _ := e.custWS.sockets(); open != 0; open, _ = e.custWS.sockets() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the customer still has %d open sockets after the staff ended", open)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		before, _ := e.custWS.snapshot()
+		_, created := e.custWS.sockets()
 		e.run(e.customer, chromedp.SendKeys(chromedp.CSS("#login-id"), "after-the-end"))
 		e.exec(e.customer, `document.body.appendChild(document.createElement('p')).textContent = 'new content'; window.scrollBy(0, 100)`)
-		time.Sleep(500 * time.Millisecond) // a quiet period: nothing may be sent in it
+		// Typing and mutations after the end open no new socket and send nothing.
 		after, _ := e.custWS.snapshot()
-		if len(after) != len(before) {
-			t.Errorf("customer sent %d frames after the staff ended: %q", len(after)-len(before), after[len(before):])
+		if open, createdAfter := e.custWS.sockets(); open != 0 || createdAfter != created || len(after) != len(before) {
+			t.Errorf("after the staff ended: %d sockets open, %d created, %d frames sent", open, createdAfter-created, len(after)-len(before))
 		}
-		state := evalAs[string](e, e.staff, `document.querySelector('#session-state').textContent`)
-		if state != "スタッフが終了しました" {
-			t.Errorf("console state %q", state)
+		if phase := evalAs[string](e, e.staff, `document.querySelector('#session-state').dataset.phase + '/' + document.querySelector('#session-state').dataset.reason`); phase != "ended/staff" {
+			t.Errorf("console phase %q, want ended/staff", phase)
 		}
 	})
 }
@@ -322,12 +340,11 @@ func TestCodesAndEnding(t *testing.T) {
 // nothing of the screen.
 func TestAuditShowsMetadataOnly(t *testing.T) {
 	e := mustStart(t)
-	e.staffLogin()
+	e.staffLoginThroughForm()
 	e.join("account.html")
 	e.waitStaffSees("1,284,530円", 3*time.Second)
-	time.Sleep(200 * time.Millisecond) // a measurable duration
 	e.run(e.staff, chromedp.Click(chromedp.CSS("#end-session")))
-	e.waitJS(e.staff, "ended", `document.querySelector('#session-state').textContent === 'スタッフが終了しました'`, 3*time.Second)
+	e.waitJS(e.staff, "ended", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'staff'`, 3*time.Second)
 	e.run(e.staff, chromedp.Click(chromedp.CSS("#audit-button")))
 	e.waitJS(e.staff, "the audit table", `document.querySelector('#audit-table tr[data-kind=session_ended]')`, 3*time.Second)
 	ended := evalAs[string](e, e.staff, `document.querySelector('#audit-table tr[data-kind=session_ended]').innerText`)

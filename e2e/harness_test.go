@@ -6,24 +6,30 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/server"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
 const (
@@ -33,18 +39,72 @@ const (
 )
 
 // chromiumPath finds the browser; the suite fails (never skips) without one.
-func chromiumPath(t testing.TB) string {
-	t.Helper()
+// Chromium's headless shell comes first: the same engine without the
+// desktop browser's UI and compositing, it needs about half the CPU, which
+// on a two-core machine halves the suite.
+func chromiumPath() (string, error) {
 	if p := os.Getenv("TOMONI_CHROMIUM"); p != "" {
-		return p
+		return p, nil
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, nil
 		}
 	}
-	t.Fatal("no Chromium found: install Debian's chromium package or set TOMONI_CHROMIUM")
-	return ""
+	return "", errors.New("no Chromium found: install Debian's chromium-headless-shell (or chromium) package, or set TOMONI_CHROMIUM")
+}
+
+// browser is the one Chromium of this test binary. Each test gets a fresh
+// browser context of it (its own cookies, storage and tabs), so tests are
+// as isolated as with a browser each and start in milliseconds.
+var browser struct {
+	ctx context.Context
+	err error
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// Browser tests mostly wait for the browser and the server; running
+	// more of them at once than there are cores keeps both busy.
+	if f := flag.Lookup("test.parallel"); f != nil && f.Value.String() == strconv.Itoa(runtime.GOMAXPROCS(0)) {
+		f.Value.Set(strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0))))
+	}
+	cancel := startBrowser()
+	code := m.Run()
+	cancel()
+	os.Exit(code)
+}
+
+func startBrowser() (cancel func()) {
+	path, err := chromiumPath()
+	if err != nil {
+		browser.err = err
+		return func() {}
+	}
+	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("lang", "ja-JP"),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	if err := chromedp.Do(ctx); err != nil {
+		browser.err = fmt.Errorf("start Chromium at %s: %w", path, err)
+	}
+	browser.ctx = ctx
+	return func() {
+		cancelBrowser()
+		cancelAlloc()
+	}
 }
 
 // syncBuffer collects the server's logs for the "nothing recorded" checks.
@@ -70,6 +130,15 @@ type frames struct {
 	mu       sync.Mutex
 	sent     []string
 	received []string
+	open     int // sockets created and not yet closed
+	created  int // sockets created in all
+}
+
+// sockets reports the tab's open sockets and how many it ever created.
+func (f *frames) sockets() (open, created int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open, f.created
 }
 
 func (f *frames) snapshot() (sent, received []string) {
@@ -93,8 +162,11 @@ type option func(*config.Config)
 
 // mustStart runs a fresh server (temp database, :0 ports) and a browser with
 // a staff tab and a customer tab.
+//
+// Every test that calls it runs in parallel with the others.
 func mustStart(t *testing.T, opts ...option) *env {
 	t.Helper()
+	t.Parallel()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DemoAddr = "127.0.0.1:0"
@@ -115,35 +187,20 @@ func mustStart(t *testing.T, opts ...option) *env {
 		t.Fatal(err)
 	}
 
-	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("lang", "ja-JP"),
-		chromedp.WindowSize(1280, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, allocOpts...)
-	staff, cancelStaff := chromedp.NewContext(allocCtx)
-	// Start the browser with the staff tab first: a context made from a
-	// parent that has no browser yet would start a browser of its own.
+	if browser.err != nil {
+		t.Fatal(browser.err)
+	}
+	// A browser context of its own: cookies, storage and tabs of this test only.
+	staff, cancelStaff := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(staff); err != nil {
 		cancelStaff()
-		cancelAlloc()
-		t.Fatalf("start browser: %v", err)
+		t.Fatalf("open a browser context: %v", err)
 	}
 	customer, cancelCustomer := chromedp.NewContext(staff)
 	e := &env{t: t, app: a, logs: logs, staff: staff, customer: customer, staffWS: &frames{}, custWS: &frames{}, dataDir: cfg.DataDir}
 	t.Cleanup(func() {
 		cancelCustomer()
 		cancelStaff()
-		cancelAlloc()
 		a.Close()
 		if t.Failed() {
 			t.Logf("server log:\n%s", tail(logs.String(), 4000))
@@ -164,6 +221,15 @@ func mustStart(t *testing.T, opts ...option) *env {
 				f.mu.Lock()
 				f.received = append(f.received, string(ev.Response.PayloadData))
 				f.mu.Unlock()
+			case *network.EventWebSocketCreated:
+				f.mu.Lock()
+				f.open++
+				f.created++
+				f.mu.Unlock()
+			case *network.EventWebSocketClosed:
+				f.mu.Lock()
+				f.open--
+				f.mu.Unlock()
 			}
 		})
 		if err != nil {
@@ -171,6 +237,13 @@ func mustStart(t *testing.T, opts ...option) *env {
 		}
 		if _, err := chromedp.Call(tab.ctx, network.Enable, network.EnableParams{}); err != nil {
 			t.Fatalf("enable network events: %v", err)
+		}
+		// As a user who asked for less motion: the banner's dot stops
+		// blinking, which spares the shared machine a repaint every frame.
+		if _, err := chromedp.Call(tab.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
+		}); err != nil {
+			t.Fatalf("emulate reduced motion: %v", err)
 		}
 	}
 	return e
@@ -219,12 +292,30 @@ func (e *env) exec(tab context.Context, js string) {
 }
 
 // waitJS polls a JS expression until it is truthy, failing after timeout.
+//
+// Timeouts are deadlines for something that must happen, not speed
+// targets (benchmarks measure those): with tests running in parallel under
+// the race detector, none is shorter than 15 s.
 func (e *env) waitJS(tab context.Context, what, js string, timeout time.Duration) {
 	e.t.Helper()
+	timeout = max(timeout, 15*time.Second)
 	deadline := time.Now().Add(timeout)
+	// The page polls the expression itself, so a wait costs one DevTools
+	// round trip rather than one every few milliseconds; a navigation ends
+	// the page's poll with an error, and the loop starts it again on the
+	// new page.
+	poll := fmt.Sprintf(`new Promise((resolve) => {
+		const until = Date.now() + %d;
+		const tick = () => {
+			let ok = false;
+			try { ok = Boolean(%s); } catch (e) { ok = false; }
+			if (ok || Date.now() > until) resolve(ok); else setTimeout(tick, 20);
+		};
+		tick();
+	})`, 2000, js)
 	for {
 		ctx, cancel := context.WithTimeout(tab, 5*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("Boolean("+js+")"))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](poll, chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil && ok {
 			return
@@ -232,12 +323,47 @@ func (e *env) waitJS(tab context.Context, what, js string, timeout time.Duration
 		if time.Now().After(deadline) {
 			e.t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond) // between pages
+		}
 	}
 }
 
-// staffLogin logs in through the console's form.
+// staffLogin gives the staff tab a login minted on the server side and
+// opens the console: the login form itself is tested once, in
+// TestCustomerJoinsAndStaffSeesPage.
 func (e *env) staffLogin() {
+	e.t.Helper()
+	ctx := context.Background()
+	st, err := e.app.Store.StaffByUsername(ctx, staffUser)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, err := auth.NewToken()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	csrf, err := auth.NewToken()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.app.Store.CreateLogin(ctx, store.Login{TokenHash: auth.HashToken(tok), StaffID: st.ID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(e.staff, network.SetCookie, network.SetCookieParams{
+		Name: server.CookieName, Value: tok, URL: e.app.URL() + "/", HTTPOnly: new(true), SameSite: network.CookieSameSiteStrict,
+	}); err != nil {
+		e.t.Fatalf("set the login cookie: %v", err)
+	}
+	e.run(e.staff,
+		chromedp.Navigate(e.app.URL()+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#new-session")),
+	)
+}
+
+// staffLoginThroughForm logs in as a person does, through the console's form.
+func (e *env) staffLoginThroughForm() {
 	e.t.Helper()
 	e.run(e.staff,
 		chromedp.Navigate(e.app.URL()+"/console/"),
@@ -272,7 +398,8 @@ func (e *env) openCustomer(page string) {
 }
 
 // enterCode goes through consent and types code into the dialog, returning
-// the dialog's error text ("" when the dialog closed, i.e. joined).
+// the dialog's error code (its data-code: invalid_code, busy, …; "" when the
+// customer got to confirm the staff name, i.e. joined).
 func (e *env) enterCode(code string) string {
 	e.t.Helper()
 	// A script click: an open dialog's backdrop would swallow a real one.
@@ -283,7 +410,7 @@ func (e *env) enterCode(code string) string {
 	e.waitJS(e.customer, "the code field", shadow+`.querySelector('[data-tomoni=code]')`, 5*time.Second)
 	e.run(e.customer, chromedp.SendKeys(chromedp.JSPath(shadow+`.querySelector('[data-tomoni=code]')`), code))
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=ok]').click()`)
-	e.waitJS(e.customer, "the join answer", shadow+`.querySelector('[data-tomoni=confirm]') || !/接続しています|Connecting/.test(`+shadow+`.querySelector('[data-tomoni=error]')?.textContent || '')`, 10*time.Second)
+	e.waitJS(e.customer, "the join answer", shadow+`.querySelector('[data-tomoni=confirm]') || `+shadow+`.querySelector('[data-tomoni=error]')?.dataset.code !== 'connecting'`, 10*time.Second)
 	if evalAs[bool](e, e.customer, `Boolean(`+shadow+`.querySelector('[data-tomoni=confirm]'))`) {
 		// Before anything is shared, the customer checks the staff member's name.
 		if name := evalAs[string](e, e.customer, shadow+`.querySelector('[data-tomoni=staff-name] strong').textContent`); name != staffName {
@@ -292,7 +419,7 @@ func (e *env) enterCode(code string) string {
 		e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
 		return ""
 	}
-	return evalAs[string](e, e.customer, `(`+shadow+`.querySelector('[data-tomoni=error]')||{}).textContent || ''`)
+	return evalAs[string](e, e.customer, `(`+shadow+`.querySelector('[data-tomoni=error]')?.dataset.code) || 'none'`)
 }
 
 // join runs the whole customer flow on page and waits until the staff view shows content.

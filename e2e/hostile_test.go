@@ -41,9 +41,17 @@ func TestCraftedCustomerEventsCannotRunScriptInTheConsole(t *testing.T) {
 		};
 	})()`)
 	e.waitStaffSees("crafted-page-marker", 5*time.Second)
-	// Give any handler a chance to run, including a click on the javascript: link.
+	// Give every handler its chance: click the javascript: link, and wait
+	// until the image has failed (its onerror would be queued by then), then
+	// let the queued tasks run. (rrweb leaves the replay document "loading",
+	// so its load event is no signal.)
 	e.exec(e.staff, `document.querySelector('#view iframe').contentDocument.getElementById('evil-link')?.click()`)
-	time.Sleep(500 * time.Millisecond)
+	e.waitJS(e.staff, "the crafted image to fail", `(() => {
+		const d = document.querySelector('#view iframe').contentDocument;
+		const img = d.querySelector('img');
+		return img && img.complete;
+	})()`, 15*time.Second)
+	e.run(e.staff, chromedp.Evaluate[chromedp.Void](`new Promise((r) => setTimeout(() => requestAnimationFrame(() => setTimeout(r, 0)), 0))`, chromedp.EvalAwaitPromise))
 	if pwned := evalAs[string](e, e.staff, `String(window.pwned)`); pwned != "undefined" {
 		t.Fatalf("customer content ran script in the console: %s", pwned)
 	}

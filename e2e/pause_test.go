@@ -26,7 +26,7 @@ func TestSoftwareKeyboardPausesSharing(t *testing.T) {
 	if state != "paused:secure_input" {
 		t.Fatalf("state in the next animation frame: %q, want paused:secure_input", state)
 	}
-	e.waitJS(e.staff, "the staff to see the secure-input pause", `document.querySelector('#session-state').textContent === '一時停止中: ソフトウェアキーボード使用中'`, 3*time.Second)
+	e.waitJS(e.staff, "the staff to see the secure-input pause", `document.querySelector('#session-state').dataset.phase === 'paused' && document.querySelector('#session-state').dataset.reason === 'secure_input'`, 3*time.Second)
 	if n := evalAs[int](e, e.staff, `document.querySelectorAll('#view iframe').length`); n != 0 {
 		t.Error("staff view still shows the page while paused")
 	}
@@ -50,7 +50,7 @@ func TestSoftwareKeyboardPausesSharing(t *testing.T) {
 		}
 	}
 	e.exec(e.customer, `document.querySelector('#keypad button[data-key="閉じる"]').click()`)
-	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').textContent === '共有中'`, 3*time.Second)
+	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').dataset.phase === 'live'`, 3*time.Second)
 	e.waitStaffSees("振込先金融機関", 3*time.Second)
 	// The staff never saw the keypad's digits: the keypad is blocked even in snapshots.
 	_, got := e.staffWS.snapshot()
@@ -68,7 +68,7 @@ func TestExcludedPagePausesSharing(t *testing.T) {
 	e.waitStaffSees("口座情報", 3*time.Second)
 
 	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/privacy.html"))
-	e.waitJS(e.staff, "the excluded-page status", `document.querySelector('#session-state').textContent === 'このページは共有対象外です'`, 5*time.Second)
+	e.waitJS(e.staff, "the excluded-page status", `document.querySelector('#session-state').dataset.phase === 'paused' && document.querySelector('#session-state').dataset.reason === 'excluded_page'`, 5*time.Second)
 	e.waitJS(e.customer, "the customer's banner to say so", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'paused'`, 3*time.Second)
 	if n := evalAs[int](e, e.staff, `document.querySelectorAll('#view iframe').length`); n != 0 {
 		t.Error("staff view shows something on an excluded page")
@@ -79,7 +79,7 @@ func TestExcludedPagePausesSharing(t *testing.T) {
 	}
 
 	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/index.html"))
-	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').textContent === '共有中'`, 5*time.Second)
+	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').dataset.phase === 'live'`, 5*time.Second)
 	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
 
 	_, got := e.staffWS.snapshot()
@@ -99,7 +99,7 @@ func TestStaffCutOff(t *testing.T) {
 	if n := evalAs[int](e, e.staff, `document.querySelectorAll('#view iframe').length`); n != 0 {
 		t.Error("view not blank right after the cut")
 	}
-	e.waitJS(e.staff, "cut status", `document.querySelector('#session-state').textContent === 'スタッフが緊急停止しました'`, 3*time.Second)
+	e.waitJS(e.staff, "cut status", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'staff_cut'`, 3*time.Second)
 	e.waitJS(e.customer, "the banner to go", `!`+shadow+`.querySelector('[data-tomoni=banner]')`, 3*time.Second)
 	rows, err := e.app.Store.ListAudit(context.Background(), 20)
 	if err != nil {

@@ -136,7 +136,7 @@ func (h *harness) login() (*http.Cookie, string) {
 		h.t.Fatalf("login: %d %v", res.StatusCode, m)
 	}
 	for _, c := range res.Cookies() {
-		if c.Name == cookieName {
+		if c.Name == CookieName {
 			return c, m["csrf"].(string)
 		}
 	}
@@ -195,12 +195,12 @@ func TestLogin(t *testing.T) {
 		}
 		var got *http.Cookie
 		for _, c := range res.Cookies() {
-			if c.Name == cookieName {
+			if c.Name == CookieName {
 				got = c
 			}
 		}
 		if got == nil || got.Value == "" {
-			t.Fatalf("login set no %s cookie", cookieName)
+			t.Fatalf("login set no %s cookie", CookieName)
 		}
 		if !got.Secure || !got.HttpOnly || got.SameSite != http.SameSiteStrictMode {
 			t.Fatalf("cookie %+v: want Secure, HttpOnly, SameSite=Strict under an https public URL", got)
@@ -497,7 +497,7 @@ func TestAuditIsForAdministrators(t *testing.T) {
 	}
 	var cookie *http.Cookie
 	for _, ck := range res.Cookies() {
-		if ck.Name == cookieName {
+		if ck.Name == CookieName {
 			cookie = ck
 		}
 	}

@@ -15,7 +15,8 @@ import (
 )
 
 const (
-	cookieName = "tomoni_staff"
+	// CookieName is the staff login cookie (HttpOnly, SameSite=Strict).
+	CookieName = "tomoni_staff"
 	loginTTL   = 12 * time.Hour
 	csrfHeader = "X-CSRF-Token"
 )
@@ -58,7 +59,7 @@ func (s *Server) secureCookies(r *http.Request) bool {
 // the console's own Origin, and unsafe methods need the CSRF token.
 func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(cookieName)
+		c, err := r.Cookie(CookieName)
 		if err != nil || c.Value == "" {
 			s.writeError(w, r, apperr.ErrUnauthorized)
 			return
@@ -153,7 +154,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Name: CookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.secureCookies(r), Expires: login.ExpiresAt,
 	})
 	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.opt.Audit.ClientHash(ip)})
@@ -166,7 +167,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -423,6 +423,12 @@ class Current {
       this.infoBar.textContent = '';
       return;
     }
+    const d = this.infoBar.dataset;
+    d.device = this.device || 'unknown';
+    d.width = String(i.width || 0);
+    d.height = String(i.height || 0);
+    d.scrollX = String(Math.round(i.scrollX));
+    d.scrollY = String(Math.round(i.scrollY));
     const parts = [`${t.device}: ${t.devices[this.device] || t.devices.unknown}`];
     if (i.width) parts.push(`${t.viewport}: ${i.width}×${i.height}`);
     parts.push(`${t.scroll}: ${Math.round(i.scrollX)}, ${Math.round(i.scrollY)}`);
