@@ -251,6 +251,7 @@ func TestForbiddenStaffMessagesAreRefused(t *testing.T) {
 			t.Errorf("%s: socket closed with %d, want 4003", msg, code)
 		}
 	}
+	mustHaveCaptured(t, e.custWS, `"t":"state"`)
 	_, got := e.custWS.snapshot()
 	if s, found := containsAny(got, "evil", `"t":"input"`, `"t":"click"`, `"t":"navigate"`, `"t":"eval"`, `"t":"scroll"`); found {
 		t.Errorf("customer received %q", s)

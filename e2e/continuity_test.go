@@ -45,6 +45,7 @@ func TestDecliningTheStaffNameSharesNothing(t *testing.T) {
 	e.waitJS(e.staff, "the console to say the customer is confirming", `document.querySelector('#session-state').dataset.phase === 'customer_confirming'`, 3*time.Second)
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=decline]').click()`)
 	e.waitJS(e.staff, "the refusal in the console", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer_declined'`, 5*time.Second)
+	mustHaveCaptured(t, e.staffWS, `"t":"state"`)
 	if sent, _ := e.custWS.snapshot(); len(sent) != 0 {
 		t.Fatalf("customer sent %d frames after declining", len(sent))
 	}
@@ -204,6 +205,7 @@ func TestHandoffToAnotherOrigin(t *testing.T) {
 	if st := evalAs[string](other, other.customer, `Tomoni.current.state`); st != "idle" {
 		t.Fatalf("replayed hand-off token: state %q, want idle", st)
 	}
+	mustHaveCaptured(t, e.custWS, `"t":"events"`)
 	if sent, _ := other.custWS.snapshot(); len(sent) != 0 {
 		t.Fatalf("replayed hand-off token opened a socket and sent %d frames", len(sent))
 	}
@@ -232,6 +234,7 @@ func TestSecondTabDoesNotShare(t *testing.T) {
 	if st := evalAs[string](other, other.customer, `Tomoni.current.state`); st != "idle" {
 		t.Fatalf("second tab state %q, want idle", st)
 	}
+	mustHaveCaptured(t, e.custWS, `"t":"events"`)
 	if sent, _ := other.custWS.snapshot(); len(sent) != 0 {
 		t.Fatalf("second tab sent %d frames", len(sent))
 	}

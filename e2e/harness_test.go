@@ -449,6 +449,17 @@ func (e *env) waitStaffSees(text string, timeout time.Duration) time.Duration {
 	return time.Since(start)
 }
 
+// mustHaveCaptured fails the test unless the frames recorded in a tab hold
+// needle: a check that something is absent from the frames means nothing
+// unless the recording is shown to work.
+func mustHaveCaptured(t *testing.T, f *frames, needle string) {
+	t.Helper()
+	sent, received := f.snapshot()
+	if _, ok := containsAny(append(sent, received...), needle); !ok {
+		t.Fatalf("frame capture is not working: no recorded frame holds %q (%d sent, %d received)", needle, len(sent), len(received))
+	}
+}
+
 func containsAny(haystack []string, needles ...string) (string, bool) {
 	for _, h := range haystack {
 		for _, n := range needles {

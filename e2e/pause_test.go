@@ -43,6 +43,7 @@ func TestSoftwareKeyboardPausesSharing(t *testing.T) {
 	if pinShown != "●●●●" {
 		t.Fatalf("pin display %q", pinShown)
 	}
+	mustHaveCaptured(t, e.custWS, `"t":"events"`)
 	sentDuring, _ := e.custWS.snapshot()
 	for _, f := range sentDuring[len(sentBefore):] {
 		if strings.Contains(f, `"t":"events"`) {
@@ -53,6 +54,7 @@ func TestSoftwareKeyboardPausesSharing(t *testing.T) {
 	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').dataset.phase === 'live'`, 3*time.Second)
 	e.waitStaffSees("振込先金融機関", 3*time.Second)
 	// The staff never saw the keypad's digits: the keypad is blocked even in snapshots.
+	mustHaveCaptured(t, e.staffWS, "振込先金融機関")
 	_, got := e.staffWS.snapshot()
 	if _, found := containsAny(got, `"data-key"`, "訂正"); found {
 		t.Error("staff received the keypad's content")
@@ -82,6 +84,7 @@ func TestExcludedPagePausesSharing(t *testing.T) {
 	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').dataset.phase === 'live'`, 5*time.Second)
 	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
 
+	mustHaveCaptured(t, e.staffWS, "くらしに、そっと寄りそう銀行")
 	_, got := e.staffWS.snapshot()
 	if s, found := containsAny(got, "提携先への情報提供", "ダイレクトメールの受け取り"); found {
 		t.Errorf("staff received text of the excluded page: %q", s)

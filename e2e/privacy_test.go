@@ -134,6 +134,7 @@ func privacyRun(t *testing.T, sdkMasking bool) *env {
 
 func (e *env) assertHidden(t *testing.T, cases []privacyCase, alsoCustomerSent bool) {
 	t.Helper()
+	mustHaveCaptured(t, e.staffWS, "Privacy test page")
 	custSent, _ := e.custWS.snapshot()
 	_, staffGot := e.staffWS.snapshot()
 	dom := evalAs[string](e, e.staff, staffDoc+`.documentElement.outerHTML + '|' + [...`+staffDoc+`.querySelectorAll('input,textarea,select')].map(i => i.value).join('|')`)
