@@ -30,6 +30,7 @@ await esbuild.build({ ...common, entryPoints: ['sdk/capture-entry.ts'], outfile:
 await esbuild.build({ ...common, entryPoints: { console: 'console/main.ts' }, outdir: join(out, 'console/assets'), format: 'iife' });
 mkdirSync(join(out, 'console'), { recursive: true });
 copyFileSync('console/index.html', join(out, 'console/index.html'));
+copyFileSync('sdk/tomoni.d.ts', join(out, 'sdk.d.ts'));
 
 for (const f of ['sdk.js', 'sdk-capture.js']) {
   const b = readFileSync(join(out, f));

@@ -6,53 +6,37 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// Bucket is a single token bucket. The zero value is not usable; use NewBucket.
+// Bucket is a single token bucket: golang.org/x/time/rate's limiter, read
+// with an injected clock so that tests control time.
 type Bucket struct {
-	mu     sync.Mutex
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
-	last   time.Time
-	now    func() time.Time
+	l     *rate.Limiter
+	burst int
+	now   func() time.Time
 }
 
-// NewBucket returns a full bucket that refills at rate tokens per second up to burst.
-func NewBucket(rate float64, burst int, now func() time.Time) *Bucket {
+// NewBucket returns a full bucket that refills at r tokens per second up to burst.
+func NewBucket(r float64, burst int, now func() time.Time) *Bucket {
 	if now == nil {
 		now = time.Now
 	}
-	return &Bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now(), now: now}
+	l := rate.NewLimiter(rate.Limit(r), burst)
+	// The limiter fills from its first use; pin that to the injected clock.
+	l.SetLimitAt(now(), rate.Limit(r))
+	return &Bucket{l: l, burst: burst, now: now}
 }
 
 // Allow takes one token if there is one.
-func (b *Bucket) Allow() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill()
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
+func (b *Bucket) Allow() bool { return b.l.AllowN(b.now(), 1) }
 
 // Tokens reports the tokens currently available.
-func (b *Bucket) Tokens() float64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill()
-	return b.tokens
-}
+func (b *Bucket) Tokens() float64 { return b.l.TokensAt(b.now()) }
 
-func (b *Bucket) refill() {
-	t := b.now()
-	if d := t.Sub(b.last).Seconds(); d > 0 {
-		b.tokens = min(b.burst, b.tokens+d*b.rate)
-	}
-	b.last = t
-}
+// full reports whether the bucket has refilled completely (nobody is being limited).
+func (b *Bucket) full() bool { return b.Tokens() >= float64(b.burst) }
 
 // Keyed holds one bucket per key. It keeps at most maxKeys buckets; when
 // full it forgets buckets that have refilled completely, and if none has, it
@@ -111,7 +95,7 @@ func (k *Keyed) Sweep() {
 
 func (k *Keyed) sweepLocked() {
 	for key, b := range k.buckets {
-		if b.Tokens() >= float64(k.burst) {
+		if b.full() {
 			delete(k.buckets, key)
 		}
 	}
@@ -144,7 +128,7 @@ func (g *Budget) Wait(ctx context.Context, max time.Duration) bool {
 		if g.b.Allow() {
 			return true
 		}
-		need := time.Duration((1 - g.b.Tokens()) / g.b.rate * float64(time.Second))
+		need := time.Duration((1 - g.b.Tokens()) / float64(g.b.l.Limit()) * float64(time.Second))
 		if need <= 0 {
 			need = time.Millisecond
 		}

@@ -48,7 +48,7 @@ func (s *Server) consoleAssets() http.Handler {
 }
 
 // sdkFile serves a customer script (sdk.js, or sdk-capture.js which sdk.js
-// loads when a session starts) with a short cache lifetime, so a fix
+// loads when a session starts, or sdk.d.ts, its types for integrators) with a short cache lifetime, so a fix
 // reaches every bank page within minutes; the ETag spares the download
 // after that.
 func (s *Server) sdkFile(name string) http.HandlerFunc {
@@ -60,7 +60,11 @@ func (s *Server) sdkFile(name string) http.HandlerFunc {
 		}
 		sum := sha256.Sum256(b)
 		h := w.Header()
-		h.Set("Content-Type", "text/javascript; charset=utf-8")
+		if strings.HasSuffix(name, ".d.ts") {
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+		} else {
+			h.Set("Content-Type", "text/javascript; charset=utf-8")
+		}
 		h.Set("Cache-Control", "public, max-age=300")
 		h.Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
 		h.Set("Cross-Origin-Resource-Policy", "cross-origin")

@@ -158,6 +158,7 @@ func (s *Server) Handler() http.Handler {
 	// Customer side (site origins, CORS, customer token).
 	mux.HandleFunc("GET /sdk.js", s.sdkFile("sdk.js"))
 	mux.HandleFunc("GET /sdk-capture.js", s.sdkFile("sdk-capture.js"))
+	mux.HandleFunc("GET /sdk.d.ts", s.sdkFile("sdk.d.ts"))
 	mux.HandleFunc("GET /api/policy", s.handlePolicy)
 	for _, route := range []struct {
 		path string

@@ -333,6 +333,17 @@ func TestConsoleHeaders(t *testing.T) {
 			t.Fatalf("%s with its ETag: %d, want 304", f, res2.StatusCode)
 		}
 	}
+	// Sites that integrate from TypeScript get the types beside the script.
+	req, _ := http.NewRequest("GET", h.url("/sdk.d.ts"), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "interface TomoniAPI") || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/sdk.d.ts: %d %q %.80q", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
 }
 
 // joinFrom posts a join from a given client address, bypassing the network.

@@ -10,15 +10,9 @@ import { detectLang, Lang, texts, Texts } from './i18n';
 import { Pauses, PauseReason } from './pauses';
 import { DEFAULT_POLICY, PolicyView } from './policy';
 import { Transport } from './transport';
+import type { TomoniAPI, TomoniJoinError as JoinError, TomoniJoinOptions as JoinOptions, TomoniState as State, TomoniStateDetail as StateDetail } from './tomoni';
 import { UI } from './ui';
 
-export type State = 'idle' | 'connecting' | 'live' | 'paused' | 'reconnecting' | 'ended';
-export type JoinError = 'invalid_code' | 'busy' | 'network' | 'rate_limited' | 'declined';
-export interface JoinOptions {
-  /** The site's own confirmation of the staff member's name; by default Tomoni asks in its dialog. */
-  confirm?: (staffName: string) => boolean | Promise<boolean>;
-}
-export interface StateDetail { state: State; reason?: string; staff?: string }
 type Listener = (d: StateDetail) => void;
 
 const FLUSH_MS = 50;
@@ -29,7 +23,7 @@ class JoinFailure extends Error {
   constructor(public code: JoinError) { super(code); }
 }
 
-class Tomoni {
+class Tomoni implements TomoniAPI {
   readonly version = '1';
   private base: string;
   private lang: Lang;
@@ -492,10 +486,6 @@ function deviceClass(): 'phone' | 'tablet' | 'pc' {
   const short = Math.min(screen.width, screen.height);
   if (coarse) return short < 600 ? 'phone' : 'tablet';
   return innerWidth < 600 ? 'phone' : 'pc';
-}
-
-declare global {
-  interface Window { Tomoni?: Tomoni }
 }
 
 if (!window.Tomoni) {
