@@ -1,6 +1,10 @@
 package config
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,4 +65,41 @@ func TestDefaultsServeBothDemoOrigins(t *testing.T) {
 	if c.Addr != "127.0.0.1:8080" || c.DemoAddr != "127.0.0.1:8081" || c.DemoIBAddr != "127.0.0.1:8082" {
 		t.Fatalf("default addresses %q %q %q", c.Addr, c.DemoAddr, c.DemoIBAddr)
 	}
+}
+
+// README.md states the fixed bounds in prose; it must state these.
+func TestReadmeStatesTheFixedBounds(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Join(strings.Fields(string(b)), " ")
+	d := DefaultBounds()
+	for _, want := range []string{
+		fmt.Sprintf("bounds its queue (%d messages, %d MiB)", d.QueueMessages, d.QueueBytes>>20),
+		fmt.Sprintf("customer %g/s with a burst of %d, staff %g/s with a burst of %d", d.CustomerRate, d.CustomerBurst, d.StaffRate, d.StaffBurst),
+		fmt.Sprintf("pings every %s with a %s write deadline", short(d.PingInterval), short(d.WriteTimeout)),
+		fmt.Sprintf("hand-off token lives %s (at most %d outstanding per session)", short(d.HandoffTTL), d.MaxHandoffs),
+		fmt.Sprintf("recognised for %d minutes after its session ends", int(d.TokenAfterEnd.Minutes())),
+		fmt.Sprintf("has %d minutes to confirm", int(d.ConfirmWithin.Minutes())),
+		fmt.Sprintf("warned %d minutes before", int(d.WarnBefore.Minutes())),
+		fmt.Sprintf("(at most %s)", thousands(d.MaxEndedHistory)),
+		fmt.Sprintf("at most %s addresses", thousands(d.RateLimitKeys)),
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+}
+
+func short(d time.Duration) string {
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0m0s"), "m0s")
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
