@@ -92,9 +92,8 @@ func TestReadmeStatesTheFixedBounds(t *testing.T) {
 	}
 }
 
-func short(d time.Duration) string {
-	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0m0s"), "m0s")
-}
+// short writes whole seconds as README does: "10 s".
+func short(d time.Duration) string { return fmt.Sprintf("%d s", int(d.Seconds())) }
 
 func thousands(n int) string {
 	s := strconv.Itoa(n)
