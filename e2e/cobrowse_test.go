@@ -292,10 +292,18 @@ func TestCodesAndEnding(t *testing.T) {
 			t.Fatalf("fresh code refused: %q", msg)
 		}
 		e.waitJS(e.staff, "live", `document.querySelector('#session-state').dataset.phase === 'live'`, 3*time.Second)
+		if evalAs[bool](e, e.customer, `/\[native code\]/.test(Function.prototype.toString.call(history.pushState))`) {
+			t.Error("while sharing, the SDK should be listening to history.pushState")
+		}
 		e.exec(e.customer, shadow+`.querySelector('[data-tomoni=end]').click()`)
 		e.waitJS(e.staff, "ended by customer", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer'`, 3*time.Second)
 		if n := evalAs[int](e, e.staff, `document.querySelectorAll('#view iframe').length`); n != 0 {
 			t.Error("staff view still shows the page after the end")
+		}
+		// While sharing, the SDK listens to the page's history; after the end
+		// the page has its own methods back.
+		if native := evalAs[bool](e, e.customer, `[history.pushState, history.replaceState].every((f) => /\[native code\]/.test(Function.prototype.toString.call(f)))`); !native {
+			t.Error("the page's history methods are still wrapped after the session ended")
 		}
 		if msg := e.enterCode(code); msg != invalid {
 			t.Errorf("reused code: %q", msg)

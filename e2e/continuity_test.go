@@ -336,3 +336,30 @@ func TestCustomerEndsBetweenConnections(t *testing.T) {
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=end]').click()`)
 	e.waitJS(e.staff, "ended by customer", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer'`, 3*time.Second)
 }
+
+// A page the server refuses (here: a change bigger than the message cap)
+// is not sent again and again: the SDK does not reconnect after such a
+// close, ends the session, and both sides are told.
+func TestRefusedPageDoesNotReconnect(t *testing.T) {
+	e := mustStart(t, func(c *config.Config) { c.MaxCustomerMessage = 64 << 10 })
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	_, before := e.custWS.sockets()
+	e.exec(e.customer, `document.body.appendChild(document.createElement('p')).textContent = 'x'.repeat(200000)`)
+	e.waitJS(e.staff, "the session to end as customer_error", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer_error'`, 10*time.Second)
+	e.waitJS(e.customer, "the customer to be told", `Tomoni.current.state === 'ended' && `+shadow+`.querySelector('[data-tomoni=toast]')?.dataset.kind === 'error'`, 10*time.Second)
+	if open, created := e.custWS.sockets(); open != 0 || created != before {
+		t.Fatalf("after the refusal: %d sockets open, %d opened again", open, created-before)
+	}
+	if n := testutilCount(t, e, `tomoni_relay_connections{role="customer"}`); n != 0 {
+		t.Fatalf("%v customer sockets still open on the server", n)
+	}
+	rows, err := e.app.Store.ListAudit(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 || rows[0].Kind != store.AuditSessionEnded || rows[0].Reason != "customer_error" {
+		t.Fatalf("newest audit rows %+v, want session_ended/customer_error", rows)
+	}
+}
