@@ -13,22 +13,12 @@ import (
 	"strings"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
+	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
 )
 
 // Mask is what a masked value or text looks like: a fixed length, so the
 // real length is not revealed either. The SDK uses the same string.
 const Mask = "••••••"
-
-// rrweb event and source numbers (stable parts of its format).
-const (
-	evFullSnapshot = 2
-	evIncremental  = 3
-	evMeta         = 4
-	srcMutation    = 0
-	srcInput       = 5
-	nodeElement    = 2
-	nodeText       = 3
-)
 
 // maxTracked bounds the per-connection memory of the filter.
 const maxTracked = 200_000
@@ -101,12 +91,6 @@ func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, er
 	return out, st, nil
 }
 
-type rrEvent struct {
-	Type      int             `json:"type"`
-	Data      json.RawMessage `json:"data"`
-	Timestamp json.RawMessage `json:"timestamp,omitempty"`
-}
-
 // event filters one event. raw must be valid JSON (the relay decoded the
 // whole message first); its fields are read exactly as a browser reads them.
 func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
@@ -118,8 +102,8 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 	if !ok {
 		return nil, false, ErrMalformed
 	}
-	ev := rrEvent{Type: int(typ), Data: v[1], Timestamp: v[2]}
-	if ev.Type == evMeta {
+	ev := rrweb.Event{Type: int(typ), Data: v[1], Timestamp: v[2]}
+	if ev.Type == rrweb.Meta {
 		var meta map[string]any
 		if err := decode(ev.Data, &meta); err != nil {
 			return nil, false, ErrMalformed
@@ -142,7 +126,7 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 		return nil, false, nil
 	}
 	switch ev.Type {
-	case evFullSnapshot:
+	case rrweb.FullSnapshot:
 		var data map[string]any
 		if err := decode(ev.Data, &data); err != nil {
 			return nil, false, ErrMalformed
@@ -160,7 +144,7 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 			return raw, true, nil
 		}
 		return rebuild(ev, data)
-	case evIncremental:
+	case rrweb.Incremental:
 		dv, ok := fields(ev.Data, "source")
 		if !ok {
 			return nil, false, ErrMalformed
@@ -170,28 +154,19 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 			return nil, false, ErrMalformed
 		}
 		switch source {
-		case srcMutation:
+		case rrweb.SourceMutation:
 			return f.mutation(ev, raw, st)
-		case srcInput:
+		case rrweb.SourceInput:
 			return f.input(ev, raw, st)
 		}
 	}
 	return raw, true, nil
 }
 
-func decode(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
+func decode(b []byte, v any) error { return rrweb.Decode(b, v) }
 
-func rebuild(ev rrEvent, data any) (json.RawMessage, bool, error) {
-	d, err := json.Marshal(data)
-	if err != nil {
-		return nil, false, ErrMalformed
-	}
-	ev.Data = d
-	out, err := json.Marshal(ev)
+func rebuild(ev rrweb.Event, data any) (json.RawMessage, bool, error) {
+	out, err := rrweb.Encode(ev, data)
 	if err != nil {
 		return nil, false, ErrMalformed
 	}
@@ -220,7 +195,7 @@ func (f *Filter) walk(n map[string]any, inherited uint8, st *Stats) error {
 	id, _ := idOf(n["id"])
 	typ, _ := idOf(n["type"])
 	switch typ {
-	case nodeElement:
+	case rrweb.NodeElement:
 		attrs, _ := n["attributes"].(map[string]any)
 		if tag, _ := n["tagName"].(string); strings.EqualFold(tag, "a") || strings.EqualFold(tag, "area") {
 			if href, ok := attrs["href"].(string); ok {
@@ -251,7 +226,7 @@ func (f *Filter) walk(n map[string]any, inherited uint8, st *Stats) error {
 				return err
 			}
 		}
-	case nodeText:
+	case rrweb.NodeText:
 		if inherited&fContainer != 0 {
 			if err := f.mark(id, fMaskedText); err != nil {
 				return err
@@ -344,7 +319,7 @@ func contains(list []string, s string) bool {
 // sensitive; with no sensitive node tracked either, it passes untouched.
 var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni-"), []byte("autocomplete")}
 
-func (f *Filter) mutation(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
 	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) {
 		return raw, true, nil
 	}
@@ -431,7 +406,7 @@ func containsAnyOf(b []byte, subs [][]byte) bool {
 	return false
 }
 
-func (f *Filter) input(ev rrEvent, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+func (f *Filter) input(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
 	dv, ok := fields(ev.Data, "id")
 	if !ok {
 		return nil, false, ErrMalformed
