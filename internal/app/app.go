@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
@@ -45,6 +46,7 @@ type App struct {
 	Audit    *audit.Log
 	Sessions *session.Manager
 	Relay    *relay.Relay
+	Assets   *assets.Service
 	Broker   broker.Broker
 	Registry *prometheus.Registry
 	Policy   *policy.Policy
@@ -104,7 +106,17 @@ func (a *App) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	a.Relay, err = relay.New(relay.FromConfig(a.Config, a.Policy), a.Sessions, a.Broker, a.Registry, a.Log)
+	a.Assets, err = assets.New(assets.FromConfig(a.Config), a.Log)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	a.Assets.Follow(a.Sessions)
+	for _, o := range append(append(append([]string{}, a.Config.SiteOrigins...), a.Policy.SiteOrigins...), a.Policy.AssetOrigins...) {
+		if err := a.Assets.AllowOrigin(o, false); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	a.Relay, err = relay.New(relay.FromConfig(a.Config, a.Policy), a.Sessions, a.Assets, a.Broker, a.Registry, a.Log)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -114,7 +126,7 @@ func (a *App) Open(ctx context.Context) error {
 	}
 	a.Audit.Follow(a.Sessions)
 	srv, err := server.New(server.Options{
-		Config: a.Config, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, Assets: web.Dist(), Policy: a.Policy,
+		Config: a.Config, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, PageFiles: a.Assets, Web: web.Dist(), Policy: a.Policy,
 		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
 	})
 	if err != nil {
@@ -137,12 +149,14 @@ func (a *App) Open(ctx context.Context) error {
 			return fmt.Errorf("listen demo %s: %w", a.Config.DemoAddr, err)
 		}
 		a.demoURL = "http://" + a.demoLn.Addr().String()
-		if err := srv.AllowOrigin(a.demoURL); err != nil {
+		if err := a.AllowOrigin(a.demoURL); err != nil {
 			return err
 		}
 		// Browsers treat localhost and 127.0.0.1 as different origins; allow both spellings of the demo.
 		if host, port, _ := net.SplitHostPort(a.demoLn.Addr().String()); host == "127.0.0.1" {
-			srv.AllowOrigin("http://localhost:" + port)
+			if err := a.AllowOrigin("http://localhost:" + port); err != nil {
+				return err
+			}
 		}
 		if a.Config.DemoIBAddr != "" {
 			a.demoIBLn, err = net.Listen("tcp", a.Config.DemoIBAddr)
@@ -152,7 +166,7 @@ func (a *App) Open(ctx context.Context) error {
 				return fmt.Errorf("listen demo internet banking %s: %w", a.Config.DemoIBAddr, err)
 			}
 			a.demoIBURL = "http://" + a.demoIBLn.Addr().String()
-			if err := srv.AllowOrigin(a.demoIBURL); err != nil {
+			if err := a.AllowOrigin(a.demoIBURL); err != nil {
 				return err
 			}
 		}
@@ -212,8 +226,15 @@ func (a *App) housekeeping(ctx context.Context) {
 	}
 }
 
-// AllowOrigin lets another site origin embed the SDK (tests serve their own pages).
-func (a *App) AllowOrigin(o string) error { return a.server.AllowOrigin(o) }
+// AllowOrigin lets a site that this deployment runs itself (the demo bank,
+// or a test's own pages) embed the SDK and serve page files from this
+// machine's private addresses, which the asset fetcher otherwise refuses.
+func (a *App) AllowOrigin(o string) error {
+	if err := a.server.AllowOrigin(o); err != nil {
+		return err
+	}
+	return a.Assets.AllowOrigin(o, true)
+}
 
 // URL is the server's base URL; DemoURL the demo bank's and DemoIBURL the
 // demo internet banking's ("" when off).

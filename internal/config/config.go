@@ -88,6 +88,12 @@ type Bounds struct {
 	ResyncMinInterval time.Duration // at most one slow-console resync per socket per interval
 
 	RateLimitKeys int // addresses or usernames tracked per rate-limit table
+
+	AssetMaxBytes       int64         // largest page file the server fetches for the replay
+	AssetTimeout        time.Duration // longest fetch of one page file
+	AssetCacheBytes     int64         // memory for fetched page files, all sessions together
+	AssetCacheTTL       time.Duration // how long a fetched page file is reused
+	AssetURLsPerSession int           // distinct page files one session may name
 }
 
 // DefaultBounds are the fixed limits.
@@ -110,6 +116,12 @@ func DefaultBounds() Bounds {
 		WriteTimeout:      10 * time.Second,
 		ResyncMinInterval: 2 * time.Second,
 		RateLimitKeys:     100_000,
+
+		AssetMaxBytes:       5 << 20,
+		AssetTimeout:        10 * time.Second,
+		AssetCacheBytes:     64 << 20,
+		AssetCacheTTL:       10 * time.Minute,
+		AssetURLsPerSession: 5000,
 	}
 }
 

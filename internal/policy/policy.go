@@ -18,6 +18,11 @@ import (
 type Policy struct {
 	// SiteOrigins may embed the SDK (merged with --site-origin).
 	SiteOrigins []string `json:"site_origins,omitempty"`
+	// AssetOrigins are where the server may fetch the files a shared page
+	// uses (stylesheets, fonts, images on a CDN), besides the site origins,
+	// so that the staff browser fetches everything from Tomoni. The server
+	// never sends these fetches cookies, and refuses private addresses.
+	AssetOrigins []string `json:"asset_origins,omitempty"`
 	// MaskSelectors: the value or text of matching elements is shown as masked.
 	MaskSelectors []string `json:"mask_selectors"`
 	// BlockSelectors: matching elements become a same-size placeholder.
@@ -90,6 +95,11 @@ func (p Policy) Validate() error {
 			if strings.TrimSpace(s) == "" || len(s) > maxSelector || strings.ContainsAny(s, "{};<") {
 				return fmt.Errorf("selector %q is not a plain CSS selector", s)
 			}
+		}
+	}
+	for _, o := range p.AssetOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("asset origin %q: want scheme://host[:port]", o)
 		}
 	}
 	for _, g := range p.ExcludedPages {

@@ -34,7 +34,7 @@ func typicalBatch() []byte {
 func BenchmarkRelayPath(b *testing.B) {
 	br := broker.NewMemory()
 	m := mustManager(b)
-	r, err := New(withDefaults(Config{QueueMessages: 1 << 20, QueueBytes: 1 << 40}), m, br, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(withDefaults(Config{QueueMessages: 1 << 20, QueueBytes: 1 << 40}), m, mustAssets(b), br, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,12 +54,16 @@ func BenchmarkRelayPath(b *testing.B) {
 	}()
 	msg := typicalBatch()
 	filter := privacy.NewFilter(r.cfg.Policy)
+	rewriter, err := r.assets.Rewriter(s.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		if err := r.handleCustomer(ctx, s.ID, filter, msg); err != nil {
+		if err := r.handleCustomer(ctx, s.ID, filter, rewriter, msg); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
@@ -17,6 +18,12 @@ import (
 // the customer token and the Origin.
 func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s session.Session) {
 	filter := privacy.NewFilter(r.cfg.Policy)
+	rewriter, err := r.assets.Rewriter(s.ID)
+	if err != nil {
+		r.log.Error("customer socket", "session", s.ID, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	r.serve(w, req, s, side{
 		role: "customer", customer: true,
 		readLimit: r.cfg.MaxCustomerMessage, rate: r.cfg.CustomerRate, burst: r.cfg.CustomerBurst,
@@ -42,7 +49,9 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 			r.metrics.Dropped.WithLabelValues("customer", "queue_full").Inc()
 		},
 		opened: func(context.Context, session.Session) {},
-		handle: func(ctx context.Context, data []byte) error { return r.handleCustomer(ctx, s.ID, filter, data) },
+		handle: func(ctx context.Context, data []byte) error {
+			return r.handleCustomer(ctx, s.ID, filter, rewriter, data)
+		},
 	})
 }
 
@@ -59,7 +68,7 @@ type customerMessage struct {
 	Height int               `json:"vh"`
 }
 
-func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, data []byte) error {
+func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, data []byte) error {
 	var m customerMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
@@ -91,6 +100,10 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		r.countFilter(id, st)
 		if len(evs) == 0 {
 			return nil
+		}
+		if evs, err = rewriter.Events(evs); err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed events")
 		}
 		out := protocol.AppendStaffEvents(make([]byte, 0, len(data)+32), r.now().UnixMilli(), m.CT, evs)
 		r.metrics.Messages.WithLabelValues("to_staff").Inc()

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
@@ -74,6 +75,7 @@ func (c Config) Validate() error {
 type Relay struct {
 	cfg         Config
 	sessions    *session.Manager
+	assets      *assets.Service
 	broker      broker.Broker
 	metrics     *Metrics
 	log         *slog.Logger
@@ -87,14 +89,17 @@ type Relay struct {
 	drained   chan struct{} // closed when the last socket goes after Shutdown began
 }
 
-// New returns a relay that follows sessions' changes until Close.
-func New(cfg Config, sessions *session.Manager, b broker.Broker, reg prometheus.Registerer, log *slog.Logger) (*Relay, error) {
+// New returns a relay that follows sessions' changes until Shutdown. Every
+// customer event passes the privacy filter, then pages' file references
+// are rewritten by as to Tomoni's asset paths.
+func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Broker, reg prometheus.Registerer, log *slog.Logger) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r := &Relay{
 		cfg:       cfg,
 		sessions:  sessions,
+		assets:    as,
 		broker:    b,
 		metrics:   newMetrics(reg),
 		log:       log,

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
@@ -42,7 +43,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{t: t, broker: broker.NewMemory()}
 	f.sessions = mustManager(t)
-	r, err := New(withDefaults(cfg), f.sessions, f.broker, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(withDefaults(cfg), f.sessions, mustAssets(t), f.broker, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +106,15 @@ func withDefaults(c Config) Config {
 		}
 	}
 	return c
+}
+
+func mustAssets(t testing.TB) *assets.Service {
+	t.Helper()
+	as, err := assets.New(assets.FromConfig(config.Default()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
 }
 
 func mustManager(t testing.TB) *session.Manager {

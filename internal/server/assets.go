@@ -8,27 +8,28 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
 
-// consoleCSP keeps customer content inert in the console: no script but
-// the console's own, no plugins, no framing of the console. Images and fonts
-// may come from the site origins because the replayed page references them.
-func (s *Server) consoleCSP() string {
-	media := strings.Join(s.siteOrigins(), " ")
-	return "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-		"img-src 'self' data: blob: " + media + "; font-src 'self' data: " + media + "; " +
-		"connect-src 'self'; frame-src 'self'; child-src 'self'; base-uri 'none'; form-action 'self'; " +
-		"frame-ancestors 'none'; object-src 'none'"
-}
+// consoleCSP keeps customer content inert in the console and the staff
+// browser talking to Tomoni only: no script but the console's own, and
+// every image, font, style, medium and frame from the console's origin
+// (the replayed page's files come through the asset paths) or inline data.
+const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data:; font-src 'self' data:; media-src 'self' data:; " +
+	"connect-src 'self'; frame-src 'self'; child-src 'self'; base-uri 'none'; form-action 'self'; " +
+	"frame-ancestors 'none'; object-src 'none'"
 
 func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
-	b, err := fs.ReadFile(s.opt.Assets, "console/index.html")
+	b, err := fs.ReadFile(s.opt.Web, "console/index.html")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", s.consoleCSP())
+	h.Set("Content-Security-Policy", consoleCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -36,7 +37,7 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consoleAssets() http.Handler {
-	sub, err := fs.Sub(s.opt.Assets, "console/assets")
+	sub, err := fs.Sub(s.opt.Web, "console/assets")
 	if err != nil {
 		panic(err)
 	}
@@ -53,7 +54,7 @@ func (s *Server) consoleAssets() http.Handler {
 // after that.
 func (s *Server) sdkFile(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := fs.ReadFile(s.opt.Assets, name)
+		b, err := fs.ReadFile(s.opt.Web, name)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -70,4 +71,20 @@ func (s *Server) sdkFile(name string) http.HandlerFunc {
 		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	}
+}
+
+// handleAsset serves a page file of the staff member's own live session.
+// An ended session's files are gone, and another staff member's session
+// answers not-found like any unknown id.
+func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
+	ss, err := s.ownSession(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ss.State == session.Ended {
+		s.writeError(w, r, apperr.ErrNotFound)
+		return
+	}
+	s.opt.PageFiles.Serve(w, r, ss.ID, r.PathValue("key"))
 }

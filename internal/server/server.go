@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -32,7 +33,8 @@ type Options struct {
 	Audit      *audit.Log
 	Sessions   *session.Manager
 	Relay      *relay.Relay
-	Assets     fs.FS // built SDK and console
+	PageFiles  *assets.Service // page files for the replay
+	Web        fs.FS           // built SDK and console
 	Policy     *policy.Policy
 	Registry   *prometheus.Registry
 	Log        *slog.Logger
@@ -153,6 +155,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/sessions", s.staffOnly(s.handleCreateSession))
 	mux.Handle("POST /api/sessions/{id}/end", s.staffOnly(s.handleEndSession))
 	mux.Handle("GET /api/sessions/{id}/ws", s.staffOnly(s.handleStaffSocket))
+	mux.Handle("GET /api/sessions/{id}/assets/{key}", s.staffOnly(s.handleAsset))
 	mux.Handle("GET /api/audit", s.staffOnly(s.handleAudit))
 
 	// Customer side (site origins, CORS, customer token).

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
@@ -79,7 +80,11 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 		t.Fatal(err)
 	}
 	pol := policy.Default()
-	rl, err := relay.New(relay.FromConfig(cfg, &pol), mgr, broker.NewMemory(), reg, log)
+	pageFiles, err := assets.New(assets.FromConfig(cfg), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := relay.New(relay.FromConfig(cfg, &pol), mgr, pageFiles, broker.NewMemory(), reg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +93,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 		t.Fatal(err)
 	}
 	aud.Follow(mgr)
-	srv, err := New(Options{Config: cfg, Store: db, Audit: aud, Sessions: mgr, Relay: rl, Assets: web.Dist(), Registry: reg, Log: log, HashParams: fastHash, Now: now})
+	srv, err := New(Options{Config: cfg, Store: db, Audit: aud, Sessions: mgr, Relay: rl, PageFiles: pageFiles, Web: web.Dist(), Registry: reg, Log: log, HashParams: fastHash, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,10 +320,14 @@ func TestConsoleHeaders(t *testing.T) {
 	h := newHarness(t, nil)
 	res, _ := h.do("GET", "/console/", "")
 	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", siteOrigin} {
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "img-src 'self' data:;", "font-src 'self' data:;", "media-src 'self' data:;", "frame-src 'self';"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
+	}
+	// The staff browser talks to Tomoni only: not even the bank's own origin.
+	if strings.Contains(csp, siteOrigin) || strings.Contains(csp, "http:") || strings.Contains(csp, "https:") || strings.Contains(csp, "*") {
+		t.Errorf("CSP lets the console reach another host: %q", csp)
 	}
 	if strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "script-src 'self' 'unsafe-inline'") {
 		t.Errorf("CSP allows script: %q", csp)

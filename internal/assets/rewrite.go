@@ -1,0 +1,304 @@
+package assets
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
+)
+
+// Rewriter rewrites the URLs in one customer connection's events so that
+// every file the replayed page needs is fetched from Tomoni. It remembers
+// the page URL (relative references resolve against it) and which nodes are
+// stylesheet text or elements whose href is fetched; it is not safe for
+// concurrent use, like the connection it serves.
+type Rewriter struct {
+	reg  *registry
+	base *url.URL
+	// Node ids whose later changes need their kind: style text nodes, and
+	// elements whose href fetches (link, SVG image and use) or whose src
+	// must not load (iframe).
+	kinds map[int64]nodeKind
+}
+
+type nodeKind uint8
+
+const (
+	kindStyleText nodeKind = iota + 1
+	kindFetchHref
+	kindFrame
+)
+
+// maxKinds bounds the per-connection memory of the rewriter.
+const maxKinds = 200_000
+
+// mayHoldURL are the bytes that every event holding a fetchable reference
+// contains; events without any are passed on without being decoded.
+var mayHoldURL = [][]byte{[]byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
+
+// Events rewrites a batch in place where needed and returns it.
+func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
+	for i, raw := range evs {
+		out, err := rw.event(raw)
+		if err != nil {
+			return nil, err
+		}
+		evs[i] = out
+	}
+	return evs, nil
+}
+
+func (rw *Rewriter) event(raw json.RawMessage) (json.RawMessage, error) {
+	var ev rrweb.Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("asset rewrite: %w", err)
+	}
+	switch ev.Type {
+	case rrweb.Meta:
+		var meta struct {
+			Href string `json:"href"`
+		}
+		if json.Unmarshal(ev.Data, &meta) == nil {
+			rw.base, _ = url.Parse(meta.Href)
+		}
+		return raw, nil
+	case rrweb.FullSnapshot, rrweb.Incremental:
+	default:
+		return raw, nil
+	}
+	if !containsAny(ev.Data, mayHoldURL) {
+		return raw, nil
+	}
+	var data map[string]any
+	if err := rrweb.Decode(ev.Data, &data); err != nil {
+		return nil, fmt.Errorf("asset rewrite: %w", err)
+	}
+	changed := false
+	if ev.Type == rrweb.FullSnapshot {
+		clear(rw.kinds)
+		if n, ok := data["node"].(map[string]any); ok {
+			changed = rw.node(n)
+		}
+	} else {
+		changed = rw.incremental(data)
+	}
+	if !changed {
+		return raw, nil
+	}
+	return rrweb.Encode(ev, data)
+}
+
+func (rw *Rewriter) incremental(data map[string]any) bool {
+	source, _ := intOf(data["source"])
+	changed := false
+	switch source {
+	case rrweb.SourceMutation:
+		for _, a := range objects(data["adds"]) {
+			if n, ok := a["node"].(map[string]any); ok && rw.node(n) {
+				changed = true
+			}
+		}
+		for _, a := range objects(data["attributes"]) {
+			id, _ := intOf(a["id"])
+			attrs, ok := a["attributes"].(map[string]any)
+			if ok && rw.attributes(rw.kinds[id], attrs) {
+				changed = true
+			}
+		}
+		for _, t := range objects(data["texts"]) {
+			id, _ := intOf(t["id"])
+			if v, ok := t["value"].(string); ok && rw.kinds[id] == kindStyleText {
+				if out := rw.css(v); out != v {
+					t["value"] = out
+					changed = true
+				}
+			}
+		}
+	case rrweb.SourceStyleSheetRule:
+		for _, a := range objects(data["adds"]) {
+			if v, ok := a["rule"].(string); ok {
+				if out := rw.css(v); out != v {
+					a["rule"] = out
+					changed = true
+				}
+			}
+		}
+	case rrweb.SourceStyleDeclaration:
+		if set, ok := data["set"].(map[string]any); ok {
+			if v, ok := set["value"].(string); ok {
+				if out := rw.css(v); out != v {
+					set["value"] = out
+					changed = true
+				}
+			}
+		}
+	case rrweb.SourceAdoptedStyleSheets:
+		for _, st := range objects(data["styles"]) {
+			for _, r := range objects(st["rules"]) {
+				if v, ok := r["rule"].(string); ok {
+					if out := rw.css(v); out != v {
+						r["rule"] = out
+						changed = true
+					}
+				}
+			}
+		}
+	}
+	return changed
+}
+
+// node rewrites a serialised node and its children.
+func (rw *Rewriter) node(n map[string]any) bool {
+	changed := false
+	typ, _ := intOf(n["type"])
+	id, _ := intOf(n["id"])
+	switch typ {
+	case rrweb.NodeText:
+		if isStyle, _ := n["isStyle"].(bool); isStyle {
+			rw.remember(id, kindStyleText)
+			if v, ok := n["textContent"].(string); ok {
+				if out := rw.css(v); out != v {
+					n["textContent"] = out
+					changed = true
+				}
+			}
+		}
+	case rrweb.NodeElement:
+		tag, _ := n["tagName"].(string)
+		kind := kindOfTag(strings.ToLower(tag))
+		if kind != 0 {
+			rw.remember(id, kind)
+		}
+		if attrs, ok := n["attributes"].(map[string]any); ok && rw.attributes(kind, attrs) {
+			changed = true
+		}
+	}
+	for _, c := range objects(n["childNodes"]) {
+		if rw.node(c) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+func kindOfTag(tag string) nodeKind {
+	switch tag {
+	case "link", "image", "use", "feimage":
+		return kindFetchHref
+	case "iframe", "frame":
+		return kindFrame
+	}
+	return 0
+}
+
+// attributes rewrites the attributes of an element of the given kind.
+func (rw *Rewriter) attributes(kind nodeKind, attrs map[string]any) bool {
+	changed := false
+	set := func(k, v string) {
+		if attrs[k] != v {
+			attrs[k] = v
+			changed = true
+		}
+	}
+	for k, v := range attrs {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		switch k {
+		case "src":
+			if kind == kindFrame {
+				// Frames are replayed from what rrweb recorded of them; a
+				// src would make the staff browser load the page itself.
+				delete(attrs, k)
+				changed = true
+				continue
+			}
+			set(k, rw.ref(s))
+		case "srcdoc":
+			// A whole document in an attribute, with references of its own.
+			delete(attrs, k)
+			changed = true
+		case "poster", "background", "data":
+			set(k, rw.ref(s))
+		case "srcset", "imagesrcset":
+			set(k, rw.srcset(s))
+		case "href", "xlink:href":
+			if kind == kindFetchHref {
+				set(k, rw.ref(s))
+			}
+		case "style", "_cssText":
+			set(k, rw.css(s))
+		}
+	}
+	return changed
+}
+
+// ref is the URL the staff browser uses for a reference on the page.
+func (rw *Rewriter) ref(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || hasPrefixFold(s, "data:") || strings.HasPrefix(s, "#") {
+		return s
+	}
+	abs, ok := resolve(rw.base, s)
+	if !ok {
+		return placeholderImage
+	}
+	return rw.reg.path(abs)
+}
+
+func (rw *Rewriter) css(s string) string {
+	return rewriteCSS(s, rw.base, rw.reg.path)
+}
+
+// srcset rewrites each candidate of "url descriptor, url descriptor".
+func (rw *Rewriter) srcset(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		f := strings.Fields(p)
+		if len(f) == 0 {
+			continue
+		}
+		f[0] = rw.ref(f[0])
+		parts[i] = strings.Join(f, " ")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (rw *Rewriter) remember(id int64, k nodeKind) {
+	if len(rw.kinds) < maxKinds {
+		rw.kinds[id] = k
+	}
+}
+
+func objects(v any) []map[string]any {
+	a, _ := v.([]any)
+	out := make([]map[string]any, 0, len(a))
+	for _, x := range a {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func intOf(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := n.Int64()
+	return i, err == nil
+}
+
+func containsAny(b []byte, subs [][]byte) bool {
+	for _, s := range subs {
+		if bytes.Contains(b, s) {
+			return true
+		}
+	}
+	return false
+}
