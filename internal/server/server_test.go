@@ -38,6 +38,7 @@ type harness struct {
 	srv     *httptest.Server
 	db      *sqlite.DB
 	mgr     *session.Manager
+	files   *assets.Service
 	staff   store.Staff
 }
 
@@ -93,6 +94,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 		t.Fatal(err)
 	}
 	aud.Follow(mgr)
+	pageFiles.Follow(mgr)
 	srv, err := New(Options{Config: cfg, Store: db, Audit: aud, Sessions: mgr, Relay: rl, PageFiles: pageFiles, Web: web.Dist(), Registry: reg, Log: log, HashParams: fastHash, Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &harness{t: t, srv: ts, db: db, mgr: mgr, staff: st, metrics: srv.metrics}
+	return &harness{t: t, srv: ts, db: db, mgr: mgr, files: pageFiles, staff: st, metrics: srv.metrics}
 }
 
 type reqOpt func(*http.Request)
@@ -537,5 +539,96 @@ func TestAuditIsForAdministrators(t *testing.T) {
 		if _, ok := r["client_hash"]; ok {
 			t.Fatal("audit API exposes client hashes")
 		}
+	}
+}
+
+// A session's page files are for that session's staff, while it lasts.
+func TestPageFilesBelongToTheirSession(t *testing.T) {
+	h := newHarness(t, nil)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write([]byte("customer-page-image"))
+	}))
+	defer site.Close()
+	if err := h.files.AllowOrigin(site.URL, true); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.mgr.Create(h.staff.ID, "佐藤")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.mgr.Join(s.Code, "pc"); err != nil {
+		t.Fatal(err)
+	}
+	rw, err := h.files.Rewriter(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := rw.Events([]json.RawMessage{json.RawMessage(`{"type":3,"timestamp":1,"data":{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{"parentId":1,"nextId":null,"node":{"type":2,"id":9,"tagName":"img","attributes":{"src":"` + site.URL + `/photo.png"},"childNodes":[]}}]}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Data struct {
+			Adds []struct {
+				Node struct {
+					Attributes map[string]string `json:"attributes"`
+				} `json:"node"`
+			} `json:"adds"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(out[0], &ev); err != nil {
+		t.Fatal(err)
+	}
+	path := ev.Data.Adds[0].Node.Attributes["src"]
+	if !strings.HasPrefix(path, "/api/sessions/"+s.ID+"/assets/") {
+		t.Fatalf("img src %q is not an asset path of the session", path)
+	}
+	get := func(opts ...reqOpt) (int, string) {
+		req, _ := http.NewRequest("GET", h.url(path), nil)
+		for _, o := range opts {
+			o(req)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, _ := get(); code != http.StatusUnauthorized {
+		t.Errorf("without a login: %d", code)
+	}
+	c, _ := h.login()
+	if code, body := get(withCookie(c)); code != 200 || body != "customer-page-image" {
+		t.Fatalf("the session's own staff: %d %q", code, body)
+	}
+	// Another staff member gets not-found, as for any unknown session.
+	hash, _ := auth.HashPassword("other-password", fastHash)
+	if _, err := h.db.CreateStaff(context.Background(), store.Staff{Username: "suzuki", DisplayName: "鈴木", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	res, m := h.do("POST", "/api/login", `{"username":"suzuki","password":"other-password"}`, h.self())
+	if res.StatusCode != 200 {
+		t.Fatalf("second login: %d %v", res.StatusCode, m)
+	}
+	var other *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == CookieName {
+			other = ck
+		}
+	}
+	if code, body := get(withCookie(other)); code != http.StatusNotFound || strings.Contains(body, "customer-page-image") {
+		t.Errorf("another staff member: %d %q", code, body)
+	}
+	if _, err := h.mgr.End(s.ID, session.ReasonStaff); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(withCookie(c)); code != http.StatusNotFound || strings.Contains(body, "customer-page-image") {
+		t.Errorf("after the session ended: %d %q", code, body)
+	}
+	if n := h.files.Sessions(); n != 0 {
+		t.Errorf("%d sessions still hold page files after the end", n)
 	}
 }
