@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+func pngOf(t *testing.T, w, h int, c color.Color) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A page whose stylesheet and images live on another origin without CORS,
+// with a relative poster and a frame from a host Tomoni knows nothing of:
+// the staff see it styled and with its images, and the staff browser sends
+// every request to Tomoni and none anywhere else.
+func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
+	e := mustStart(t)
+	logo := pngOf(t, 8, 8, color.RGBA{200, 30, 30, 255})
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/cdn.css":
+			w.Header().Set("Content-Type", "text/css")
+			w.Write([]byte(`.cdn-styled { color: rgb(1, 2, 3); background-image: url(logo.png); }`))
+		case "/logo.png":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(logo)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(cdn.Close)
+	var foreignHits atomic.Int64
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreignHits.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<p>a frame from a host Tomoni does not know</p>`))
+	}))
+	t.Cleanup(foreign.Close)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/poster.png":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(pngOf(t, 16, 9, color.RGBA{30, 30, 200, 255}))
+		case "/cdn-page.html", "/share.js":
+			// Served without a CSP of its own, as many bank pages are, so
+			// the customer loads the CDN's files too.
+			b, err := os.ReadFile("testdata/site" + r.URL.Path)
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			b = bytes.ReplaceAll(b, []byte("{{TOMONI_URL}}"), []byte(e.app.URL()))
+			b = bytes.ReplaceAll(b, []byte("{{BANK_URL}}"), []byte(cdn.URL))
+			b = bytes.ReplaceAll(b, []byte("{{IB_URL}}"), []byte(foreign.URL))
+			w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
+			w.Write(b)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(site.Close)
+	if err := e.app.AllowOrigin(site.URL); err != nil {
+		t.Fatal(err)
+	}
+	// The CDN is an asset origin the operator named (here on loopback, so let through explicitly).
+	if err := e.app.Assets.AllowOrigin(cdn.URL, true); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var requests []string
+	if err := chromedp.Listen(e.staff, func(ev any) {
+		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requests = append(requests, r.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.staffLogin()
+	code := e.newCode()
+	e.run(e.customer, chromedp.Navigate(site.URL+"/cdn-page.html"))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+	if msg := e.enterCode(code); msg != "" {
+		t.Fatalf("join: %q", msg)
+	}
+	e.waitStaffSees("styled by a stylesheet on another origin", 5*time.Second)
+	// The customer sees the CDN's styling and image...
+	e.waitJS(e.customer, "the CDN's files on the customer's page", `getComputedStyle(document.getElementById('styled')).color === 'rgb(1, 2, 3)' && document.getElementById('logo').naturalWidth === 8`, 10*time.Second)
+	hitsBeforeReplay := foreignHits.Load() // the customer's own browser loads the frame
+
+	// ...and so do the staff.
+	e.waitJS(e.staff, "the CDN stylesheet to apply in the staff view", staffDoc+` && getComputedStyle(`+staffDoc+`.getElementById('styled')).color === 'rgb(1, 2, 3)'`, 10*time.Second)
+	e.waitJS(e.staff, "the CDN image to show", staffDoc+`.getElementById('logo')?.complete && `+staffDoc+`.getElementById('logo').naturalWidth === 8`, 10*time.Second)
+	e.waitJS(e.staff, "the srcset image to show", staffDoc+`.getElementById('responsive')?.complete && `+staffDoc+`.getElementById('responsive').naturalWidth === 8`, 10*time.Second)
+	if poster := evalAs[string](e, e.staff, staffDoc+`.getElementById('clip').getAttribute('poster')`); !strings.HasPrefix(poster, "/api/sessions/") {
+		t.Errorf("the relative poster is %q in the staff view, not a Tomoni asset path", poster)
+	}
+	if src := evalAs[string](e, e.staff, staffDoc+`.getElementById('foreign').getAttribute('src') || ''`); src != "" {
+		t.Errorf("the foreign frame keeps src %q in the staff view", src)
+	}
+
+	// Every request the staff browser made went to Tomoni.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)))`, chromedp.EvalAwaitPromise))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) == 0 {
+		t.Fatal("no staff request recorded: request capture is not working")
+	}
+	assets := 0
+	for _, u := range requests {
+		switch {
+		case strings.HasPrefix(u, e.app.URL()+"/"):
+			if strings.Contains(u, "/assets/") {
+				assets++
+			}
+		case strings.HasPrefix(u, "data:"), strings.HasPrefix(u, "about:"):
+		default:
+			t.Errorf("the staff browser requested %s", u)
+		}
+	}
+	if assets < 3 {
+		t.Errorf("only %d page files came through Tomoni; requests: %v", assets, requests)
+	}
+	if n := foreignHits.Load(); n != hitsBeforeReplay {
+		t.Errorf("the foreign host got %d requests while the staff watched", n-hitsBeforeReplay)
+	}
+}

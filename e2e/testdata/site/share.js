@@ -1,0 +1,1 @@
+document.getElementById('share-button').addEventListener('click', function () { window.Tomoni.open(); });
