@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +173,10 @@ func TestHandoffToAnotherOrigin(t *testing.T) {
 		t.Fatalf("customer is on %s, want the internet banking origin %s", origin, e.app.DemoIBURL())
 	}
 	e.waitJS(e.customer, "the banner on the other origin", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 3*time.Second)
+	// The internet banking's stylesheet lives on the bank's origin; staff see
+	// the page styled as the customer does.
+	bg := evalAs[string](e, e.customer, `getComputedStyle(document.body).backgroundColor + ' ' + getComputedStyle(document.body).fontFamily`)
+	e.waitJS(e.staff, "the other origin's page styled as the customer sees it", fmt.Sprintf(`(() => { const b = %s?.body; return b && (getComputedStyle(b).backgroundColor + ' ' + getComputedStyle(b).fontFamily) === %q; })()`, staffDoc, bg), 10*time.Second)
 	if h := evalAs[string](e, e.customer, `location.hash`); h != "" {
 		t.Errorf("hand-off token left in the URL: %q", h)
 	}
