@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 )
 
 func pngOf(t *testing.T, w, h int, c color.Color) []byte {
@@ -154,5 +156,104 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 	}
 	if n := foreignHits.Load(); n != hitsBeforeReplay {
 		t.Errorf("the foreign host got %d requests while the staff watched", n-hitsBeforeReplay)
+	}
+}
+
+// Files the server cannot fetch itself (behind the customer's cookie, a
+// blob: URL the page made) reach the staff view from the customer's
+// browser, except where the policy says the files are the customer's own
+// data; the staff browser still talks to Tomoni only.
+func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policyFile, []byte(`{"no_customer_files": ["/statements/**"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := mustStart(t, func(c *config.Config) { c.PolicyFile = policyFile })
+	private := pngOf(t, 12, 12, color.RGBA{10, 160, 10, 255})
+	statement := pngOf(t, 14, 14, color.RGBA{160, 10, 10, 255})
+	blobSource := pngOf(t, 10, 10, color.RGBA{10, 10, 160, 255})
+	var statementServed atomic.Int64
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, cookieErr := r.Cookie("bank_session")
+		switch r.URL.Path {
+		case "/customer-files.html", "/share.js", "/blob.js":
+			b, err := os.ReadFile("testdata/site" + r.URL.Path)
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			b = bytes.ReplaceAll(b, []byte("{{TOMONI_URL}}"), []byte(e.app.URL()))
+			if r.URL.Path == "/customer-files.html" {
+				http.SetCookie(w, &http.Cookie{Name: "bank_session", Value: "customer-7", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			}
+			w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(r.URL.Path)))
+			w.Write(b)
+		case "/private.png", "/statements/2026-11.png":
+			if cookieErr != nil {
+				http.Error(w, "log in first", http.StatusForbidden)
+				return
+			}
+			w.Header().Set("Content-Type", "image/png")
+			if r.URL.Path == "/private.png" {
+				w.Write(private)
+			} else {
+				statementServed.Add(1)
+				w.Write(statement)
+			}
+		case "/blob-source.png":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(blobSource)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(site.Close)
+	if err := e.app.AllowOrigin(site.URL); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var requests []string
+	if err := chromedp.Listen(e.staff, func(ev any) {
+		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requests = append(requests, r.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.staffLogin()
+	code := e.newCode()
+	e.run(e.customer, chromedp.Navigate(site.URL+"/customer-files.html"))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+	e.waitJS(e.customer, "the customer's own images", `['private', 'statement', 'made-here'].every((id) => document.getElementById(id).naturalWidth > 0)`, 10*time.Second)
+	servedToCustomer := statementServed.Load()
+	if msg := e.enterCode(code); msg != "" {
+		t.Fatalf("join: %q", msg)
+	}
+	e.waitStaffSees("Files only the customer can read", 5*time.Second)
+	e.waitJS(e.staff, "the cookie-protected image from the customer's browser", staffDoc+`.getElementById('private')?.complete && `+staffDoc+`.getElementById('private').naturalWidth === 12`, 15*time.Second)
+	e.waitJS(e.staff, "the page's blob: image", staffDoc+`.getElementById('made-here')?.complete && `+staffDoc+`.getElementById('made-here').naturalWidth === 10`, 15*time.Second)
+	// The statement is the customer's own data: a neutral placeholder, never read for staff.
+	e.waitJS(e.staff, "the statement's placeholder", staffDoc+`.getElementById('statement')?.complete && `+staffDoc+`.getElementById('statement').naturalWidth === 1`, 15*time.Second)
+	if n := statementServed.Load(); n != servedToCustomer {
+		t.Errorf("the statement was read %d more times for the staff view", n-servedToCustomer)
+	}
+	sent, _ := e.custWS.snapshot()
+	files := 0
+	for _, f := range sent {
+		if strings.Contains(f, `"t":"file"`) && strings.Contains(f, `"data"`) {
+			files++
+		}
+	}
+	if files != 2 {
+		t.Errorf("the customer's browser sent %d files, want 2 (the cookie-protected one and the blob)", files)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range requests {
+		if !strings.HasPrefix(u, e.app.URL()+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "about:") {
+			t.Errorf("the staff browser requested %s", u)
+		}
 	}
 }

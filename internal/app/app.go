@@ -106,7 +106,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	a.Assets, err = assets.New(assets.FromConfig(a.Config), a.Log)
+	a.Assets, err = assets.New(assets.FromConfig(a.Config, a.Policy), a.Log)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}

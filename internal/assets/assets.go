@@ -17,29 +17,40 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
 
 // Config bounds the service; every field must be set.
 type Config struct {
 	Fetch             FetchConfig
-	MaxURLsPerSession int // distinct files one session may name
+	MaxURLsPerSession int           // distinct files one session may name
+	CustomerWait      time.Duration // how long to wait for a file from the customer's browser
+	CustomerBytes     int64         // files from the customer's browser kept per session
+	// Policy says which files are never asked of the customer's browser
+	// (no_customer_files: files that are themselves the customer's data).
+	Policy *policy.Policy
 }
 
 // FromConfig takes the asset service's part of the deployment's configuration.
-func FromConfig(cfg config.Config) Config {
+func FromConfig(cfg config.Config, pol *policy.Policy) Config {
 	b := cfg.Bounds
 	return Config{
 		Fetch:             FetchConfig{MaxBytes: b.AssetMaxBytes, Timeout: b.AssetTimeout, CacheBytes: b.AssetCacheBytes, CacheTTL: b.AssetCacheTTL},
 		MaxURLsPerSession: b.AssetURLsPerSession,
+		CustomerWait:      b.AssetCustomerWait,
+		CustomerBytes:     b.AssetCustomerBytes,
+		Policy:            pol,
 	}
 }
 
 // Validate reports the first bound that is not set.
 func (c Config) Validate() error {
-	if c.Fetch.MaxBytes <= 0 || c.Fetch.Timeout <= 0 || c.Fetch.CacheBytes <= 0 || c.Fetch.CacheTTL <= 0 || c.MaxURLsPerSession <= 0 {
+	if c.Fetch.MaxBytes <= 0 || c.Fetch.Timeout <= 0 || c.Fetch.CacheBytes <= 0 || c.Fetch.CacheTTL <= 0 || c.MaxURLsPerSession <= 0 ||
+		c.CustomerWait <= 0 || c.CustomerBytes <= 0 {
 		return errors.New("assets: every bound must be positive")
 	}
 	return nil
@@ -53,6 +64,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	sessions map[string]*registry
+	ask      Asker
 }
 
 // New returns a service that fetches from no origin until AllowOrigin.
@@ -133,9 +145,13 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, sessionID, key s
 		return
 	}
 	f, err := s.fetch.get(r.Context(), raw)
+	if err != nil && s.mayAskCustomer(raw) {
+		// Only the customer's browser may be able to read it.
+		f, err = s.askCustomer(r.Context(), sessionID, reg, raw)
+	}
 	if err != nil {
 		// The URL may carry the customer's data: log the kind of failure only.
-		s.log.Debug("page file not fetched", "session", sessionID, "err", errors.Unwrap(err))
+		s.log.Debug("page file not served", "session", sessionID, "err", errors.Unwrap(err))
 		s.placeholder(w, r)
 		return
 	}
@@ -148,6 +164,12 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, sessionID, key s
 	}
 	h.Set("Content-Type", f.ctype)
 	w.Write(body)
+}
+
+// mayAskCustomer reports whether the policy lets the file be read from the
+// customer's browser.
+func (s *Service) mayAskCustomer(raw string) bool {
+	return s.cfg.Policy == nil || s.cfg.Policy.CustomerFileAllowed(raw)
 }
 
 // placeholder answers for a file that could not be fetched: a transparent

@@ -16,7 +16,7 @@ import (
 )
 
 func testConfig() Config {
-	return Config{Fetch: FetchConfig{MaxBytes: 1 << 20, Timeout: 2 * time.Second, CacheBytes: 4 << 20, CacheTTL: time.Minute}, MaxURLsPerSession: 100}
+	return Config{Fetch: FetchConfig{MaxBytes: 1 << 20, Timeout: 2 * time.Second, CacheBytes: 4 << 20, CacheTTL: time.Minute}, MaxURLsPerSession: 100, CustomerWait: time.Second, CustomerBytes: 1 << 20}
 }
 
 func mustService(t *testing.T, cfg Config) *Service {
@@ -336,5 +336,52 @@ func TestServeRewritesStylesheetsAndHidesFailures(t *testing.T) {
 	s.forget("sess1")
 	if rec := get(cssPath, "style"); rec.Code != 404 {
 		t.Errorf("after the session: %d", rec.Code)
+	}
+}
+
+func TestFilesFromTheCustomersBrowser(t *testing.T) {
+	s := mustService(t, testConfig())
+	rw, err := s.Rewriter("sess1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := rw.reg.path("blob:https://bank.example/4b1f")
+	key := path[strings.LastIndex(path, "/")+1:]
+	asked := make(chan int64, 4)
+	s.SetAsker(func(sessionID string, id int64, url string) error {
+		if sessionID != "sess1" || url != "blob:https://bank.example/4b1f" {
+			t.Errorf("asked %s for %s", sessionID, url)
+		}
+		asked <- id
+		return nil
+	})
+	serve := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Sec-Fetch-Dest", "image")
+		rec := httptest.NewRecorder()
+		s.Serve(rec, req, "sess1", key)
+		return rec
+	}
+	// An answer of a type a page may not use is dropped: the staff get the placeholder.
+	go func() { s.Deliver("sess1", <-asked, "text/html", []byte("<script>")) }()
+	if rec := serve(); rec.Header().Get("Content-Type") != "image/gif" || strings.Contains(rec.Body.String(), "script") {
+		t.Fatalf("an HTML answer was served: %q %q", rec.Header().Get("Content-Type"), rec.Body.String())
+	}
+	// No answer within the wait: the placeholder, and the request is forgotten.
+	start := time.Now()
+	if rec := serve(); rec.Header().Get("Content-Type") != "image/gif" {
+		t.Fatalf("no answer served %q", rec.Header().Get("Content-Type"))
+	}
+	<-asked
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("waited %s for a silent customer; the wait is 1 s", took)
+	}
+	// A real answer is served, and kept for the session.
+	go func() { s.Deliver("sess1", <-asked, "image/png", []byte("png-bytes")) }()
+	if rec := serve(); rec.Body.String() != "png-bytes" {
+		t.Fatalf("served %q", rec.Body.String())
+	}
+	if rec := serve(); rec.Body.String() != "png-bytes" || len(asked) != 0 {
+		t.Fatal("the customer was asked twice for the same file")
 	}
 }

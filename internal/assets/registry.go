@@ -27,6 +27,8 @@ type registry struct {
 
 	mu   sync.Mutex
 	urls map[string]string
+
+	customer *customerFiles
 }
 
 func newRegistry(sessionID string, max int) (*registry, error) {
@@ -34,7 +36,7 @@ func newRegistry(sessionID string, max int) (*registry, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	return &registry{prefix: "/api/sessions/" + url.PathEscape(sessionID) + "/assets/", secret: secret, max: max, urls: make(map[string]string)}, nil
+	return &registry{prefix: "/api/sessions/" + url.PathEscape(sessionID) + "/assets/", secret: secret, max: max, urls: make(map[string]string), customer: newCustomerFiles()}, nil
 }
 
 // path registers abs and returns the path the staff browser fetches it at,
@@ -71,8 +73,8 @@ func (r *registry) len() int {
 	return len(r.urls)
 }
 
-// resolve makes ref absolute against base. Only http and https URLs can be
-// served through Tomoni.
+// resolve makes ref absolute against base. Only http, https and blob: URLs
+// can be served through Tomoni (blob: ones from the customer's browser).
 func resolve(base *url.URL, ref string) (string, bool) {
 	ref = strings.TrimSpace(ref)
 	var u *url.URL
@@ -81,6 +83,9 @@ func resolve(base *url.URL, ref string) (string, bool) {
 		u, err = base.Parse(ref)
 	} else {
 		u, err = url.Parse(ref)
+	}
+	if err == nil && u.Scheme == "blob" {
+		return u.String(), true
 	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", false

@@ -94,6 +94,8 @@ type Bounds struct {
 	AssetCacheBytes     int64         // memory for fetched page files, all sessions together
 	AssetCacheTTL       time.Duration // how long a fetched page file is reused
 	AssetURLsPerSession int           // distinct page files one session may name
+	AssetCustomerWait   time.Duration // how long to wait for a page file from the customer's browser
+	AssetCustomerBytes  int64         // page files from the customer's browser kept per session
 }
 
 // DefaultBounds are the fixed limits.
@@ -122,6 +124,8 @@ func DefaultBounds() Bounds {
 		AssetCacheBytes:     64 << 20,
 		AssetCacheTTL:       10 * time.Minute,
 		AssetURLsPerSession: 5000,
+		AssetCustomerWait:   5 * time.Second,
+		AssetCustomerBytes:  16 << 20,
 	}
 }
 

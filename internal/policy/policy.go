@@ -36,12 +36,18 @@ type Policy struct {
 	// SoftKeyboardSelectors: while a matching element is visible or in use,
 	// sharing pauses.
 	SoftKeyboardSelectors []string `json:"softkeyboard_selectors"`
+	// NoCustomerFiles: page files under these globs (as ExcludedPages) are
+	// never read from the customer's browser for the staff view, because
+	// the files themselves are the customer's data (statements, ID scans).
+	// They show as placeholders unless the server can fetch them itself.
+	NoCustomerFiles []string `json:"no_customer_files"`
 	// StripQuery and StripFragment remove query strings and fragments from
 	// the page URLs and links that staff see.
 	StripQuery    bool `json:"strip_query"`
 	StripFragment bool `json:"strip_fragment"`
 
-	excluded []*regexp.Regexp
+	excluded   []*regexp.Regexp
+	noCustomer []*regexp.Regexp
 }
 
 // Default is the policy of the demo bank: its privacy page is never shared.
@@ -51,6 +57,7 @@ func Default() Policy {
 		BlockSelectors:        []string{},
 		UnmaskSelectors:       []string{},
 		ExcludedPages:         []string{"/privacy.html", "/privacy/**"},
+		NoCustomerFiles:       []string{},
 		SoftKeyboardSelectors: []string{},
 		StripQuery:            true,
 		StripFragment:         false,
@@ -75,7 +82,7 @@ func Load(path string) (Policy, error) {
 		return p, fmt.Errorf("policy %s: %w", path, err)
 	}
 	// An explicit null must reach the SDK as an empty list, not as null.
-	for _, l := range []*[]string{&p.MaskSelectors, &p.BlockSelectors, &p.UnmaskSelectors, &p.ExcludedPages, &p.SoftKeyboardSelectors} {
+	for _, l := range []*[]string{&p.MaskSelectors, &p.BlockSelectors, &p.UnmaskSelectors, &p.ExcludedPages, &p.SoftKeyboardSelectors, &p.NoCustomerFiles} {
 		if *l == nil {
 			*l = []string{}
 		}
@@ -102,7 +109,7 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("asset origin %q: want scheme://host[:port]", o)
 		}
 	}
-	for _, g := range p.ExcludedPages {
+	for _, g := range append(append([]string{}, p.ExcludedPages...), p.NoCustomerFiles...) {
 		if !strings.HasPrefix(g, "/") {
 			if u, err := url.Parse(g); err != nil || u.Scheme == "" || u.Host == "" {
 				return fmt.Errorf("excluded page %q: want a path starting with / or a full URL", g)
@@ -118,6 +125,10 @@ func (p *Policy) Compile() {
 	p.excluded = p.excluded[:0]
 	for _, g := range p.ExcludedPages {
 		p.excluded = append(p.excluded, globRegexp(g))
+	}
+	p.noCustomer = p.noCustomer[:0]
+	for _, g := range p.NoCustomerFiles {
+		p.noCustomer = append(p.noCustomer, globRegexp(g))
 	}
 }
 
@@ -145,14 +156,30 @@ func globRegexp(g string) *regexp.Regexp {
 
 // Excluded reports whether the page at rawURL must never be shared.
 func (p *Policy) Excluded(rawURL string) bool {
+	return matchAny(rawURL, p.ExcludedPages, p.excluded)
+}
+
+// CustomerFileAllowed reports whether a page file may be read from the
+// customer's browser for the staff view (not under no_customer_files).
+func (p *Policy) CustomerFileAllowed(rawURL string) bool {
+	if strings.HasPrefix(rawURL, "blob:") {
+		rawURL = strings.TrimPrefix(rawURL, "blob:")
+	}
+	return !matchAny(rawURL, p.NoCustomerFiles, p.noCustomer)
+}
+
+// matchAny matches rawURL against globs: a glob starting with "/" against
+// the path, any other against scheme://host/path. An unparseable URL
+// matches, so that it is treated the careful way.
+func matchAny(rawURL string, globs []string, res []*regexp.Regexp) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return true // unparseable: do not share
+		return true
 	}
 	full := u.Scheme + "://" + u.Host + u.EscapedPath()
-	for i, re := range p.excluded {
+	for i, re := range res {
 		target := full
-		if strings.HasPrefix(p.ExcludedPages[i], "/") {
+		if strings.HasPrefix(globs[i], "/") {
 			target = u.EscapedPath()
 			if target == "" {
 				target = "/"

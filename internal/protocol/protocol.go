@@ -28,6 +28,10 @@ const (
 	TypeHighlight = "highlight"
 	TypeResync    = "resync"
 	TypeReset     = "reset"
+	// A page file only the customer's browser can read: the server asks
+	// (file_request, to the customer) and the SDK answers (file).
+	TypeFileRequest = "file_request"
+	TypeFile        = "file"
 )
 
 // Hello is the customer's first message: what kind of screen it has.
@@ -99,6 +103,14 @@ type Pointer struct {
 type Highlight struct {
 	T  string `json:"t"`
 	ID int64  `json:"id"`
+}
+
+// FileRequest asks the customer's SDK for a page file the server cannot
+// fetch itself (behind the customer's cookies, on an intranet, a blob: URL).
+type FileRequest struct {
+	T   string `json:"t"`
+	ID  int64  `json:"id"`
+	URL string `json:"url"`
 }
 
 // Simple is a message with only a type (end, resync, reset).

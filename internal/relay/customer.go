@@ -66,6 +66,10 @@ type customerMessage struct {
 	Device string            `json:"device"`
 	Width  int               `json:"vw"`
 	Height int               `json:"vh"`
+	// A page file from the customer's browser (t: file).
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+	Data []byte `json:"data"` // base64 on the wire; absent when the browser could not read it
 }
 
 func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, data []byte) error {
@@ -126,6 +130,13 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		return nil
 	case protocol.TypeEnd:
 		r.endSession(id, session.ReasonCustomer)
+		return nil
+	case protocol.TypeFile:
+		if cur.State != session.Live {
+			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
+			return nil
+		}
+		r.assets.Deliver(id, m.ID, m.Type, m.Data)
 		return nil
 	default:
 		r.metrics.Rejected.WithLabelValues("customer", "unknown_type").Inc()

@@ -109,6 +109,7 @@ func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Bro
 		drained:   make(chan struct{}),
 	}
 	r.unsubscribe = sessions.Subscribe(r.notify)
+	as.SetAsker(r.askCustomerFile)
 	return r, nil
 }
 
@@ -139,6 +140,17 @@ func (r *Relay) notify(c session.Change) {
 		r.publish(ctx, broker.ToStaff(s.ID), w)
 		r.publish(ctx, broker.ToCustomer(s.ID), w)
 	}
+}
+
+// askCustomerFile asks a live session's customer for a page file; a paused
+// page sends nothing, files included.
+func (r *Relay) askCustomerFile(sessionID string, id int64, url string) error {
+	s, err := r.sessions.Get(sessionID)
+	if err != nil || s.State != session.Live || !s.CustomerConnected {
+		return assets.ErrNoCustomerFile
+	}
+	r.metrics.Messages.WithLabelValues("file_request").Inc()
+	return r.broker.Publish(context.Background(), broker.ToCustomer(sessionID), mustJSON(protocol.FileRequest{T: protocol.TypeFileRequest, ID: id, URL: url}))
 }
 
 // endSession ends a session on behalf of a socket and logs anything but

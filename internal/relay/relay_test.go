@@ -110,7 +110,7 @@ func withDefaults(c Config) Config {
 
 func mustAssets(t testing.TB) *assets.Service {
 	t.Helper()
-	as, err := assets.New(assets.FromConfig(config.Default()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	as, err := assets.New(assets.FromConfig(config.Default(), nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 		t.Fatal(err)
 	}
 	pol := policy.Default()
-	pageFiles, err := assets.New(assets.FromConfig(cfg), log)
+	pageFiles, err := assets.New(assets.FromConfig(cfg, nil), log)
 	if err != nil {
 		t.Fatal(err)
 	}

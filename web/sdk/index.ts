@@ -8,7 +8,7 @@ import type { Capture } from './capture';
 import { crossOriginLink, forget, loadSaved, persist, Saved, Tabs, takeHandoff, withHandoff } from './continuity';
 import { detectLang, Lang, texts, Texts } from './i18n';
 import { Pauses, PauseReason } from './pauses';
-import { DEFAULT_POLICY, PolicyView } from './policy';
+import { customerFileAllowed, DEFAULT_POLICY, PolicyView } from './policy';
 import { Transport } from './transport';
 import type { TomoniAPI, TomoniJoinError as JoinError, TomoniJoinOptions as JoinOptions, TomoniState as State, TomoniStateDetail as StateDetail } from './tomoni';
 import { UI } from './ui';
@@ -16,6 +16,9 @@ import { UI } from './ui';
 type Listener = (d: StateDetail) => void;
 
 const FLUSH_MS = 50;
+// Page files read here for the staff view: at most this big (base64 makes
+// them a third larger, well under the server's 4 MiB message cap).
+const MAX_FILE = 2 << 20;
 // Keep each frame well under the server's 4 MiB cap.
 const MAX_FRAME = 1 << 20;
 
@@ -362,7 +365,7 @@ class Tomoni implements TomoniAPI {
   }
 
   private onMessage(data: string): void {
-    let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string };
+    let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string; url?: string };
     try { m = JSON.parse(data); } catch { return; }
     // Staff may only point, highlight and ask for a fresh snapshot. Anything
     // else from the server is a state update; nothing here acts on the page.
@@ -378,6 +381,9 @@ class Tomoni implements TomoniAPI {
       case 'resync':
         if (this.state === 'live') this.capture?.snapshot();
         break;
+      case 'file_request':
+        if (typeof m.id === 'number' && typeof m.url === 'string') void this.sendFile(m.id, m.url);
+        break;
       case 'state':
         if (m.staff_name && this.saved) this.saved.staff = m.staff_name;
         if (m.state === 'ended') this.finish(m.reason || 'ended', false);
@@ -387,6 +393,33 @@ class Tomoni implements TomoniAPI {
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * Reads a page file the server could not fetch itself (behind this
+   * customer's cookies, on an intranet, a blob: URL) and sends it for the
+   * staff view. Only files of this page's origin or the bank's other
+   * origins, never while paused, never under the policy's no_customer_files.
+   */
+  private async sendFile(id: number, url: string): Promise<void> {
+    const answer = (type?: string, data?: string) => this.transport.send(data === undefined ? { t: 'file', id } : { t: 'file', id, type, data });
+    const sharing = () => this.state === 'live' && !this.pauses.reason;
+    let u: URL;
+    try { u = new URL(url, location.href); } catch { answer(); return; }
+    const blob = u.protocol === 'blob:';
+    const ours = blob ? url.startsWith(`blob:${location.origin}/`) : u.origin === location.origin || this.policy.site_origins.includes(u.origin);
+    if (!sharing() || !ours || !customerFileAllowed(this.policy, url)) { answer(); return; }
+    try {
+      const res = await fetch(url, { credentials: 'same-origin', cache: 'force-cache' });
+      if (!res.ok) { answer(); return; }
+      const body = await res.blob();
+      if (body.size > MAX_FILE || !sharing()) { answer(); return; }
+      const data = await base64Of(body);
+      if (!sharing()) { answer(); return; }
+      answer(res.headers.get('Content-Type') || body.type, data);
+    } catch {
+      answer();
     }
   }
 
@@ -468,6 +501,15 @@ class Tomoni implements TomoniAPI {
   pointerPosition(): { x: number; y: number } | null {
     return this.ui.pointerCentre();
   }
+}
+
+function base64Of(b: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).replace(/^data:[^,]*,/, ''));
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(b);
+  });
 }
 
 function clamp01(v: unknown): number {

@@ -7,6 +7,7 @@ export interface PolicyView {
   unmask_selectors: string[];
   excluded_pages: string[];
   softkeyboard_selectors: string[];
+  no_customer_files: string[];
   strip_query: boolean;
   strip_fragment: boolean;
   sdk_masking: boolean;
@@ -15,7 +16,7 @@ export interface PolicyView {
 /** Until the server answers, share nothing that the defaults would not. */
 export const DEFAULT_POLICY: PolicyView = {
   site_origins: [],
-  mask_selectors: [], block_selectors: [], unmask_selectors: [], excluded_pages: [], softkeyboard_selectors: [],
+  mask_selectors: [], block_selectors: [], unmask_selectors: [], excluded_pages: [], softkeyboard_selectors: [], no_customer_files: [],
   strip_query: true, strip_fragment: false, sdk_masking: true,
 };
 
@@ -33,11 +34,20 @@ function globRegExp(g: string): RegExp {
 }
 
 export function excluded(p: PolicyView, href: string): boolean {
+  return matchAny(p.excluded_pages, href);
+}
+
+/** Whether a page file may be read here for the staff view (not under no_customer_files). */
+export function customerFileAllowed(p: PolicyView, href: string): boolean {
+  return !matchAny(p.no_customer_files || [], href.replace(/^blob:/, ''));
+}
+
+function matchAny(globs: string[], href: string): boolean {
   let u: URL;
   try { u = new URL(href); } catch { return true; }
   const path = u.pathname || '/';
   const full = `${u.protocol}//${u.host}${path}`;
-  return p.excluded_pages.some((g) => globRegExp(g).test(g.startsWith('/') ? path : full));
+  return globs.some((g) => globRegExp(g).test(g.startsWith('/') ? path : full));
 }
 
 export function cleanURL(p: PolicyView, href: string): string {
