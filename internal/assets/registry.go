@@ -67,12 +67,6 @@ func (r *registry) lookup(key string) (string, bool) {
 	return u, ok
 }
 
-func (r *registry) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.urls)
-}
-
 // resolve makes ref absolute against base. Only http, https and blob: URLs
 // can be served through Tomoni (blob: ones from the customer's browser).
 func resolve(base *url.URL, ref string) (string, bool) {

@@ -162,9 +162,7 @@ func (p *Policy) Excluded(rawURL string) bool {
 // CustomerFileAllowed reports whether a page file may be read from the
 // customer's browser for the staff view (not under no_customer_files).
 func (p *Policy) CustomerFileAllowed(rawURL string) bool {
-	if strings.HasPrefix(rawURL, "blob:") {
-		rawURL = strings.TrimPrefix(rawURL, "blob:")
-	}
+	rawURL = strings.TrimPrefix(rawURL, "blob:")
 	return !matchAny(rawURL, p.NoCustomerFiles, p.noCustomer)
 }
 
