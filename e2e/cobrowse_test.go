@@ -79,6 +79,9 @@ func TestTypedValuesNeverLeaveTheCustomersBrowser(t *testing.T) {
 	e.waitStaffSees("インターネットバンキング ログイン", 3*time.Second)
 
 	loginID, password, note := "yamada-login-7731", "Pa55word!Secret", "口座番号は7654321で暗証番号は9876です"
+	// Before typing, the ID field is empty and looks empty to staff: its
+	// placeholder is masked as blank, not as the mask of a filled field.
+	e.waitJS(e.staff, "the empty ID field in the staff view", staffDoc+`?.querySelector('#login-id') && `+staffDoc+`.querySelector('#login-id').value === '' && `+staffDoc+`.querySelector('#login-id').getAttribute('placeholder') === ''`, 5*time.Second)
 	e.run(e.customer,
 		chromedp.SendKeys(chromedp.CSS("#login-id"), loginID),
 		chromedp.SendKeys(chromedp.CSS("#login-password"), password),

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -70,7 +71,7 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 		case "/poster.png":
 			w.Header().Set("Content-Type", "image/png")
 			w.Write(pngOf(t, 16, 9, color.RGBA{30, 30, 200, 255}))
-		case "/cdn-page.html", "/share.js":
+		case "/cdn-page.html", "/share.js", "/chart.js":
 			// Served without a CSP of its own, as many bank pages are, so
 			// the customer loads the CDN's files too.
 			b, err := os.ReadFile("testdata/site" + r.URL.Path)
@@ -126,6 +127,11 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 	if poster := evalAs[string](e, e.staff, staffDoc+`.getElementById('clip').getAttribute('poster')`); !strings.HasPrefix(poster, "/api/sessions/") {
 		t.Errorf("the relative poster is %q in the staff view, not a Tomoni asset path", poster)
 	}
+	// The canvas is not recorded, but keeps its box: nothing below it moves.
+	// (A blocked element keeps no id in the replay: find it by its place.)
+	box := `(d) => { const b = d.getElementById('below'); const c = b.previousElementSibling.getBoundingClientRect(); return [Math.round(c.width), Math.round(c.height), Math.round(b.getBoundingClientRect().top)].join(' '); }`
+	want := evalAs[string](e, e.customer, `(`+box+`)(document)`)
+	e.waitJS(e.staff, "the canvas placeholder to keep its box ("+want+")", fmt.Sprintf(`(%s)(%s) === %q`, box, staffDoc, want), 10*time.Second)
 	if src := evalAs[string](e, e.staff, staffDoc+`.getElementById('foreign').getAttribute('src') || ''`); src != "" {
 		t.Errorf("the foreign frame keeps src %q in the staff view", src)
 	}

@@ -385,3 +385,12 @@ func TestFilesFromTheCustomersBrowser(t *testing.T) {
 		t.Fatal("the customer was asked twice for the same file")
 	}
 }
+
+func TestCanvasBecomesABoxOfItsSize(t *testing.T) {
+	rw, _ := newRewriter(t)
+	snap := `{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"canvas","attributes":{"rr_width":"300px","rr_height":"150px"},"childNodes":[]}]}}}`
+	out := run(t, rw, meta, snap)[1]
+	if !strings.Contains(out, `"tagName":"span"`) || !strings.Contains(out, `"rr_width":"300px"`) || !strings.Contains(out, "inline-block") {
+		t.Fatalf("canvas replayed as %s", out)
+	}
+}

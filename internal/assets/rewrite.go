@@ -37,7 +37,7 @@ const maxKinds = 200_000
 
 // mayHoldURL are the bytes that every event holding a fetchable reference
 // contains; events without any are passed on without being decoded.
-var mayHoldURL = [][]byte{[]byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
+var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
 
 // Events rewrites a batch in place where needed and returns it.
 func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
@@ -168,6 +168,20 @@ func (rw *Rewriter) node(n map[string]any) bool {
 		}
 	case rrweb.NodeElement:
 		tag, _ := n["tagName"].(string)
+		if strings.EqualFold(tag, "canvas") {
+			// The replay runs in a frame without scripts, where a canvas
+			// shows only its fallback content and collapses; a box of the
+			// same size keeps the page's layout (the SDK never records a
+			// canvas's drawing).
+			n["tagName"] = "span"
+			attrs, _ := n["attributes"].(map[string]any)
+			if attrs == nil {
+				attrs = map[string]any{}
+				n["attributes"] = attrs
+			}
+			attrs["style"] = "display:inline-block;vertical-align:baseline"
+			changed = true
+		}
 		kind := kindOfTag(strings.ToLower(tag))
 		if kind != 0 {
 			rw.remember(id, kind)

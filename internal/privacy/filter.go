@@ -299,6 +299,10 @@ func scrubAttributes(attrs map[string]any, st *Stats) {
 		if k == "value" {
 			attrs[k] = Mask
 			st.Values++
+		} else if k == "placeholder" {
+			// Blank, not the mask: an empty field must not look filled.
+			attrs[k] = ""
+			st.Attributes++
 		} else if isData || contains(scrubAttrs, k) {
 			attrs[k] = Mask
 			st.Attributes++

@@ -33,7 +33,7 @@ export class Capture {
       maskTextFn: masking ? (text: string) => privacy.maskText(text) : undefined,
       // Tomoni's own UI and software keyboards are never captured, even in
       // tests that turn masking off.
-      blockSelector: masking ? privacy.blockSelector : '[data-tomoni-ui], [data-tomoni-softkeyboard]',
+      blockSelector: masking ? privacy.blockSelector : '[data-tomoni-ui], [data-tomoni-softkeyboard], canvas',
       slimDOMOptions: 'all',
       inlineStylesheet: true,
       recordCanvas: false,

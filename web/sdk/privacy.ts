@@ -36,7 +36,9 @@ export class Privacy {
 
   constructor(private policy: PolicyView, private lookup: Lookup) {
     this.maskSelector = joinSelectors(['[contenteditable]:not([contenteditable="false"])', '[data-tomoni-mask]', ...policy.mask_selectors]);
-    this.blockSelector = joinSelectors(['[data-tomoni-ui]', '[data-tomoni-block]', '[data-tomoni-softkeyboard]', ...policy.block_selectors, ...policy.softkeyboard_selectors]);
+    // A canvas can show anything, private data included, and is never
+    // recorded: it becomes an empty box of its size, so nothing below moves.
+    this.blockSelector = joinSelectors(['[data-tomoni-ui]', '[data-tomoni-block]', '[data-tomoni-softkeyboard]', 'canvas', ...policy.block_selectors, ...policy.softkeyboard_selectors]);
     this.unmaskSelector = joinSelectors(['[data-tomoni-unmask]', ...policy.unmask_selectors]);
   }
 
@@ -179,7 +181,10 @@ export class Privacy {
     for (const k of Object.keys(attrs)) {
       const v = attrs[k];
       if (typeof v !== 'string' || v === '' || v === MASK) continue;
-      if (USER_ATTRS.includes(k) || (k.startsWith('data-') && !k.startsWith('data-tomoni-'))) attrs[k] = MASK;
+      // A masked placeholder goes blank rather than showing the mask: an
+      // empty field must look empty to staff, not filled.
+      if (k === 'placeholder') attrs[k] = '';
+      else if (USER_ATTRS.includes(k) || (k.startsWith('data-') && !k.startsWith('data-tomoni-'))) attrs[k] = MASK;
     }
   }
 }
