@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// rect is a region of the customer's viewport, in CSS pixels.
+type rect struct{ X, Y, W, H float64 }
+
+// similarity is the share of pixels of a that match b (each channel within
+// tol), outside the excluded rectangles. a and b must have the same size.
+func similarity(a, b image.Image, exclude []rect, tol int) (float64, error) {
+	ab, bb := a.Bounds(), b.Bounds()
+	if ab.Dx() != bb.Dx() || ab.Dy() != bb.Dy() {
+		return 0, fmt.Errorf("sizes differ: %v vs %v", ab.Size(), bb.Size())
+	}
+	inside := func(x, y int) bool {
+		for _, r := range exclude {
+			if float64(x) >= r.X && float64(x) < r.X+r.W && float64(y) >= r.Y && float64(y) < r.Y+r.H {
+				return true
+			}
+		}
+		return false
+	}
+	diff := func(p, q uint32) int {
+		d := int(p>>8) - int(q>>8)
+		if d < 0 {
+			return -d
+		}
+		return d
+	}
+	total, same := 0, 0
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			if inside(x, y) {
+				continue
+			}
+			total++
+			r1, g1, b1, _ := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
+			r2, g2, b2, _ := b.At(bb.Min.X+x, bb.Min.Y+y).RGBA()
+			if diff(r1, r2) <= tol && diff(g1, g2) <= tol && diff(b1, b2) <= tol {
+				same++
+			}
+		}
+	}
+	if total == 0 {
+		return 0, fmt.Errorf("every pixel excluded")
+	}
+	return float64(same) / float64(total), nil
+}
+
+func screenshot(t *testing.T, tab context.Context, clip *page.Viewport) image.Image {
+	t.Helper()
+	res, err := chromedp.Call(tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, Clip: clip})
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(res.Data))
+	if err != nil {
+		t.Fatalf("decode screenshot: %v", err)
+	}
+	return img
+}
+
+// settled waits until a document's fonts and images are in.
+const settled = `(async (d) => { await d.fonts.ready; await Promise.all([...d.images].map((i) => i.complete ? 0 : new Promise((r) => { i.onload = i.onerror = r; }))); await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); return true; })`
+
+// compareViews screenshots the customer's viewport and the staff's replay
+// of it at the same scale and returns their pixel similarity, with the
+// regions the staff are not meant to see as the customer does (masked
+// fields, blocked elements, Tomoni's own banner and pointer) left out.
+func (e *env) compareViews(t *testing.T, name string) float64 {
+	t.Helper()
+	// Same page on both sides: the staff view shows the customer's text.
+	e.waitJS(e.staff, "the staff view to show "+name, fmt.Sprintf(`%s?.title === %q && %s.querySelector('h1')?.textContent === %q`, staffDoc, evalAs[string](e, e.customer, `document.title`), staffDoc, evalAs[string](e, e.customer, `document.querySelector('h1')?.textContent`)), 10*time.Second)
+	evalAs[bool](e, e.customer, settled+`(document)`, chromedp.EvalAwaitPromise)
+	evalAs[bool](e, e.staff, settled+`(`+staffDoc+`)`, chromedp.EvalAwaitPromise)
+	// The staff view at scale 1, without the replayer's own mouse.
+	clip := evalAs[[]float64](e, e.staff, `(() => {
+		const w = document.querySelector('#view .replayer-wrapper');
+		w.style.transform = 'none';
+		const st = document.querySelector('#view .stage');
+		const f = w.querySelector('iframe');
+		st.style.width = f.offsetWidth + 'px'; st.style.height = f.offsetHeight + 'px';
+		document.querySelectorAll('.replayer-mouse, .replayer-mouse-tail, #view .overlay').forEach((m) => m.style.display = 'none');
+		const r = f.getBoundingClientRect();
+		return [r.left, r.top, f.offsetWidth, f.offsetHeight];
+	})()`)
+	evalAs[bool](e, e.staff, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)
+	exclude := evalAs[[]rect](e, e.customer, `(() => {
+		const out = [];
+		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
+		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard]').forEach(add);
+		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
+		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
+		return out;
+	})()`)
+	vw := evalAs[[]float64](e, e.customer, `[innerWidth, innerHeight]`)
+	if int(clip[2]) != int(vw[0]) || int(clip[3]) != int(vw[1]) {
+		t.Fatalf("%s: staff view is %v×%v, the customer's viewport %v×%v", name, clip[2], clip[3], vw[0], vw[1])
+	}
+	cust := screenshot(t, e.customer, nil)
+	staff := screenshot(t, e.staff, &page.Viewport{X: clip[0], Y: clip[1], Width: clip[2], Height: clip[3], Scale: 1})
+	sim, err := similarity(cust, staff, exclude, 24)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	dir := filepath.Join("artifacts", "fidelity")
+	os.MkdirAll(dir, 0o755)
+	for side, img := range map[string]image.Image{"customer": cust, "staff": staff} {
+		var b bytes.Buffer
+		png.Encode(&b, img)
+		os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+"-"+side+".png"), b.Bytes(), 0o644)
+	}
+	return sim
+}
+
+// The staff see what the customer sees: each page of the demo bank and its
+// internet banking, screenshotted on both sides, matches pixel for pixel
+// (docs/fidelity.md keeps the numbers).
+func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
+	e := mustStart(t)
+	// Room for the replay at scale 1 beside the console's list.
+	for tab, size := range map[context.Context][2]int64{e.staff: {1900, 1400}, e.customer: {1024, 720}} {
+		if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size[0], Height: size[1], DeviceScaleFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.staffLogin()
+	e.join("index.html")
+	const min = 0.995
+	check := func(name string) {
+		t.Helper()
+		sim := e.compareViews(t, name)
+		t.Logf("fidelity %-28s %.4f", name, sim)
+		if sim < min {
+			t.Errorf("%s: staff view matches %.4f of the customer's pixels, want ≥ %.3f (screenshots in e2e/artifacts/fidelity)", name, sim, min)
+		}
+	}
+	for _, p := range []string{"index.html", "login.html", "account.html", "transfer.html"} {
+		if p != "index.html" {
+			e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/"+p))
+			e.waitJS(e.customer, "the banner on "+p, shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+		}
+		check("bank/" + p)
+	}
+	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/index.html"))
+	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+	e.exec(e.customer, `document.getElementById('to-ib').click()`)
+	e.waitJS(e.customer, "the banner on the internet banking", `location.origin === `+jsString(e.app.DemoIBURL())+` && `+shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+	check("ib/index.html")
+}
