@@ -104,6 +104,8 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 		const out = [];
 		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
 		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard]').forEach(add);
+		// Frames of other origins are placeholders by design (their content cannot be recorded).
+		document.querySelectorAll('iframe').forEach((f) => { if (!f.contentDocument) add(f); });
 		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
 		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
 		return out;
@@ -162,4 +164,16 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 	e.exec(e.customer, `document.getElementById('to-ib').click()`)
 	e.waitJS(e.customer, "the banner on the internet banking", `location.origin === `+jsString(e.app.DemoIBURL())+` && `+shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	check("ib/index.html")
+
+	// A page whose stylesheet and images are on a CDN without CORS, with a
+	// canvas and a relative poster: a session of its own on another site.
+	siteURL, _ := startCDNSite(t, e)
+	code := e.newCode()
+	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+	if msg := e.enterCode(code); msg != "" {
+		t.Fatalf("join on the CDN page: %q", msg)
+	}
+	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+	check("site/cdn-page.html")
 }

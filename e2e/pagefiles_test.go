@@ -43,8 +43,12 @@ func pngOf(t *testing.T, w, h int, c color.Color) []byte {
 // with a relative poster and a frame from a host Tomoni knows nothing of:
 // the staff see it styled and with its images, and the staff browser sends
 // every request to Tomoni and none anywhere else.
-func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
-	e := mustStart(t)
+// startCDNSite serves testdata/site/cdn-page.html on a site origin of its
+// own, its stylesheet and images on a CDN origin (an asset origin, without
+// CORS) and a frame on a host Tomoni does not know; it returns the site's
+// URL and a counter of the foreign host's requests.
+func startCDNSite(t *testing.T, e *env) (string, *atomic.Int64) {
+	t.Helper()
 	logo := pngOf(t, 8, 8, color.RGBA{200, 30, 30, 255})
 	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -59,7 +63,7 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 		}
 	}))
 	t.Cleanup(cdn.Close)
-	var foreignHits atomic.Int64
+	foreignHits := &atomic.Int64{}
 	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		foreignHits.Add(1)
 		w.Header().Set("Content-Type", "text/html")
@@ -97,6 +101,12 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	return site.URL, foreignHits
+}
+
+func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
+	e := mustStart(t)
+	siteURL, foreignHits := startCDNSite(t, e)
 	var mu sync.Mutex
 	var requests []string
 	if err := chromedp.Listen(e.staff, func(ev any) {
@@ -110,7 +120,7 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 	}
 	e.staffLogin()
 	code := e.newCode()
-	e.run(e.customer, chromedp.Navigate(site.URL+"/cdn-page.html"))
+	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
 	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
 	if msg := e.enterCode(code); msg != "" {
 		t.Fatalf("join: %q", msg)

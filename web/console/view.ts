@@ -94,7 +94,12 @@ export class LiveView {
       triggerFocus: false,
       showWarning: false,
       pauseAnimation: true,
-      insertStyleRules: ['html, body { cursor: default !important; }'],
+      insertStyleRules: [
+        'html, body { cursor: default !important; }',
+        // A frame without scripts forces controls onto every video and
+        // audio element; the customer's page shows none of them.
+        'video::-webkit-media-controls, audio::-webkit-media-controls { display: none !important; }',
+      ],
     });
     this.replayer.on('resize', () => this.fit());
     this.replayer.startLive(events[0].timestamp - 50);
