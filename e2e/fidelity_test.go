@@ -176,4 +176,13 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 	}
 	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	check("site/cdn-page.html")
+
+	// A web font the site serves itself, without CORS.
+	e.run(e.customer, chromedp.Navigate(siteURL+"/webfont.html"))
+	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+	e.waitJS(e.customer, "the web font", `document.fonts.check('22px BankFont')`, 10*time.Second)
+	check("site/webfont.html")
+	if !evalAs[bool](e, e.staff, staffDoc+`.fonts.check('22px BankFont')`) {
+		t.Error("the staff view did not load the site's web font")
+	}
 }

@@ -43,6 +43,9 @@ func pngOf(t *testing.T, w, h int, c color.Color) []byte {
 // with a relative poster and a frame from a host Tomoni knows nothing of:
 // the staff see it styled and with its images, and the staff browser sends
 // every request to Tomoni and none anywhere else.
+// testFont is a font file every machine with Chromium from Debian has.
+const testFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
 // startCDNSite serves testdata/site/cdn-page.html on a site origin of its
 // own, its stylesheet and images on a CDN origin (an asset origin, without
 // CORS) and a frame on a host Tomoni does not know; it returns the site's
@@ -75,7 +78,18 @@ func startCDNSite(t *testing.T, e *env) (string, *atomic.Int64) {
 		case "/poster.png":
 			w.Header().Set("Content-Type", "image/png")
 			w.Write(pngOf(t, 16, 9, color.RGBA{30, 30, 200, 255}))
-		case "/cdn-page.html", "/share.js", "/chart.js":
+		case "/bank-font.ttf":
+			// A font of the bank's own, without CORS headers: fine for the
+			// bank's pages, unusable for a browser on another origin.
+			b, err := os.ReadFile(testFont)
+			if err != nil {
+				t.Errorf("the test font %s: %v (Debian: fonts-dejavu-core)", testFont, err)
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "font/ttf")
+			w.Write(b)
+		case "/cdn-page.html", "/webfont.html", "/share.js", "/chart.js":
 			// Served without a CSP of its own, as many bank pages are, so
 			// the customer loads the CDN's files too.
 			b, err := os.ReadFile("testdata/site" + r.URL.Path)
