@@ -159,6 +159,12 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 		}
 		check("bank/" + p)
 	}
+	// After the software keyboard was open and closed again.
+	e.exec(e.customer, `document.getElementById('pin-open').click()`)
+	e.waitJS(e.staff, "the pause", `document.querySelector('#session-state').dataset.phase === 'paused'`, 10*time.Second)
+	e.exec(e.customer, `document.querySelector('#keypad button[data-key="閉じる"]').click()`)
+	e.waitJS(e.staff, "sharing to resume", `document.querySelector('#session-state').dataset.phase === 'live'`, 10*time.Second)
+	check("bank/transfer.html (after the keyboard)")
 	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/index.html"))
 	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	e.exec(e.customer, `document.getElementById('to-ib').click()`)
