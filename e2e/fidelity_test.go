@@ -192,3 +192,43 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 		t.Error("the staff view did not load the site's web font")
 	}
 }
+
+// A customer who pinch-zooms on a phone sees only part of the page: the
+// staff view follows that part, or shows it as a frame over the whole page.
+func TestStaffFollowThePinchZoom(t *testing.T) {
+	e := mustStart(t)
+	if _, err := chromedp.Call(e.customer, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	if z := evalAs[string](e, e.staff, `document.querySelector('#view').dataset.zoom || ''`); z != "" {
+		t.Fatalf("zoom %q before any pinch", z)
+	}
+	if _, err := chromedp.Call(e.customer, emulation.SetPageScaleFactor, emulation.SetPageScaleFactorParams{PageScaleFactor: 2}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitJS(e.customer, "the customer's pinch-zoom", `visualViewport.scale > 1.9`, 5*time.Second)
+	vv := evalAs[[]float64](e, e.customer, `[visualViewport.offsetLeft, visualViewport.offsetTop, visualViewport.width, visualViewport.height]`)
+	e.waitJS(e.staff, "the staff view to follow the zoom", `Number(document.querySelector('#view').dataset.zoom) > 1.9`, 10*time.Second)
+	// Following: the replay is scaled to the visual viewport and shifted to its offset.
+	tr := evalAs[string](e, e.staff, `document.querySelector('#view .replayer-wrapper').style.transform`)
+	if !strings.Contains(tr, "translate(") {
+		t.Errorf("the replay is not moved to the zoomed part: transform %q", tr)
+	}
+	stage := evalAs[[]float64](e, e.staff, `(() => { const s = document.querySelector('#view .stage').getBoundingClientRect(); return [s.width, s.height]; })()`)
+	if ratio, want := stage[0]/stage[1], vv[2]/vv[3]; ratio < want*0.98 || ratio > want*1.02 {
+		t.Errorf("the view shows a %.3f-wide part, the customer sees %.3f (visual viewport %v)", ratio, want, vv)
+	}
+	if !evalAs[bool](e, e.staff, `document.querySelector('#view .visual-frame').hidden`) {
+		t.Error("a frame is drawn while the view follows the zoom")
+	}
+	// Not following: the whole page, with the customer's part framed.
+	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-follow]`)))
+	e.waitJS(e.staff, "the frame over the whole page", `!document.querySelector('#view .visual-frame').hidden`, 5*time.Second)
+	frame := evalAs[[]float64](e, e.staff, `(() => { const f = document.querySelector('#view .visual-frame').getBoundingClientRect(); const s = document.querySelector('#view .stage').getBoundingClientRect(); return [f.width / s.width, f.height / s.height]; })()`)
+	if frame[0] < 0.45 || frame[0] > 0.55 || frame[1] < 0.45 || frame[1] > 0.55 {
+		t.Errorf("the frame covers %.2f × %.2f of the page; a 2× zoom shows half of each side", frame[0], frame[1])
+	}
+}

@@ -32,6 +32,8 @@ const (
 	// (file_request, to the customer) and the SDK answers (file).
 	TypeFileRequest = "file_request"
 	TypeFile        = "file"
+	// The part of the page a phone's customer actually sees after a pinch-zoom.
+	TypeViewport = "viewport"
 )
 
 // Hello is the customer's first message: what kind of screen it has.
@@ -103,6 +105,27 @@ type Pointer struct {
 type Highlight struct {
 	T  string `json:"t"`
 	ID int64  `json:"id"`
+}
+
+// Viewport is the customer's visual viewport (pinch-zoom): its offset and
+// size in CSS pixels of the layout viewport, and its scale.
+type Viewport struct {
+	T string  `json:"t"`
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	W float64 `json:"w"`
+	H float64 `json:"h"`
+	S float64 `json:"s"`
+}
+
+// CleanViewport checks a visual viewport the customer's page reported and
+// returns it rebuilt, or false when it is not a plausible one.
+func CleanViewport(x, y, w, h, s float64) (Viewport, bool) {
+	ok := func(v, lo, hi float64) bool { return !math.IsNaN(v) && v >= lo && v <= hi }
+	if !ok(x, 0, 100_000) || !ok(y, 0, 100_000) || !ok(w, 1, 100_000) || !ok(h, 1, 100_000) || !ok(s, 0.05, 20) {
+		return Viewport{}, false
+	}
+	return Viewport{T: TypeViewport, X: x, Y: y, W: w, H: h, S: s}, true
 }
 
 // FileRequest asks the customer's SDK for a page file the server cannot

@@ -70,6 +70,12 @@ type customerMessage struct {
 	ID   int64  `json:"id"`
 	Type string `json:"type"`
 	Data []byte `json:"data"` // base64 on the wire; absent when the browser could not read it
+	// The visual viewport (t: viewport).
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	W float64 `json:"w"`
+	H float64 `json:"h"`
+	S float64 `json:"s"`
 }
 
 func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, data []byte) error {
@@ -130,6 +136,18 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		return nil
 	case protocol.TypeEnd:
 		r.endSession(id, session.ReasonCustomer)
+		return nil
+	case protocol.TypeViewport:
+		if cur.State != session.Live {
+			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
+			return nil
+		}
+		v, ok := protocol.CleanViewport(m.X, m.Y, m.W, m.H, m.S)
+		if !ok {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed viewport")
+		}
+		r.publish(ctx, broker.ToStaff(id), mustJSON(v))
 		return nil
 	case protocol.TypeFile:
 		if cur.State != session.Live {

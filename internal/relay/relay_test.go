@@ -302,6 +302,9 @@ func TestCustomerMisbehaviour(t *testing.T) {
 		{"malformed JSON", Config{}, func(t *testing.T, c *websocket.Conn) { send(t, c, `{"t":`) }, protocol.CloseMalformed},
 		{"unknown type", Config{}, func(t *testing.T, c *websocket.Conn) { send(t, c, `{"t":"pointer","id":1}`) }, protocol.CloseMalformed},
 		{"events not an array", Config{}, func(t *testing.T, c *websocket.Conn) { send(t, c, `{"t":"events","events":{}}`) }, protocol.CloseMalformed},
+		{"viewport out of range", Config{}, func(t *testing.T, c *websocket.Conn) {
+			send(t, c, `{"t":"viewport","x":0,"y":0,"w":390,"h":844,"s":1e9}`)
+		}, protocol.CloseMalformed},
 		{"oversized", Config{MaxCustomerMessage: 1024}, func(t *testing.T, c *websocket.Conn) { send(t, c, events(strings.Repeat("x", 2048))) }, websocket.StatusMessageTooBig},
 		{"flood", Config{CustomerRate: 1, CustomerBurst: 5}, func(t *testing.T, c *websocket.Conn) {
 			for range 20 {
@@ -554,4 +557,18 @@ func (r *Relay) staffSockets(id string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.staff[id])
+}
+
+// A phone's visual viewport reaches staff rebuilt from its numbers only.
+func TestViewportReachesStaffRebuilt(t *testing.T) {
+	f := newFixture(t, Config{})
+	st := f.staff()
+	readType(t, st, "state")
+	cu := f.customer()
+	readType(t, cu, "state")
+	send(t, cu, `{"t":"viewport","x":10.5,"y":200,"w":195,"h":422,"s":2,"html":"<b>x</b>"}`)
+	m := readType(t, st, "viewport")
+	if len(m) != 6 || m["s"].(float64) != 2 || m["w"].(float64) != 195 || m["x"].(float64) != 10.5 {
+		t.Fatalf("staff got %v; want exactly t,x,y,w,h,s", m)
+	}
 }

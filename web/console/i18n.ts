@@ -20,6 +20,8 @@ const ja = {
   cut: '緊急停止',
   pointer: 'ポインタ〇',
   highlight: 'ハイライト',
+  follow: '拡大部分を表示',
+  followHint: 'お客さまがスマートフォンで拡大しているときは、見えている部分だけを表示します',
   state: {
     waiting: 'お客さまの接続待ち',
     live: '共有中',
@@ -88,6 +90,8 @@ const en: typeof ja = {
   cut: 'Cut off now',
   pointer: 'Pointer 〇',
   highlight: 'Highlight',
+  follow: 'Follow zoom',
+  followHint: "When the customer zooms in on a phone, show only the part they see",
   state: {
     waiting: 'Waiting for customer',
     live: 'Live',

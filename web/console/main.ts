@@ -299,7 +299,7 @@ class Current {
   }
 
   private onMessage(data: string): void {
-    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; st?: number; ct?: number; events?: never[] };
+    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number };
     try { m = JSON.parse(data); } catch { return; }
     switch (m.t) {
       case 'events':
@@ -330,6 +330,12 @@ class Current {
         this.device = m.device || this.device;
         this.renderAll();
         break;
+      case 'viewport': {
+        const z = this.view.following;
+        this.view.setVisual({ x: Number(m.x) || 0, y: Number(m.y) || 0, w: Number(m.w) || 1, h: Number(m.h) || 1, s: Number(m.s) || 1 });
+        if (z !== this.view.following) this.renderAll();
+        break;
+      }
     }
   }
 
@@ -383,7 +389,9 @@ class Current {
       hl.onclick = () => { this.view.tool = 'highlight'; this.view.hidePointer(); this.renderAll(); };
       const cut = h('button', { class: 'danger', id: 'cut-session' }, t.cut);
       cut.onclick = () => void this.end('staff_cut');
-      this.tools.append(pointer, hl, cut);
+      const follow = h('button', { class: this.view.follow ? 'tool on' : 'tool', 'data-testid': 'tool-follow', title: t.followHint }, t.follow);
+      follow.onclick = () => { this.view.follow = !this.view.follow; this.view.fit(); this.renderAll(); };
+      this.tools.append(pointer, hl, follow, cut);
     }
     const end = h('button', { class: 'danger', id: 'end-session' }, t.end);
     end.onclick = () => void this.end('staff');

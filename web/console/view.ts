@@ -14,6 +14,9 @@ interface RREvent { type: number; timestamp: number; data: Record<string, unknow
 
 export interface ViewInfo { width: number; height: number; scrollX: number; scrollY: number; href: string }
 
+/** The customer's visual viewport: the part of the page a pinch-zoomed phone shows. */
+export interface Visual { x: number; y: number; w: number; h: number; s: number }
+
 export type Tool = 'pointer' | 'highlight';
 
 export class LiveView {
@@ -29,6 +32,10 @@ export class LiveView {
   private resetTimer: ReturnType<typeof setTimeout> | undefined;
   private docId = 1;
   info: ViewInfo = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
+  private visual: Visual | null = null;
+  private frame: HTMLElement;
+  /** Show only the part the customer sees when zoomed in, rather than the whole page with a frame on it. */
+  follow = true;
   tool: Tool = 'pointer';
   enabled = true; // pointer allowed (false while paused)
 
@@ -38,6 +45,10 @@ export class LiveView {
     this.overlay = document.createElement('div');
     this.overlay.className = 'overlay';
     this.overlay.dataset.testid = 'view-overlay';
+    this.frame = document.createElement('div');
+    this.frame.className = 'visual-frame';
+    this.frame.hidden = true;
+    this.overlay.append(this.frame);
     root.append(this.stage, this.overlay);
     this.overlay.addEventListener('mousemove', (e) => this.onMove(e));
     this.overlay.addEventListener('mouseleave', () => this.hidePointer());
@@ -123,21 +134,40 @@ export class LiveView {
     this.stage.textContent = '';
     this.highlighted = 0;
     this.info = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
+    this.visual = null;
+    this.frame.hidden = true;
+    this.root.dataset.zoom = '';
   }
 
   hasContent(): boolean {
     return this.replayer !== null;
   }
 
-  private fit(): void {
+  /** The customer's visual viewport changed (null: not zoomed). */
+  setVisual(v: Visual | null): void {
+    this.visual = v && v.s > 1.01 ? v : null;
+    this.root.dataset.zoom = this.visual ? String(this.visual.s) : '';
+    this.fit();
+  }
+
+  /** Whether the view now shows only the part a zoomed-in customer sees. */
+  get following(): boolean { return this.follow && this.visual !== null; }
+
+  fit(): void {
     if (!this.replayer || !this.info.width || !this.info.height) return;
-    const w = this.info.width;
-    const h = this.info.height;
-    const s = Math.min(this.root.clientWidth / w, this.root.clientHeight / h, 2);
+    const v = this.following ? this.visual : null;
+    const w = v ? v.w : this.info.width;
+    const h = v ? v.h : this.info.height;
+    const s = Math.min(this.root.clientWidth / w, this.root.clientHeight / h, v ? 6 : 2);
     this.scale = s > 0 ? s : 1;
     const wrapper = this.replayer.wrapper;
     wrapper.style.transformOrigin = '0 0';
-    wrapper.style.transform = `scale(${this.scale})`;
+    wrapper.style.transform = v ? `scale(${this.scale}) translate(${-v.x}px, ${-v.y}px)` : `scale(${this.scale})`;
+    const vis = this.visual;
+    this.frame.hidden = !vis || this.following;
+    if (vis && !this.following) {
+      Object.assign(this.frame.style, { left: `${vis.x * this.scale}px`, top: `${vis.y * this.scale}px`, width: `${vis.w * this.scale}px`, height: `${vis.h * this.scale}px` });
+    }
     const left = Math.max(0, (this.root.clientWidth - w * this.scale) / 2);
     this.stage.style.left = `${left}px`;
     this.stage.style.width = `${w * this.scale}px`;

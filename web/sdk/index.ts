@@ -75,6 +75,10 @@ class Tomoni implements TomoniAPI {
       closed: (code, name, reason) => this.onClosed(code, name, reason),
     });
     window.addEventListener('scroll', () => this.placeOverlays(), { passive: true, capture: true });
+    // A phone's pinch-zoom shows the customer part of the page: staff see
+    // which part, and can follow it.
+    window.visualViewport?.addEventListener('resize', () => this.viewportChanged(), { passive: true });
+    window.visualViewport?.addEventListener('scroll', () => this.viewportChanged(), { passive: true });
     window.addEventListener('resize', () => this.placeOverlays(), { passive: true });
     window.addEventListener('pagehide', () => this.flush());
     document.addEventListener('click', (e) => this.onLinkClick(e), true);
@@ -254,6 +258,7 @@ class Tomoni implements TomoniAPI {
       this.transport.send({ t: 'status', state: 'live' });
       this.setState('live');
       this.startCapture();
+      this.sendViewport();
     }
   }
 
@@ -325,6 +330,22 @@ class Tomoni implements TomoniAPI {
       });
     }
     return this.captureLoad;
+  }
+
+  private viewportTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private viewportChanged(): void {
+    this.placeOverlays();
+    if (this.viewportTimer !== undefined) return;
+    this.viewportTimer = setTimeout(() => { this.viewportTimer = undefined; this.sendViewport(); }, 100);
+  }
+
+  /** Tells staff which part of the page the customer sees (the visual viewport). */
+  private sendViewport(): void {
+    const v = window.visualViewport;
+    if (!v || this.state !== 'live' || this.pauses.reason) return;
+    const r = (n: number) => Math.round(n * 100) / 100;
+    this.transport.send({ t: 'viewport', x: r(Math.max(0, v.offsetLeft)), y: r(Math.max(0, v.offsetTop)), w: r(v.width), h: r(v.height), s: r(v.scale) });
   }
 
   /** Starts capture once the recorder is there, if sharing is still on by then. */
