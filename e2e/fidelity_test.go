@@ -104,6 +104,8 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 		const out = [];
 		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
 		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard]').forEach(add);
+		// Closed shadow roots cannot be read: their hosts are boxes of their size (compared below).
+		document.querySelectorAll('*').forEach((el) => { if (el.tagName.includes('-') && !el.shadowRoot && customElements.get(el.tagName.toLowerCase()) && !el.childElementCount && !el.textContent.trim() && el.tagName !== 'TOMONI-UI') add(el); });
 		// Frames of other origins are placeholders by design (their content cannot be recorded).
 		document.querySelectorAll('iframe').forEach((f) => { if (!f.contentDocument) add(f); });
 		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
@@ -188,6 +190,19 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	e.waitJS(e.customer, "the web font", `document.fonts.check('22px BankFont')`, 10*time.Second)
 	check("site/webfont.html")
+
+	// Web components: an open shadow root is shown; a closed one becomes a
+	// box of its size, so nothing below it moves.
+	e.run(e.customer, chromedp.Navigate(siteURL+"/shadow.html"))
+	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+	check("site/shadow.html")
+	below := evalAs[float64](e, e.customer, `document.getElementById('below-cards').getBoundingClientRect().top`)
+	if got := evalAs[float64](e, e.staff, staffDoc+`.getElementById('below-cards').getBoundingClientRect().top`); got != below {
+		t.Errorf("text below a closed shadow root is at %v for staff, %v for the customer", got, below)
+	}
+	if !evalAs[bool](e, e.staff, `(`+staffDoc+`.getElementById('open-card').shadowRoot?.textContent || '').includes('An open shadow root')`) {
+		t.Error("the open shadow root's content is missing from the staff view")
+	}
 	if !evalAs[bool](e, e.staff, staffDoc+`.fonts.check('22px BankFont')`) {
 		t.Error("the staff view did not load the site's web font")
 	}

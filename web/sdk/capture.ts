@@ -3,6 +3,7 @@
 // more (data-tomoni-mask, policy selectors) or block whole elements.
 import { record } from 'rrweb';
 import { PolicyView } from './policy';
+import { boxClosedShadowHosts } from './fidelity';
 import { Privacy } from './privacy';
 
 type Emit = (e: unknown) => void;
@@ -25,6 +26,7 @@ export class Capture {
       emit: (e) => {
         if (!this.active) return;
         if (masking) privacy.scrub(e as never);
+        boxClosedShadowHosts(e as never, (id) => record.mirror.getNode(id));
         emit(e);
       },
       maskAllInputs: masking,
