@@ -247,3 +247,32 @@ func TestStaffFollowThePinchZoom(t *testing.T) {
 		t.Errorf("the frame covers %.2f × %.2f of the page; a 2× zoom shows half of each side", frame[0], frame[1])
 	}
 }
+
+// The field the customer is in is the focused field in the staff view too,
+// with the page's :focus styling, also after a fresh snapshot.
+func TestFocusedFieldIsFocusedForStaff(t *testing.T) {
+	e := mustStart(t)
+	for _, tab := range []context.Context{e.staff, e.customer} {
+		// Both tabs behave as if their window had the focus, as each does on its own screen.
+		if _, err := chromedp.Call(tab, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.staffLogin()
+	e.join("login.html")
+	e.waitStaffSees("インターネットバンキング ログイン", 3*time.Second)
+	e.run(e.customer, chromedp.Click(chromedp.CSS("#login-id")))
+	want := evalAs[string](e, e.customer, `(() => { const s = getComputedStyle(document.activeElement); return document.activeElement.id + ' ' + s.outlineStyle + ' ' + s.outlineColor; })()`)
+	if !strings.HasPrefix(want, "login-id ") || strings.Contains(want, " none ") {
+		t.Fatalf("the customer's focused field: %q", want)
+	}
+	focused := `(() => { const d = ` + staffDoc + `; const a = d?.activeElement; if (!a) return ''; const s = getComputedStyle(a); return a.id + ' ' + s.outlineStyle + ' ' + s.outlineColor; })()`
+	e.waitJS(e.staff, "the focused field in the staff view ("+want+")", focused+` === `+jsString(want), 10*time.Second)
+
+	// After the staff's console reconnects it gets a fresh snapshot; the focus comes with it.
+	e.setOffline(e.staff, true)
+	e.waitJS(e.staff, "the console to notice", `document.querySelector('#session-state').dataset.phase === 'reconnecting'`, 10*time.Second)
+	e.setOffline(e.staff, false)
+	e.waitStaffSees("インターネットバンキング ログイン", 10*time.Second)
+	e.waitJS(e.staff, "the focus after a fresh snapshot", focused+` === `+jsString(want), 10*time.Second)
+}

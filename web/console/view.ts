@@ -102,7 +102,9 @@ export class LiveView {
       liveMode: true,
       UNSAFE_replayCanvas: false,
       mouseTail: false,
-      triggerFocus: false,
+      // The focused field is focused in the replay too, so the page's own
+      // :focus styles show (the SDK repeats the focus after each snapshot).
+      triggerFocus: true,
       showWarning: false,
       pauseAnimation: true,
       insertStyleRules: [

@@ -8,6 +8,12 @@ import { Privacy } from './privacy';
 
 type Emit = (e: unknown) => void;
 
+// rrweb event numbers (stable parts of its format).
+const EV_FULL = 2;
+const EV_INCREMENTAL = 3;
+const SRC_MOUSE_INTERACTION = 2;
+const FOCUS = 5;
+
 export class Capture {
   private stop: (() => void) | undefined;
   private lastSnapshot = 0;
@@ -28,6 +34,7 @@ export class Capture {
         if (masking) privacy.scrub(e as never);
         boxClosedShadowHosts(e as never, (id) => record.mirror.getNode(id));
         emit(e);
+        if ((e as { type: number }).type === EV_FULL) this.emitFocus(emit);
       },
       maskAllInputs: masking,
       maskInputFn: masking ? (text: string, el: HTMLElement) => privacy.maskInput(text, el) : undefined,
@@ -54,6 +61,18 @@ export class Capture {
       },
     });
     this.lastSnapshot = Date.now();
+  }
+
+  /**
+   * rrweb records focus changes but not which element has the focus when
+   * it takes a snapshot: say so after each one, so the staff's replay shows
+   * the focused field as focused (its :focus styles).
+   */
+  private emitFocus(emit: Emit): void {
+    const el = document.activeElement;
+    if (!el || el === document.body || el === document.documentElement) return;
+    const id = record.mirror.getId(el);
+    if (id > 0) emit({ type: EV_INCREMENTAL, data: { source: SRC_MOUSE_INTERACTION, type: FOCUS, id }, timestamp: Date.now() });
   }
 
   running(): boolean {
