@@ -160,7 +160,14 @@ export class LiveView {
     const v = this.following ? this.visual : null;
     const w = v ? v.w : this.info.width;
     const h = v ? v.h : this.info.height;
-    const s = Math.min(this.root.clientWidth / w, this.root.clientHeight / h, v ? 6 : 2);
+    let s = Math.min(this.root.clientWidth / w, this.root.clientHeight / h, v ? 6 : 2);
+    // A phone page laid out for desktops (no viewport meta) is tall and
+    // wide: fitted whole it would be unreadable, so fit its width and let
+    // the view scroll.
+    const byWidth = Math.min(this.root.clientWidth / w, 1);
+    const readable = !v && s < 0.5 && byWidth > s;
+    if (readable) s = byWidth;
+    this.root.classList.toggle('scrolls', readable);
     this.scale = s > 0 ? s : 1;
     const wrapper = this.replayer.wrapper;
     wrapper.style.transformOrigin = '0 0';
