@@ -185,6 +185,9 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 	e.exec(e.customer, `document.getElementById('to-ib').click()`)
 	e.waitJS(e.customer, "the banner on the internet banking", `location.origin === `+jsString(e.app.DemoIBURL())+` && `+shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	check("ib/index.html")
+	e.run(e.customer, chromedp.Navigate(e.app.DemoIBURL()+"/history.html"))
+	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
+	check("ib/history.html")
 
 	// A page whose stylesheet and images are on a CDN without CORS, with a
 	// canvas and a relative poster: a session of its own on another site.

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -285,5 +286,24 @@ func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
 		if !strings.HasPrefix(u, e.app.URL()+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "about:") {
 			t.Errorf("the staff browser requested %s", u)
 		}
+	}
+	// Nothing fetched for the session is on the server's disk.
+	err := filepath.WalkDir(e.dataDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for name, file := range map[string][]byte{"the cookie-protected image": private, "the blob image": blobSource} {
+			if bytes.Contains(b, file) {
+				t.Errorf("%s is in %s", name, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
