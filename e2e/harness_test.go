@@ -72,6 +72,7 @@ func TestMain(m *testing.M) {
 	cancel := startBrowser()
 	code := m.Run()
 	cancel()
+	stopXvfb()
 	os.Exit(code)
 }
 
