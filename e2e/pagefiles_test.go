@@ -307,3 +307,32 @@ func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A canvas the policy names (a balance chart, say) reaches staff as an
+// image that follows its drawing; every other canvas stays a blank box.
+func TestCanvasOptedInByPolicy(t *testing.T) {
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policyFile, []byte(`{"canvas_selectors": ["#chart"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := mustStart(t, func(c *config.Config) { c.PolicyFile = policyFile })
+	siteURL, _ := startCDNSite(t, e)
+	e.staffLogin()
+	code := e.newCode()
+	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+	if msg := e.enterCode(code); msg != "" {
+		t.Fatalf("join: %q", msg)
+	}
+	e.waitStaffSees("below the chart", 5*time.Second)
+	// The pixel at (20, 20) of the chart as the staff see it.
+	pixel := `(() => { const img = ` + staffDoc + `.getElementById('below').previousElementSibling; if (!img || img.tagName !== 'IMG' || !img.complete || !img.naturalWidth) return ''; const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight; const x = c.getContext('2d'); x.drawImage(img, 0, 0); return [...x.getImageData(20, 20, 1, 1).data.slice(0, 3)].join(','); })()`
+	e.waitJS(e.staff, "the chart as drawn", pixel+` === '34,170,102'`, 10*time.Second)
+	box := `(d) => { const b = d.getElementById('below'); const c = b.previousElementSibling.getBoundingClientRect(); return [Math.round(c.width), Math.round(c.height), Math.round(b.getBoundingClientRect().top)].join(' '); }`
+	if want, got := evalAs[string](e, e.customer, `(`+box+`)(document)`), evalAs[string](e, e.staff, `(`+box+`)(`+staffDoc+`)`); got != want {
+		t.Errorf("the chart's box is %s for staff, %s for the customer", got, want)
+	}
+	// The customer's page redraws it; the staff see the new drawing.
+	e.exec(e.customer, `(() => { const x = document.getElementById('chart').getContext('2d'); x.fillStyle = 'rgb(200, 40, 40)'; x.fillRect(0, 0, 300, 150); })()`)
+	e.waitJS(e.staff, "the redrawn chart", pixel+` === '200,40,40'`, 10*time.Second)
+}

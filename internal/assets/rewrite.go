@@ -30,6 +30,7 @@ const (
 	kindStyleText nodeKind = iota + 1
 	kindFetchHref
 	kindFrame
+	kindCanvasImage
 )
 
 // maxKinds bounds the per-connection memory of the rewriter.
@@ -37,7 +38,7 @@ const maxKinds = 200_000
 
 // mayHoldURL are the bytes that every event holding a fetchable reference
 // contains; events without any are passed on without being decoded.
-var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
+var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
 
 // Events rewrites a batch in place where needed and returns it.
 func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
@@ -170,16 +171,27 @@ func (rw *Rewriter) node(n map[string]any) bool {
 		tag, _ := n["tagName"].(string)
 		if strings.EqualFold(tag, "canvas") {
 			// The replay runs in a frame without scripts, where a canvas
-			// shows only its fallback content and collapses; a box of the
-			// same size keeps the page's layout (the SDK never records a
-			// canvas's drawing).
-			n["tagName"] = "span"
+			// shows only its fallback content and collapses.
 			attrs, _ := n["attributes"].(map[string]any)
 			if attrs == nil {
 				attrs = map[string]any{}
 				n["attributes"] = attrs
 			}
-			attrs["style"] = "display:inline-block;vertical-align:baseline"
+			if _, blocked := attrs["rr_width"]; blocked {
+				// Not shown (the default): a box of the same size keeps the layout.
+				n["tagName"] = "span"
+				attrs["style"] = "display:inline-block;vertical-align:baseline"
+			} else {
+				// Opted in by the policy: an image of it, which the SDK
+				// sends as rr_dataURL whenever it changes.
+				n["tagName"] = "img"
+				attrs["src"] = placeholderImage
+				if u, ok := attrs["rr_dataURL"].(string); ok && hasPrefixFold(u, "data:image/") {
+					attrs["src"] = u
+				}
+				delete(attrs, "rr_dataURL")
+				rw.remember(id, kindCanvasImage)
+			}
 			changed = true
 		}
 		kind := kindOfTag(strings.ToLower(tag))
@@ -246,6 +258,12 @@ func (rw *Rewriter) attributes(kind nodeKind, attrs map[string]any) bool {
 			}
 		case "style", "_cssText":
 			set(k, rw.css(s))
+		case "rr_dataURL":
+			if kind == kindCanvasImage && hasPrefixFold(s, "data:image/") {
+				delete(attrs, k)
+				attrs["src"] = s
+				changed = true
+			}
 		}
 	}
 	return changed

@@ -33,6 +33,10 @@ type Policy struct {
 	// ExcludedPages: URL path globs ("/privacy*") or full-URL globs
 	// ("https://bank.example/settings/**"); * stops at "/", ** does not.
 	ExcludedPages []string `json:"excluded_pages"`
+	// CanvasSelectors: canvases the staff may see, sent as images once a
+	// second while they change. Every other canvas is a blank box of its
+	// size: a canvas can draw anything, private data included.
+	CanvasSelectors []string `json:"canvas_selectors"`
 	// SoftKeyboardSelectors: while a matching element is visible or in use,
 	// sharing pauses.
 	SoftKeyboardSelectors []string `json:"softkeyboard_selectors"`
@@ -58,6 +62,7 @@ func Default() Policy {
 		UnmaskSelectors:       []string{},
 		ExcludedPages:         []string{"/privacy.html", "/privacy/**"},
 		NoCustomerFiles:       []string{},
+		CanvasSelectors:       []string{},
 		SoftKeyboardSelectors: []string{},
 		StripQuery:            true,
 		StripFragment:         false,
@@ -82,7 +87,7 @@ func Load(path string) (Policy, error) {
 		return p, fmt.Errorf("policy %s: %w", path, err)
 	}
 	// An explicit null must reach the SDK as an empty list, not as null.
-	for _, l := range []*[]string{&p.MaskSelectors, &p.BlockSelectors, &p.UnmaskSelectors, &p.ExcludedPages, &p.SoftKeyboardSelectors, &p.NoCustomerFiles} {
+	for _, l := range []*[]string{&p.MaskSelectors, &p.BlockSelectors, &p.UnmaskSelectors, &p.ExcludedPages, &p.SoftKeyboardSelectors, &p.NoCustomerFiles, &p.CanvasSelectors} {
 		if *l == nil {
 			*l = []string{}
 		}
@@ -97,7 +102,7 @@ const maxSelector = 512
 // Validate checks the policy's shape. CSS selectors are checked by the
 // browser; here only length and characters that cannot appear in one.
 func (p Policy) Validate() error {
-	for _, list := range [][]string{p.MaskSelectors, p.BlockSelectors, p.UnmaskSelectors, p.SoftKeyboardSelectors} {
+	for _, list := range [][]string{p.MaskSelectors, p.BlockSelectors, p.UnmaskSelectors, p.SoftKeyboardSelectors, p.CanvasSelectors} {
 		for _, s := range list {
 			if strings.TrimSpace(s) == "" || len(s) > maxSelector || strings.ContainsAny(s, "{};<") {
 				return fmt.Errorf("selector %q is not a plain CSS selector", s)

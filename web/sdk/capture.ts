@@ -4,7 +4,8 @@
 import { record } from 'rrweb';
 import { PolicyView } from './policy';
 import { boxClosedShadowHosts } from './fidelity';
-import { Privacy } from './privacy';
+import { blockedCanvases, Privacy } from './privacy';
+import { joinSelectors } from './policy';
 
 type Emit = (e: unknown) => void;
 
@@ -13,6 +14,9 @@ const EV_FULL = 2;
 const EV_INCREMENTAL = 3;
 const SRC_MOUSE_INTERACTION = 2;
 const FOCUS = 5;
+// How often opted-in canvases are looked at, and the largest image sent.
+const CANVAS_MS = 1000;
+const MAX_CANVAS_IMAGE = 1 << 20;
 
 export class Capture {
   private stop: (() => void) | undefined;
@@ -28,13 +32,18 @@ export class Capture {
     const masking = policy.sdk_masking;
     // rrweb emits the first snapshot inside record(), before it returns.
     this.active = true;
+    this.canvasSelector = joinSelectors(policy.canvas_selectors || []);
     this.stop = record({
       emit: (e) => {
         if (!this.active) return;
         if (masking) privacy.scrub(e as never);
         boxClosedShadowHosts(e as never, (id) => record.mirror.getNode(id));
         emit(e);
-        if ((e as { type: number }).type === EV_FULL) this.emitFocus(emit);
+        if ((e as { type: number }).type === EV_FULL) {
+          this.emitFocus(emit);
+          this.canvasImages.clear();
+          this.emitCanvases(emit);
+        }
       },
       maskAllInputs: masking,
       maskInputFn: masking ? (text: string, el: HTMLElement) => privacy.maskInput(text, el) : undefined,
@@ -42,7 +51,7 @@ export class Capture {
       maskTextFn: masking ? (text: string) => privacy.maskText(text) : undefined,
       // Tomoni's own UI and software keyboards are never captured, even in
       // tests that turn masking off.
-      blockSelector: masking ? privacy.blockSelector : '[data-tomoni-ui], [data-tomoni-softkeyboard], canvas',
+      blockSelector: masking ? privacy.blockSelector : `[data-tomoni-ui], [data-tomoni-softkeyboard], ${blockedCanvases(policy)}`,
       slimDOMOptions: 'all',
       inlineStylesheet: true,
       recordCanvas: false,
@@ -61,6 +70,32 @@ export class Capture {
       },
     });
     this.lastSnapshot = Date.now();
+    if (this.canvasSelector) this.canvasTimer = setInterval(() => { if (this.active) this.emitCanvases(emit); }, CANVAS_MS);
+  }
+
+  private canvasSelector = '';
+  private canvasTimer: ReturnType<typeof setInterval> | undefined;
+  // The last image sent of each canvas, by node id: only changes are sent.
+  private canvasImages = new Map<number, string>();
+
+  /**
+   * Sends the canvases the policy lets staff see as images (the replay runs
+   * no scripts, so it cannot draw them itself), when they have changed.
+   */
+  private emitCanvases(emit: Emit): void {
+    if (!this.canvasSelector) return;
+    const attributes: { id: number; attributes: Record<string, string> }[] = [];
+    document.querySelectorAll(this.canvasSelector).forEach((el) => {
+      if (!(el instanceof HTMLCanvasElement)) return;
+      const id = record.mirror.getId(el);
+      if (id <= 0) return;
+      let url: string;
+      try { url = el.toDataURL('image/png'); } catch { return; } // drawn from another origin: unreadable
+      if (url.length > MAX_CANVAS_IMAGE || this.canvasImages.get(id) === url) return;
+      this.canvasImages.set(id, url);
+      attributes.push({ id, attributes: { rr_dataURL: url } });
+    });
+    if (attributes.length) emit({ type: EV_INCREMENTAL, data: { source: 0, texts: [], attributes, removes: [], adds: [] }, timestamp: Date.now() });
   }
 
   /**
@@ -95,6 +130,10 @@ export class Capture {
 
   /** Stops at once: nothing rrweb still has buffered is emitted after this. */
   stopNow(): void {
+    clearInterval(this.canvasTimer);
+    this.canvasTimer = undefined;
+    this.canvasSelector = '';
+    this.canvasImages.clear();
     clearTimeout(this.pending);
     this.pending = undefined;
     this.active = false;

@@ -8,6 +8,7 @@ export interface PolicyView {
   excluded_pages: string[];
   softkeyboard_selectors: string[];
   no_customer_files: string[];
+  canvas_selectors: string[];
   strip_query: boolean;
   strip_fragment: boolean;
   sdk_masking: boolean;
@@ -16,7 +17,7 @@ export interface PolicyView {
 /** Until the server answers, share nothing that the defaults would not. */
 export const DEFAULT_POLICY: PolicyView = {
   site_origins: [],
-  mask_selectors: [], block_selectors: [], unmask_selectors: [], excluded_pages: [], softkeyboard_selectors: [], no_customer_files: [],
+  mask_selectors: [], block_selectors: [], unmask_selectors: [], excluded_pages: [], softkeyboard_selectors: [], no_customer_files: [], canvas_selectors: [],
   strip_query: true, strip_fragment: false, sdk_masking: true,
 };
 

@@ -28,6 +28,12 @@ interface SNode {
 interface RREvent { type: number; data: Record<string, unknown> }
 type Lookup = (id: number) => Node | null;
 
+/** Canvases not opted in by the policy's canvas_selectors. */
+export function blockedCanvases(policy: PolicyView): string {
+  const shown = joinSelectors(policy.canvas_selectors || []);
+  return shown ? `canvas:not(${shown})` : 'canvas';
+}
+
 export class Privacy {
   readonly maskSelector: string;
   readonly blockSelector: string;
@@ -36,9 +42,9 @@ export class Privacy {
 
   constructor(private policy: PolicyView, private lookup: Lookup) {
     this.maskSelector = joinSelectors(['[contenteditable]:not([contenteditable="false"])', '[data-tomoni-mask]', ...policy.mask_selectors]);
-    // A canvas can show anything, private data included, and is never
-    // recorded: it becomes an empty box of its size, so nothing below moves.
-    this.blockSelector = joinSelectors(['[data-tomoni-ui]', '[data-tomoni-block]', '[data-tomoni-softkeyboard]', 'canvas', ...policy.block_selectors, ...policy.softkeyboard_selectors]);
+    // A canvas can show anything, private data included: unless the policy
+    // names it, it becomes an empty box of its size, so nothing below moves.
+    this.blockSelector = joinSelectors(['[data-tomoni-ui]', '[data-tomoni-block]', '[data-tomoni-softkeyboard]', blockedCanvases(policy), ...policy.block_selectors, ...policy.softkeyboard_selectors]);
     this.unmaskSelector = joinSelectors(['[data-tomoni-unmask]', ...policy.unmask_selectors]);
   }
 
