@@ -81,6 +81,30 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 	// Same page on both sides: the staff view shows the customer's text.
 	e.waitJS(e.staff, "the staff view to show "+name, fmt.Sprintf(`%s?.title === %q && %s.querySelector('h1')?.textContent === %q`, staffDoc, evalAs[string](e, e.customer, `document.title`), staffDoc, evalAs[string](e, e.customer, `document.querySelector('h1')?.textContent`)), 10*time.Second)
 	evalAs[bool](e, e.customer, settled+`(document)`, chromedp.EvalAwaitPromise)
+	return e.compareWith(t, name, chromiumCustomer{e})
+}
+
+// customerSide is the customer's browser as the comparison needs it.
+type customerSide interface {
+	script(js string) json.RawMessage // evaluates an expression
+	shot() []byte                     // the viewport as PNG
+}
+
+type chromiumCustomer struct{ e *env }
+
+func (c chromiumCustomer) script(js string) json.RawMessage {
+	return evalAs[json.RawMessage](c.e, c.e.customer, js)
+}
+func (c chromiumCustomer) shot() []byte { return screenshot(c.e.t, c.e.customer, nil) }
+
+func (w *webkit) script(js string) json.RawMessage {
+	return evalWK[json.RawMessage](w, "return "+js+";")
+}
+func (w *webkit) shot() []byte { return w.screenshot() }
+
+// compareWith compares the staff view with the customer's screen as cust shows it.
+func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 {
+	t.Helper()
 	evalAs[bool](e, e.staff, settled+`(`+staffDoc+`)`, chromedp.EvalAwaitPromise)
 	// The staff view at scale 1, without the replayer's own mouse.
 	clip := evalAs[[]float64](e, e.staff, `(() => {
@@ -94,7 +118,8 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 		return [r.left, r.top, f.offsetWidth, f.offsetHeight];
 	})()`)
 	evalAs[bool](e, e.staff, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)
-	exclude := evalAs[[]rect](e, e.customer, `(() => {
+	var exclude []rect
+	if err := json.Unmarshal(cust.script(`(() => {
 		const out = [];
 		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
 		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard]').forEach(add);
@@ -105,8 +130,13 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
 		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
 		return out;
-	})()`)
-	vw := evalAs[[]float64](e, e.customer, `[innerWidth, innerHeight, visualViewport.scale]`)
+	})()`), &exclude); err != nil {
+		t.Fatal(err)
+	}
+	var vw []float64
+	if err := json.Unmarshal(cust.script(`[innerWidth, innerHeight, visualViewport.scale]`), &vw); err != nil {
+		t.Fatal(err)
+	}
 	if int(clip[2]) != int(vw[0]) || int(clip[3]) != int(vw[1]) {
 		t.Fatalf("%s: staff view is %v×%v, the customer's viewport %v×%v", name, clip[2], clip[3], vw[0], vw[1])
 	}
@@ -116,9 +146,9 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 	for i := range exclude {
 		exclude[i] = rect{exclude[i].X * scale, exclude[i].Y * scale, exclude[i].W * scale, exclude[i].H * scale}
 	}
-	cust := screenshot(t, e.customer, nil)
+	custShot := cust.shot()
 	staff := screenshot(t, e.staff, &page.Viewport{X: clip[0], Y: clip[1], Width: clip[2], Height: clip[3], Scale: scale})
-	sim, err := e.similarity(cust, staff, exclude, 24)
+	sim, err := e.similarity(custShot, staff, exclude, 24)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -128,7 +158,7 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 	if sim < 0.995 || os.Getenv("TOMONI_FIDELITY_SHOTS") != "" {
 		dir := filepath.Join("artifacts", "fidelity")
 		os.MkdirAll(dir, 0o755)
-		for side, shot := range map[string][]byte{"customer": cust, "staff": staff} {
+		for side, shot := range map[string][]byte{"customer": custShot, "staff": staff} {
 			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+"-"+side+".png"), shot, 0o644)
 		}
 	}

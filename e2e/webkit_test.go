@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 )
 
 // The customer in WebKit, the engine of Safari on iPhone and iPad: Debian's
@@ -292,4 +296,65 @@ func TestWebKitCustomer(t *testing.T) {
 	// The customer ends it.
 	evalWK[any](wk, ui+`.querySelector('[data-tomoni=end]').click(); return null;`)
 	e.waitJS(e.staff, "ended by the customer", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer'`, 10*time.Second)
+}
+
+// screenshot is the page's viewport as PNG.
+func (w *webkit) screenshot() []byte {
+	w.t.Helper()
+	var b64 string
+	w.call(http.MethodGet, "/screenshot", nil, &b64)
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return b
+}
+
+// The staff view of a WebKit customer's screen, pixel for pixel. The staff
+// browser is Chromium: the same page drawn by two engines differs in the
+// edges of every glyph, so this bound is lower than the Chromium set's
+// (docs/fidelity.md has both).
+func TestWebKitFidelity(t *testing.T) {
+	e := mustStart(t)
+	if _, err := chromedp.Call(e.staff, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 1900, Height: 1400, DeviceScaleFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	wk := newWebKit(t)
+	wk.call(http.MethodPost, "/window/rect", map[string]int{"width": 1024, "height": 800}, nil)
+	e.staffLogin()
+	code := e.newCode()
+	wk.navigate(e.app.DemoURL() + "/index.html")
+	wk.waitJS("the SDK", "window.Tomoni", 20*time.Second)
+	wk.joinWith(code)
+	for _, p := range []string{"index.html", "login.html", "account.html", "transfer.html"} {
+		if p != "index.html" {
+			wk.navigate(e.app.DemoURL() + "/" + p)
+		}
+		wk.waitJS("the banner on "+p, `document.querySelector('tomoni-ui')?.shadowRoot.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 15*time.Second)
+		title := evalWK[string](wk, `return document.title;`)
+		e.waitJS(e.staff, "the staff view of "+p, fmt.Sprintf(`%s?.title === %q`, staffDoc, title), 10*time.Second)
+		sim := e.compareWith(t, "webkit/"+p, wk)
+		t.Logf("fidelity %-28s %.4f", "webkit/"+p, sim)
+		// Measured 0.944–0.970: rows of text drawn by WebKit sit a pixel or two
+		// off Chromium's, and glyph edges differ; layout, colours and
+		// images match. A wrong page, a missing stylesheet or a shifted
+		// block falls far below.
+		if sim < 0.93 {
+			t.Errorf("webkit/%s: staff view matches %.4f of the WebKit customer's pixels, want ≥ 0.93", p, sim)
+		}
+	}
+}
+
+// joinWith goes through consent, the code and the staff-name check in WebKit.
+func (w *webkit) joinWith(code string) {
+	w.t.Helper()
+	ui := `document.querySelector('tomoni-ui').shadowRoot`
+	evalWK[any](w, `document.querySelector('#share-button').click(); return null;`)
+	w.waitJS("the consent dialog", ui+`.querySelector('[data-tomoni=agree]')`, 5*time.Second)
+	evalWK[any](w, `const r = `+ui+`; r.querySelector('[data-tomoni=agree]').click(); r.querySelector('[data-tomoni=enter-code]').click(); return null;`)
+	w.waitJS("the code field", ui+`.querySelector('[data-tomoni=code]')`, 5*time.Second)
+	evalWK[any](w, `const r = `+ui+`; r.querySelector('[data-tomoni=code]').value = arguments[0]; r.querySelector('[data-tomoni=ok]').click(); return null;`, code)
+	w.waitJS("the staff-name confirmation", ui+`.querySelector('[data-tomoni=confirm]')`, 10*time.Second)
+	evalWK[any](w, ui+`.querySelector('[data-tomoni=confirm]').click(); return null;`)
+	w.waitJS("the sharing banner", ui+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 }
