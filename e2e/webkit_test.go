@@ -343,6 +343,27 @@ func TestWebKitFidelity(t *testing.T) {
 			t.Errorf("webkit/%s: staff view matches %.4f of the WebKit customer's pixels, want ≥ 0.93", p, sim)
 		}
 	}
+
+	// The test site's pages: files on a CDN without CORS, a web font, shadow roots.
+	siteURL, _ := startCDNSite(t, e)
+	code = e.newCode()
+	wk.navigate(siteURL + "/cdn-page.html")
+	wk.waitJS("the SDK", "window.Tomoni", 20*time.Second)
+	wk.joinWith(code)
+	for _, p := range []string{"cdn-page.html", "webfont.html", "shadow.html"} {
+		if p != "cdn-page.html" {
+			wk.navigate(siteURL + "/" + p)
+		}
+		wk.waitJS("the banner on "+p, `document.querySelector('tomoni-ui')?.shadowRoot.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 15*time.Second)
+		wk.waitJS("the page's fonts and images", `document.fonts.status === 'loaded' && [...document.images].every((i) => i.complete)`, 10*time.Second)
+		title := evalWK[string](wk, `return document.title;`)
+		e.waitJS(e.staff, "the staff view of "+p, fmt.Sprintf(`%s?.title === %q`, staffDoc, title), 10*time.Second)
+		sim := e.compareWith(t, "webkit/"+p, wk)
+		t.Logf("fidelity %-28s %.4f", "webkit/"+p, sim)
+		if sim < 0.93 {
+			t.Errorf("webkit/%s: staff view matches %.4f of the WebKit customer's pixels, want ≥ 0.93", p, sim)
+		}
+	}
 }
 
 // joinWith goes through consent, the code and the staff-name check in WebKit.
