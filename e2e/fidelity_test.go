@@ -52,12 +52,27 @@ func (e *env) similarity(a, b []byte, exclude []rect, tol int) (float64, error) 
 		}
 		return total ? String(same / total) : 'every pixel excluded';
 	})(%q, %q, %s, %d)`, base64.StdEncoding.EncodeToString(a), base64.StdEncoding.EncodeToString(b), ex, tol)
-	out := evalAs[string](e, e.staff, js, chromedp.EvalAwaitPromise)
+	out := evalAs[string](e, e.comparer(), js, chromedp.EvalAwaitPromise)
 	v, err := strconv.ParseFloat(out, 64)
 	if err != nil {
 		return 0, errors.New(out)
 	}
 	return v, nil
+}
+
+// comparer is a blank tab of the staff's browser context where screenshots
+// are compared: no page's CSP or work gets in the way.
+func (e *env) comparer() context.Context {
+	e.t.Helper()
+	if e.compareTab == nil {
+		tab, cancel := chromedp.NewContext(e.staff)
+		e.t.Cleanup(cancel)
+		if err := chromedp.Do(tab); err != nil {
+			e.t.Fatalf("open a tab for comparisons: %v", err)
+		}
+		e.compareTab = tab
+	}
+	return e.compareTab
 }
 
 func screenshot(t *testing.T, tab context.Context, clip *page.Viewport) []byte {
@@ -122,7 +137,8 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 	if err := json.Unmarshal(cust.script(`(() => {
 		const out = [];
 		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
-		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard]').forEach(add);
+		// (data-fidelity-placeholder marks what a test page shows as a placeholder on purpose.)
+		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard], [data-fidelity-placeholder]').forEach(add);
 		// Closed shadow roots cannot be read: their hosts are boxes of their size (compared below).
 		document.querySelectorAll('*').forEach((el) => { if (el.tagName.includes('-') && !el.shadowRoot && customElements.get(el.tagName.toLowerCase()) && !el.childElementCount && !el.textContent.trim() && el.tagName !== 'TOMONI-UI') add(el); });
 		// Frames of other origins are placeholders by design (their content cannot be recorded).

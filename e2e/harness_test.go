@@ -157,6 +157,8 @@ type env struct {
 	staffWS  *frames
 	custWS   *frames
 	dataDir  string
+	// compareTab is where screenshots are compared (see comparer).
+	compareTab context.Context
 }
 
 type option func(*config.Config)

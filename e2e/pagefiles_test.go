@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -287,6 +288,20 @@ func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
 			t.Errorf("the staff browser requested %s", u)
 		}
 	}
+	// And the page looks the same to staff, the statement's placeholder aside.
+	for tab, size := range map[context.Context][2]int64{e.staff: {1900, 1400}, e.customer: {1024, 720}} {
+		if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size[0], Height: size[1], DeviceScaleFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitJS(e.staff, "the staff view at the new size", `document.querySelector('#view iframe')?.offsetWidth === 1024 && document.querySelector('#view iframe').offsetHeight === 720`, 10*time.Second)
+	e.waitJS(e.staff, "the images again", `['private', 'made-here'].every((id) => `+staffDoc+`.getElementById(id)?.naturalWidth > 1)`, 15*time.Second)
+	if sim := e.compareViews(t, "site/customer-files.html"); sim < 0.995 {
+		t.Errorf("the customer-files page matches %.4f for staff, want ≥ 0.995", sim)
+	} else {
+		t.Logf("fidelity %-28s %.4f", "site/customer-files.html", sim)
+	}
+
 	// Nothing fetched for the session is on the server's disk.
 	err := filepath.WalkDir(e.dataDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
