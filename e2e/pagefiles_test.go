@@ -289,7 +289,7 @@ func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
 		}
 	}
 	// And the page looks the same to staff, the statement's placeholder aside.
-	for tab, size := range map[context.Context][2]int64{e.staff: {1900, 1400}, e.customer: {1024, 720}} {
+	for tab, size := range map[context.Context][2]int64{e.staff: {1400, 1000}, e.customer: {1024, 720}} {
 		if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size[0], Height: size[1], DeviceScaleFactor: 1}); err != nil {
 			t.Fatal(err)
 		}

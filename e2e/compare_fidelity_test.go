@@ -181,19 +181,18 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 	return sim
 }
 
-// The staff see what the customer sees: each page of the demo bank and its
-// internet banking, screenshotted on both sides, matches pixel for pixel
-// (docs/fidelity.md keeps the numbers).
-func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
+// startFidelity starts a server and sizes the tabs for pixel comparisons:
+// the customer's viewport 1024×720, the staff's window with room for it at
+// scale 1. check compares the current page and fails below the bound.
+func startFidelity(t *testing.T) (*env, func(name string)) {
+	t.Helper()
 	e := mustStart(t)
-	// Room for the replay at scale 1 beside the console's list.
-	for tab, size := range map[context.Context][2]int64{e.staff: {1900, 1400}, e.customer: {1024, 720}} {
+	for tab, size := range map[context.Context][2]int64{e.staff: {1400, 1000}, e.customer: {1024, 720}} {
 		if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size[0], Height: size[1], DeviceScaleFactor: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.staffLogin()
-	e.join("index.html")
 	check := func(name string) {
 		t.Helper()
 		sim := e.compareViews(t, name)
@@ -209,6 +208,15 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 			t.Errorf("%s: staff view matches %.4f of the customer's pixels, want ≥ %.3f (screenshots in e2e/artifacts/fidelity)", name, sim, min)
 		}
 	}
+	return e, check
+}
+
+// The staff see what the customer sees: each page of the demo bank and its
+// internet banking, screenshotted on both sides, matches pixel for pixel
+// (docs/fidelity.md keeps the numbers).
+func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
+	e, check := startFidelity(t)
+	e.join("index.html")
 	for _, p := range []string{"index.html", "login.html", "account.html", "transfer.html"} {
 		if p != "index.html" {
 			e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/"+p))
@@ -231,8 +239,14 @@ func TestStaffSeeWhatTheCustomerSees(t *testing.T) {
 	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	check("ib/history.html")
 
+}
+
+// The same on pages beyond the demo: files on a CDN without CORS, a web
+// font, web components, a hover menu, and phone layouts.
+func TestStaffSeeWhatTheCustomerSeesOnOtherSites(t *testing.T) {
+	e, check := startFidelity(t)
 	// A page whose stylesheet and images are on a CDN without CORS, with a
-	// canvas and a relative poster: a session of its own on another site.
+	// canvas and a relative poster.
 	siteURL, _ := startCDNSite(t, e)
 	code := e.newCode()
 	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
