@@ -325,6 +325,9 @@ func TestStaffFollowThePinchZoom(t *testing.T) {
 	if z := evalAs[string](e, e.staff, `document.querySelector('#view').dataset.zoom || ''`); z != "" {
 		t.Fatalf("zoom %q before any pinch", z)
 	}
+	if evalAs[bool](e, e.staff, `Boolean(document.querySelector('[data-testid=tool-follow]'))`) {
+		t.Error("the follow button shows while the customer is not zoomed in")
+	}
 	if _, err := chromedp.Call(e.customer, emulation.SetPageScaleFactor, emulation.SetPageScaleFactorParams{PageScaleFactor: 2}); err != nil {
 		t.Fatal(err)
 	}

@@ -331,9 +331,10 @@ class Current {
         this.renderAll();
         break;
       case 'viewport': {
-        const z = this.view.following;
+        const was = this.view.zoomed;
         this.view.setVisual({ x: Number(m.x) || 0, y: Number(m.y) || 0, w: Number(m.w) || 1, h: Number(m.h) || 1, s: Number(m.s) || 1 });
-        if (z !== this.view.following) this.renderAll();
+        // The follow button is there only while the customer is zoomed in.
+        if (was !== this.view.zoomed) this.renderAll();
         break;
       }
     }
@@ -389,9 +390,13 @@ class Current {
       hl.onclick = () => { this.view.tool = 'highlight'; this.view.hidePointer(); this.renderAll(); };
       const cut = h('button', { class: 'danger', id: 'cut-session' }, t.cut);
       cut.onclick = () => void this.end('staff_cut');
-      const follow = h('button', { class: this.view.follow ? 'tool on' : 'tool', 'data-testid': 'tool-follow', title: t.followHint }, t.follow);
-      follow.onclick = () => { this.view.follow = !this.view.follow; this.view.fit(); this.renderAll(); };
-      this.tools.append(pointer, hl, follow, cut);
+      this.tools.append(pointer, hl);
+      if (this.view.zoomed) {
+        const follow = h('button', { class: this.view.follow ? 'tool on' : 'tool', 'data-testid': 'tool-follow', title: t.followHint }, t.follow);
+        follow.onclick = () => { this.view.follow = !this.view.follow; this.view.fit(); this.renderAll(); };
+        this.tools.append(follow);
+      }
+      this.tools.append(cut);
     }
     const end = h('button', { class: 'danger', id: 'end-session' }, t.end);
     end.onclick = () => void this.end('staff');

@@ -152,6 +152,9 @@ export class LiveView {
     this.fit();
   }
 
+  /** Whether the customer is zoomed in (a phone's pinch-zoom). */
+  get zoomed(): boolean { return this.visual !== null; }
+
   /** Whether the view now shows only the part a zoomed-in customer sees. */
   get following(): boolean { return this.follow && this.visual !== null; }
 
