@@ -89,6 +89,9 @@ type Bounds struct {
 
 	RateLimitKeys int // addresses or usernames tracked per rate-limit table
 
+	LoginHashes   int           // password hashes (64 MiB each) that may run at once
+	LoginHashWait time.Duration // longest a login waits for a free hash slot before "busy"
+
 	AssetMaxBytes       int64         // largest page file the server fetches for the replay
 	AssetTimeout        time.Duration // longest fetch of one page file
 	AssetCacheBytes     int64         // memory for fetched page files, all sessions together
@@ -118,6 +121,8 @@ func DefaultBounds() Bounds {
 		WriteTimeout:      10 * time.Second,
 		ResyncMinInterval: 2 * time.Second,
 		RateLimitKeys:     100_000,
+		LoginHashes:       2,
+		LoginHashWait:     5 * time.Second,
 
 		AssetMaxBytes:       5 << 20,
 		AssetTimeout:        10 * time.Second,

@@ -54,6 +54,7 @@ type Server struct {
 	alertMu    sync.Mutex
 	lastAlert  time.Time
 	dummyHash  string
+	verifier   *auth.Verifier
 	metrics    *metrics
 
 	originsMu sync.RWMutex
@@ -76,6 +77,7 @@ func New(opt Options) (*Server, error) {
 		joinBudget: ratelimit.NewBudget(cfg.JoinFailuresPerMinute/60, cfg.JoinFailureBurst, opt.Now),
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
+		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
 	}
 	// Logins for unknown users still pay for one hash, so timing does not
 	// reveal which usernames exist.

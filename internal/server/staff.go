@@ -130,7 +130,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		hash = s.dummyHash
 	}
-	ok, verr := auth.VerifyPassword(req.Password, hash)
+	ok, verr := s.verifier.Verify(r.Context(), req.Password, hash)
+	if errors.Is(verr, auth.ErrBusy) {
+		// Too many logins at once: each hash takes 64 MiB, so they wait
+		// their turn and are refused rather than taking the server down.
+		s.metrics.loginFailures.WithLabelValues("busy").Inc()
+		s.writeError(w, r, apperr.New(http.StatusServiceUnavailable, "busy", "too many logins at the moment; please try again"))
+		return
+	}
 	if err != nil || verr != nil || !ok {
 		s.metrics.loginFailures.WithLabelValues("bad_credentials").Inc()
 		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "bad_credentials", ClientHash: s.opt.Audit.ClientHash(ip)})
