@@ -85,6 +85,7 @@ type Relay struct {
 	mu        sync.Mutex
 	customers map[string]*conn              // session id → the one customer socket on this node
 	staff     map[string]map[*conn]struct{} // session id → staff sockets on this node
+	logins    map[string]map[*conn]struct{} // staff login → its sockets on this node
 	closing   bool
 	drained   chan struct{} // closed when the last socket goes after Shutdown began
 }
@@ -106,6 +107,7 @@ func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Bro
 		now:       time.Now,
 		customers: make(map[string]*conn),
 		staff:     make(map[string]map[*conn]struct{}),
+		logins:    make(map[string]map[*conn]struct{}),
 		drained:   make(chan struct{}),
 	}
 	r.unsubscribe = sessions.Subscribe(r.notify)

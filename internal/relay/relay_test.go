@@ -68,7 +68,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	})
 	mux.HandleFunc("/staff", func(w http.ResponseWriter, req *http.Request) {
 		s, _ := f.sessions.Get(req.URL.Query().Get("id"))
-		r.ServeStaff(w, req, s)
+		r.ServeStaff(w, req, s, req.URL.Query().Get("login"))
 	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)

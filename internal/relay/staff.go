@@ -18,8 +18,9 @@ var (
 
 // ServeStaff upgrades the request and relays the session to a staff console.
 // The caller has verified the login, the Origin and that the staff member
-// owns the session.
-func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.Session) {
+// owns the session; login names the login (its token hash) so that
+// EndLogin can close the socket when the staff member logs out.
+func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.Session, login string) {
 	var lastResync atomic.Int64
 	r.serve(w, req, s, side{
 		role: "staff", customer: false,
@@ -34,7 +35,17 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 				r.staff[s.ID] = set
 			}
 			set[c] = struct{}{}
+			byLogin := r.logins[login]
+			if byLogin == nil {
+				byLogin = make(map[*conn]struct{})
+				r.logins[login] = byLogin
+			}
+			byLogin[c] = struct{}{}
 			return func() bool {
+				delete(byLogin, c)
+				if len(byLogin) == 0 {
+					delete(r.logins, login)
+				}
 				delete(set, c)
 				if len(set) > 0 {
 					return false
@@ -97,4 +108,18 @@ func (r *Relay) handleStaff(ctx context.Context, id string, data []byte) error {
 	r.metrics.Messages.WithLabelValues("to_customer").Inc()
 	r.publish(ctx, broker.ToCustomer(id), mustJSON(msg))
 	return nil
+}
+
+// EndLogin closes every staff socket opened under a login (4001), when the
+// staff member logs out: nothing more of any session reaches that browser.
+func (r *Relay) EndLogin(login string) {
+	r.mu.Lock()
+	conns := make([]*conn, 0, len(r.logins[login]))
+	for c := range r.logins[login] {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.kick(protocol.CloseUnauthorized, "logged out")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
+	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
@@ -630,5 +632,47 @@ func TestPageFilesBelongToTheirSession(t *testing.T) {
 	}
 	if n := h.files.Sessions(); n != 0 {
 		t.Errorf("%d sessions still hold page files after the end", n)
+	}
+}
+
+// Logging out closes the consoles of that login at once: nothing more of
+// the session reaches the browser that logged out.
+func TestLogoutClosesTheStaffSockets(t *testing.T) {
+	h := newHarness(t, nil)
+	c, csrf := h.login()
+	s, err := h.mgr.Create(h.staff.ID, "佐藤")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.mgr.Join(s.Code, "pc"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hdr := http.Header{}
+	hdr.Set("Origin", h.srv.URL)
+	hdr.Set("Cookie", c.Name+"="+c.Value)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil { // the session's state
+		t.Fatal(err)
+	}
+	if res, _ := h.do("POST", "/api/logout", "", h.self(), withCookie(c), withHeader(csrfHeader, csrf)); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d", res.StatusCode)
+	}
+	for {
+		_, msg, err := ws.Read(ctx)
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != protocol.CloseUnauthorized {
+				t.Fatalf("socket ended with %v (%d), want close %d", err, code, protocol.CloseUnauthorized)
+			}
+			return
+		}
+		if strings.Contains(string(msg), `"t":"events"`) {
+			t.Fatalf("events after logout: %s", msg)
+		}
 	}
 }

@@ -102,7 +102,7 @@ func (s *Server) handleStaffSocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.opt.Relay.ServeStaff(w, r, ss)
+	s.opt.Relay.ServeStaff(w, r, ss, staffFrom(r.Context()).Login.TokenHash)
 }
 
 func isBusy(err error) bool {

@@ -174,6 +174,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// The consoles of this login stop receiving at once.
+	s.opt.Relay.EndLogin(sc.Login.TokenHash)
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
 }
