@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -28,6 +29,11 @@ type Config struct {
 	// SiteOrigins may embed the SDK and open customer sockets. The demo's
 	// own origins are added automatically while the demo runs.
 	SiteOrigins []string
+	// TrustedProxies are the reverse proxies (CIDRs) whose X-Forwarded-For
+	// names the client. Without them every per-address limit would count
+	// the proxy as one client; with a wrong one a client could pick its
+	// own address.
+	TrustedProxies []string
 
 	CodeTTL       time.Duration
 	Grace         time.Duration
@@ -181,6 +187,11 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("trusted proxy %q: want a CIDR such as 10.0.0.0/8 or 192.0.2.7/32", p))
+		}
+	}
 	pos := func(name string, d time.Duration) {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -235,6 +246,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
 	fs.Func("site-origin", "site origin allowed to embed the SDK; repeat or comma-separate (TOMONI_SITE_ORIGINS)", func(v string) error {
 		c.SiteOrigins = append(c.SiteOrigins, splitList(v)...)
+		return nil
+	})
+	fs.Func("trusted-proxy", "reverse proxy (CIDR) whose X-Forwarded-For names the client; repeat or comma-separate (TOMONI_TRUSTED_PROXIES)", func(v string) error {
+		c.TrustedProxies = append(c.TrustedProxies, splitList(v)...)
 		return nil
 	})
 	fs.DurationVar(&c.CodeTTL, "code-ttl", c.CodeTTL, "how long a join code stays valid (TOMONI_CODE_TTL)")
@@ -312,6 +327,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("TOMONI_PUBLIC_URL", &c.PublicURL)
 	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {
 		c.SiteOrigins = splitList(v)
+	}
+	if v, ok := lookup(getenv, "TOMONI_TRUSTED_PROXIES"); ok {
+		c.TrustedProxies = splitList(v)
 	}
 	dur("TOMONI_CODE_TTL", &c.CodeTTL)
 	dur("TOMONI_GRACE", &c.Grace)

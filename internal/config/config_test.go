@@ -103,3 +103,19 @@ func thousands(n int) string {
 	}
 	return s
 }
+
+func TestTrustedProxies(t *testing.T) {
+	env := func(k string) string {
+		if k == "TOMONI_TRUSTED_PROXIES" {
+			return "10.0.0.0/8, fd00::/8"
+		}
+		return ""
+	}
+	c, err := Load(nil, env)
+	if err != nil || len(c.TrustedProxies) != 2 {
+		t.Fatalf("from the environment: %v %v", c.TrustedProxies, err)
+	}
+	if _, err := Load([]string{"--trusted-proxy", "10.0.0.1"}, func(string) string { return "" }); err == nil {
+		t.Fatal("an address without a prefix length was accepted as a trusted proxy")
+	}
+}

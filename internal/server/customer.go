@@ -55,7 +55,7 @@ type joinResponse struct {
 }
 
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
-	ip := clientAddr(r)
+	ip := clientKey(r, s.trusted)
 	if !s.joinIP.Allow(ip) {
 		s.metrics.joinFailures.WithLabelValues("rate_limited").Inc()
 		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "rate_limited", ClientHash: s.opt.Audit.ClientHash(ip)})
@@ -157,7 +157,7 @@ func (s *Server) handleHandoff(w http.ResponseWriter, r *http.Request) {
 
 // handleRedeem continues a session on the origin the customer moved to.
 func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
-	ip := clientAddr(r)
+	ip := clientKey(r, s.trusted)
 	if !s.joinIP.Allow(ip) {
 		s.writeError(w, r, apperr.ErrRateLimited)
 		return

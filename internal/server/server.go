@@ -5,9 +5,11 @@
 package server
 
 import (
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +57,7 @@ type Server struct {
 	lastAlert  time.Time
 	dummyHash  string
 	verifier   *auth.Verifier
+	trusted    []netip.Prefix // reverse proxies whose X-Forwarded-For is believed
 	metrics    *metrics
 
 	originsMu sync.RWMutex
@@ -78,6 +81,13 @@ func New(opt Options) (*Server, error) {
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
 		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
+	}
+	for _, p := range cfg.TrustedProxies {
+		pr, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
+		}
+		s.trusted = append(s.trusted, pr.Masked())
 	}
 	// Logins for unknown users still pay for one hash, so timing does not
 	// reveal which usernames exist.

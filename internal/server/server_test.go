@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -674,5 +675,55 @@ func TestLogoutClosesTheStaffSockets(t *testing.T) {
 		if strings.Contains(string(msg), `"t":"events"`) {
 			t.Fatalf("events after logout: %s", msg)
 		}
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	for _, tc := range []struct {
+		name, remote, xff, want string
+	}{
+		{"direct IPv4", "203.0.113.9:4000", "", "203.0.113.9"},
+		{"direct client cannot pick its address", "203.0.113.9:4000", "198.51.100.1", "203.0.113.9"},
+		{"behind a trusted proxy", "10.1.2.3:4000", "198.51.100.7", "198.51.100.7"},
+		{"through two trusted proxies", "10.1.2.3:4000", "198.51.100.7, 10.9.9.9", "198.51.100.7"},
+		{"a forged hop before the real client", "10.1.2.3:4000", "1.2.3.4, 198.51.100.7", "198.51.100.7"},
+		{"a trusted proxy without the header", "10.1.2.3:4000", "", "10.1.2.3"},
+		{"unreadable hop stops at the proxy", "10.1.2.3:4000", "garbage", "10.1.2.3"},
+		{"IPv6 keyed by its /64", "[2001:db8:1:2:aaaa::1]:4000", "", "2001:db8:1:2::/64"},
+		{"IPv6 behind a trusted IPv6 proxy", "[fd00::5]:4000", "2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"},
+		{"IPv4-mapped IPv6", "[::ffff:203.0.113.9]:4000", "", "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if got := clientKey(r, trusted); got != tc.want {
+				t.Fatalf("client %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Behind a trusted proxy each client has its own join budget: one guesser
+// does not use up everyone's.
+func TestJoinLimitsPerClientBehindAProxy(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"} })
+	join := func(client string) string {
+		_, m := h.do("POST", "/api/join", `{"code":"000001"}`, withOrigin(siteOrigin), withHeader("X-Forwarded-For", client))
+		return m["error"].(string)
+	}
+	for range 3 { // the harness's join burst
+		if got := join("198.51.100.7"); got != "invalid_code" {
+			t.Fatalf("guesser: %s", got)
+		}
+	}
+	if got := join("198.51.100.7"); got != "rate_limited" {
+		t.Fatalf("guesser past the burst: %s", got)
+	}
+	if got := join("203.0.113.50"); got != "invalid_code" {
+		t.Fatalf("another customer behind the same proxy got %q: limits must be per client", got)
 	}
 }

@@ -114,7 +114,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.ErrBadRequest)
 		return
 	}
-	ip := clientAddr(r)
+	ip := clientKey(r, s.trusted)
 	if !s.loginIP.Allow(ip) || !s.loginUser.Allow(strings.ToLower(req.Username)) {
 		s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
 		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "rate_limited", ClientHash: s.opt.Audit.ClientHash(ip)})
