@@ -2,12 +2,15 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -37,40 +40,104 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consoleAssets() http.Handler {
-	sub, err := fs.Sub(s.opt.Web, "console/assets")
-	if err != nil {
-		panic(err)
-	}
-	files := http.StripPrefix("/console/assets/", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, r)
+		name := "console/assets/" + strings.TrimPrefix(r.URL.Path, "/console/assets/")
+		// Not hashed in its name: the browser keeps it, and asks whether it changed.
+		s.serveWeb(w, r, name, mime.TypeByExtension(path.Ext(name)), "no-cache")
 	})
 }
 
 // sdkFile serves a customer script (sdk.js, or sdk-capture.js which sdk.js
-// loads when a session starts, or sdk.d.ts, its types for integrators) with a short cache lifetime, so a fix
-// reaches every bank page within minutes; the ETag spares the download
-// after that.
+// loads when a session starts, or sdk.d.ts, its types for integrators) with
+// a short cache lifetime, so a fix reaches every bank page within minutes;
+// the ETag spares the download after that.
 func (s *Server) sdkFile(name string) http.HandlerFunc {
+	ctype := "text/javascript; charset=utf-8"
+	if strings.HasSuffix(name, ".d.ts") {
+		ctype = "text/plain; charset=utf-8"
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := fs.ReadFile(s.opt.Web, name)
+		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		s.serveWeb(w, r, name, ctype, "public, max-age=300")
+	}
+}
+
+// webFile is a built web file, kept plain and gzipped: the console script
+// is 300 KB and the recorder 200 KB before compression.
+type webFile struct {
+	plain, gz   []byte
+	etag, gzTag string
+}
+
+// loadWeb reads and compresses the built files once.
+func loadWeb(files fs.FS) (map[string]webFile, error) {
+	out := make(map[string]webFile)
+	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(files, name)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
+		}
+		var gz bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		if err != nil {
+			return err
+		}
+		if _, err := zw.Write(b); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
 		}
 		sum := sha256.Sum256(b)
-		h := w.Header()
-		if strings.HasSuffix(name, ".d.ts") {
-			h.Set("Content-Type", "text/plain; charset=utf-8")
-		} else {
-			h.Set("Content-Type", "text/javascript; charset=utf-8")
-		}
-		h.Set("Cache-Control", "public, max-age=300")
-		h.Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
-		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+		tag := hex.EncodeToString(sum[:8])
+		out[name] = webFile{plain: b, gz: gz.Bytes(), etag: `"` + tag + `"`, gzTag: `"` + tag + `-gz"`}
+		return nil
+	})
+	return out, err
+}
+
+// serveWeb answers a built web file, gzipped for clients that accept it,
+// with an ETag per encoding.
+func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, name, ctype, cacheControl string) {
+	f, ok := s.web[name]
+	if !ok {
+		s.writeError(w, r, apperr.ErrNotFound)
+		return
 	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cacheControl)
+	h.Add("Vary", "Accept-Encoding")
+	body, tag := f.plain, f.etag
+	if acceptsGzip(r) {
+		body, tag = f.gz, f.gzTag
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", tag)
+	if match := r.Header.Get("If-None-Match"); match != "" && (match == tag || match == "*") {
+		h.Del("Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
 }
 
 // handleAsset serves a page file of the staff member's own live session.

@@ -58,6 +58,7 @@ type Server struct {
 	dummyHash  string
 	verifier   *auth.Verifier
 	trusted    []netip.Prefix // reverse proxies whose X-Forwarded-For is believed
+	web        map[string]webFile
 	metrics    *metrics
 
 	originsMu sync.RWMutex
@@ -82,6 +83,11 @@ func New(opt Options) (*Server, error) {
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
 		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
 	}
+	web, err := loadWeb(opt.Web)
+	if err != nil {
+		return nil, fmt.Errorf("web files: %w", err)
+	}
+	s.web = web
 	for _, p := range cfg.TrustedProxies {
 		pr, err := netip.ParsePrefix(p)
 		if err != nil {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -725,5 +727,52 @@ func TestJoinLimitsPerClientBehindAProxy(t *testing.T) {
 	}
 	if got := join("203.0.113.50"); got != "invalid_code" {
 		t.Fatalf("another customer behind the same proxy got %q: limits must be per client", got)
+	}
+}
+
+// The console and the customer scripts go out gzipped to browsers that take
+// it, and come back as 304 when unchanged.
+func TestWebFilesAreCompressed(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, path := range []string{"/console/assets/console.js", "/sdk.js", "/sdk-capture.js"} {
+		get := func(enc, etag string) *http.Response {
+			req, _ := http.NewRequest("GET", h.url(path), nil)
+			req.Header.Set("Accept-Encoding", enc) // set by hand: the client then leaves the body as it came
+			if etag != "" {
+				req.Header.Set("If-None-Match", etag)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		plainRes := get("identity", "")
+		plain, _ := io.ReadAll(plainRes.Body)
+		plainRes.Body.Close()
+		gzRes := get("gzip, deflate, br", "")
+		gz, _ := io.ReadAll(gzRes.Body)
+		gzRes.Body.Close()
+		if gzRes.Header.Get("Content-Encoding") != "gzip" || plainRes.Header.Get("Content-Encoding") != "" {
+			t.Fatalf("%s: encodings %q and %q", path, gzRes.Header.Get("Content-Encoding"), plainRes.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, _ := io.ReadAll(zr)
+		if !bytes.Equal(unzipped, plain) || len(plain) < 1000 {
+			t.Fatalf("%s: the gzipped body is not the file (%d vs %d bytes)", path, len(unzipped), len(plain))
+		}
+		if len(gz)*2 > len(plain) {
+			t.Errorf("%s: %d bytes gzipped of %d: less than half saved", path, len(gz), len(plain))
+		}
+		if !strings.Contains(gzRes.Header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("%s: no Vary: Accept-Encoding", path)
+		}
+		if res := get("gzip", gzRes.Header.Get("ETag")); res.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with its ETag: %d, want 304", path, res.StatusCode)
+		}
+		t.Logf("%s: %d bytes, %d gzipped", path, len(plain), len(gz))
 	}
 }
