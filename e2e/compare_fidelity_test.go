@@ -187,11 +187,8 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 func startFidelity(t *testing.T) (*env, func(name string)) {
 	t.Helper()
 	e := mustStart(t)
-	for tab, size := range map[context.Context][2]int64{e.staff: {1400, 1000}, e.customer: {1024, 720}} {
-		if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size[0], Height: size[1], DeviceScaleFactor: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.sizeTab(e.staff, 1400, 1000, 1, false)
+	e.sizeTab(e.customer, 1024, 720, 1, false)
 	e.staffLogin()
 	check := func(name string) {
 		t.Helper()
@@ -248,12 +245,7 @@ func TestStaffSeeWhatTheCustomerSeesOnOtherSites(t *testing.T) {
 	// A page whose stylesheet and images are on a CDN without CORS, with a
 	// canvas and a relative poster.
 	siteURL, _ := startCDNSite(t, e)
-	code := e.newCode()
-	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
-	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
-	if msg := e.enterCode(code); msg != "" {
-		t.Fatalf("join on the CDN page: %q", msg)
-	}
+	e.joinAt(siteURL + "/cdn-page.html")
 	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	check("site/cdn-page.html")
 
@@ -291,13 +283,9 @@ func TestStaffSeeWhatTheCustomerSeesOnOtherSites(t *testing.T) {
 	check("site/menu.html (open)")
 
 	// Phones: a page with a viewport meta tag, and one without (laid out 980 px wide).
-	if _, err := chromedp.Call(e.customer, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.sizeTab(e.customer, 390, 844, 1, true)
 	// Room for a 980 × 2121 layout at scale 1 on the staff's side.
-	if _, err := chromedp.Call(e.staff, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 1900, Height: 2600, DeviceScaleFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
+	e.sizeTab(e.staff, 1900, 2600, 1, false)
 	e.run(e.customer, chromedp.Navigate(siteURL+"/menu.html"))
 	e.waitJS(e.customer, "the banner", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 10*time.Second)
 	check("phone/menu.html")
@@ -316,9 +304,7 @@ func TestStaffSeeWhatTheCustomerSeesOnOtherSites(t *testing.T) {
 // staff view follows that part, or shows it as a frame over the whole page.
 func TestStaffFollowThePinchZoom(t *testing.T) {
 	e := mustStart(t)
-	if _, err := chromedp.Call(e.customer, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.sizeTab(e.customer, 390, 844, 2, true)
 	e.staffLogin()
 	e.join("index.html")
 	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
@@ -390,16 +376,9 @@ func TestFocusedFieldIsFocusedForStaff(t *testing.T) {
 func TestDesktopPageOnAPhoneIsReadableForStaff(t *testing.T) {
 	e := mustStart(t)
 	siteURL, _ := startCDNSite(t, e)
-	if _, err := chromedp.Call(e.customer, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1, Mobile: true}); err != nil {
-		t.Fatal(err)
-	}
+	e.sizeTab(e.customer, 390, 844, 1, true)
 	e.staffLogin()
-	code := e.newCode()
-	e.run(e.customer, chromedp.Navigate(siteURL+"/no-viewport.html"))
-	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
-	if msg := e.enterCode(code); msg != "" {
-		t.Fatalf("join: %q", msg)
-	}
+	e.joinAt(siteURL + "/no-viewport.html")
 	e.waitStaffSees("A page without a viewport meta tag", 5*time.Second)
 	e.waitJS(e.staff, "a readable scale", `(() => { const st = document.querySelector('#view .stage').getBoundingClientRect(); return st.width / 980 >= 0.5 && document.querySelector('#view').classList.contains('scrolls'); })()`, 10*time.Second)
 	// The view scrolls to the rest of the page.

@@ -494,3 +494,74 @@ func testutilCount(t *testing.T, e *env, series string) float64 {
 	}
 	return 0
 }
+
+// sizeTab gives a tab a viewport of w×h CSS pixels (a phone's, when mobile).
+func (e *env) sizeTab(tab context.Context, w, h int64, scale float64, mobile bool) {
+	e.t.Helper()
+	if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: w, Height: h, DeviceScaleFactor: scale, Mobile: mobile}); err != nil {
+		e.t.Fatalf("size a tab: %v", err)
+	}
+}
+
+// joinAt opens url in the customer's tab and joins with a fresh code.
+func (e *env) joinAt(url string) {
+	e.t.Helper()
+	code := e.newCode()
+	e.run(e.customer, chromedp.Navigate(url))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+	if msg := e.enterCode(code); msg != "" {
+		e.t.Fatalf("join at %s: %q", url, msg)
+	}
+}
+
+// requestLog records the URL of every request a tab makes.
+type requestLog struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+// recordRequests starts recording the staff tab's requests.
+func (e *env) recordRequests() *requestLog {
+	e.t.Helper()
+	l := &requestLog{}
+	if err := chromedp.Listen(e.staff, func(ev any) {
+		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
+			l.mu.Lock()
+			l.urls = append(l.urls, r.Request.URL)
+			l.mu.Unlock()
+		}
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	return l
+}
+
+// assertTomoniOnly fails the test for every recorded request that did not
+// go to the Tomoni server (or stay inside the browser), and returns how many
+// page files came through Tomoni's asset paths.
+func (l *requestLog) assertTomoniOnly(t *testing.T, e *env) (assets int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.urls) == 0 {
+		t.Fatal("no staff request recorded: request capture is not working")
+	}
+	for _, u := range l.urls {
+		switch {
+		case strings.HasPrefix(u, e.app.URL()+"/"):
+			if strings.Contains(u, "/assets/") {
+				assets++
+			}
+		case strings.HasPrefix(u, "data:"), strings.HasPrefix(u, "about:"):
+		default:
+			t.Errorf("the staff browser requested %s", u)
+		}
+	}
+	return assets
+}
+
+func (l *requestLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.urls, "\n")
+}

@@ -15,13 +15,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 )
@@ -123,24 +120,9 @@ func startCDNSite(t *testing.T, e *env) (string, *atomic.Int64) {
 func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 	e := mustStart(t)
 	siteURL, foreignHits := startCDNSite(t, e)
-	var mu sync.Mutex
-	var requests []string
-	if err := chromedp.Listen(e.staff, func(ev any) {
-		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
-			mu.Lock()
-			requests = append(requests, r.Request.URL)
-			mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	requests := e.recordRequests()
 	e.staffLogin()
-	code := e.newCode()
-	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
-	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
-	if msg := e.enterCode(code); msg != "" {
-		t.Fatalf("join: %q", msg)
-	}
+	e.joinAt(siteURL + "/cdn-page.html")
 	e.waitStaffSees("styled by a stylesheet on another origin", 5*time.Second)
 	// The customer sees the CDN's styling and image...
 	e.waitJS(e.customer, "the CDN's files on the customer's page", `getComputedStyle(document.getElementById('styled')).color === 'rgb(1, 2, 3)' && document.getElementById('logo').naturalWidth === 8`, 10*time.Second)
@@ -166,24 +148,7 @@ func TestStaffBrowserTalksToTomoniOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)))`, chromedp.EvalAwaitPromise))
-	mu.Lock()
-	defer mu.Unlock()
-	if len(requests) == 0 {
-		t.Fatal("no staff request recorded: request capture is not working")
-	}
-	assets := 0
-	for _, u := range requests {
-		switch {
-		case strings.HasPrefix(u, e.app.URL()+"/"):
-			if strings.Contains(u, "/assets/") {
-				assets++
-			}
-		case strings.HasPrefix(u, "data:"), strings.HasPrefix(u, "about:"):
-		default:
-			t.Errorf("the staff browser requested %s", u)
-		}
-	}
-	if assets < 3 {
+	if assets := requests.assertTomoniOnly(t, e); assets < 3 {
 		t.Errorf("only %d page files came through Tomoni; requests: %v", assets, requests)
 	}
 	if n := foreignHits.Load(); n != hitsBeforeReplay {
@@ -243,17 +208,7 @@ func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
 	if err := e.app.AllowOrigin(site.URL); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var requests []string
-	if err := chromedp.Listen(e.staff, func(ev any) {
-		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
-			mu.Lock()
-			requests = append(requests, r.Request.URL)
-			mu.Unlock()
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	requests := e.recordRequests()
 	e.staffLogin()
 	code := e.newCode()
 	e.run(e.customer, chromedp.Navigate(site.URL+"/customer-files.html"))
@@ -281,19 +236,10 @@ func TestFilesOnlyTheCustomerCanRead(t *testing.T) {
 	if files != 2 {
 		t.Errorf("the customer's browser sent %d files, want 2 (the cookie-protected one and the blob)", files)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, u := range requests {
-		if !strings.HasPrefix(u, e.app.URL()+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "about:") {
-			t.Errorf("the staff browser requested %s", u)
-		}
-	}
+	requests.assertTomoniOnly(t, e)
 	// And the page looks the same to staff, the statement's placeholder aside.
-	for tab, size := range map[context.Context][2]int64{e.staff: {1400, 1000}, e.customer: {1024, 720}} {
-		if _, err := chromedp.Call(tab, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: size[0], Height: size[1], DeviceScaleFactor: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.sizeTab(e.staff, 1400, 1000, 1, false)
+	e.sizeTab(e.customer, 1024, 720, 1, false)
 	e.waitJS(e.staff, "the staff view at the new size", `document.querySelector('#view iframe')?.offsetWidth === 1024 && document.querySelector('#view iframe').offsetHeight === 720`, 10*time.Second)
 	e.waitJS(e.staff, "the images again", `['private', 'made-here'].every((id) => `+staffDoc+`.getElementById(id)?.naturalWidth > 1)`, 15*time.Second)
 	if sim := e.compareViews(t, "site/customer-files.html"); sim < 0.995 {
@@ -333,12 +279,7 @@ func TestCanvasOptedInByPolicy(t *testing.T) {
 	e := mustStart(t, func(c *config.Config) { c.PolicyFile = policyFile })
 	siteURL, _ := startCDNSite(t, e)
 	e.staffLogin()
-	code := e.newCode()
-	e.run(e.customer, chromedp.Navigate(siteURL+"/cdn-page.html"))
-	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
-	if msg := e.enterCode(code); msg != "" {
-		t.Fatalf("join: %q", msg)
-	}
+	e.joinAt(siteURL + "/cdn-page.html")
 	e.waitStaffSees("below the chart", 5*time.Second)
 	// The pixel at (20, 20) of the chart as the staff see it.
 	pixel := `(() => { const img = ` + staffDoc + `.getElementById('below').previousElementSibling; if (!img || img.tagName !== 'IMG' || !img.complete || !img.naturalWidth) return ''; const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight; const x = c.getContext('2d'); x.drawImage(img, 0, 0); return [...x.getImageData(20, 20, 1, 1).data.slice(0, 3)].join(','); })()`
