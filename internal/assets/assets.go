@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -157,7 +158,7 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, sessionID, key s
 	}
 	body := f.body
 	if isCSS(f.ctype) {
-		base, err := urlParse(f.url)
+		base, err := url.Parse(f.url)
 		if err == nil {
 			body = []byte(rewriteCSS(string(f.body), base, reg.path))
 		}

@@ -394,3 +394,22 @@ func TestCanvasBecomesABoxOfItsSize(t *testing.T) {
 		t.Fatalf("canvas replayed as %s", out)
 	}
 }
+
+// Live events that name no file (mouse moves, scrolls, typing, most DOM
+// changes) are relayed without being decoded: the rewriter is on every
+// customer message's path.
+func TestRewriterDoesNotDecodeEventsWithoutReferences(t *testing.T) {
+	rw, _ := newRewriter(t)
+	evs := []json.RawMessage{
+		json.RawMessage(`{"type":3,"data":{"source":1,"positions":[{"x":1,"y":2,"id":3,"timeOffset":0}]},"timestamp":1}`),
+		json.RawMessage(`{"type":3,"data":{"source":0,"texts":[],"attributes":[{"id":88,"attributes":{"class":"card open"}}],"removes":[],"adds":[{"parentId":88,"nextId":null,"node":{"type":2,"tagName":"p","attributes":{"class":"answer"},"childNodes":[],"id":412}}]},"timestamp":2}`),
+		json.RawMessage(`{"type":3,"data":{"source":5,"text":"••••••","isChecked":false,"id":61},"timestamp":3}`),
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := rw.Events(evs); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per batch without file references: the events were decoded", n)
+	}
+}

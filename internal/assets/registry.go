@@ -98,8 +98,6 @@ var transparentGIF = func() []byte {
 	return b
 }()
 
-func urlParse(s string) (*url.URL, error) { return url.Parse(s) }
-
 func isCSS(ctype string) bool {
 	mt, _, _ := strings.Cut(ctype, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "text/css")

@@ -37,8 +37,9 @@ const (
 const maxKinds = 200_000
 
 // mayHoldURL are the bytes that every event holding a fetchable reference
-// contains; events without any are passed on without being decoded.
-var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
+// (and every Meta event, by its "href") contains; events without any are
+// passed on without being decoded.
+var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data":"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
 
 // Events rewrites a batch in place where needed and returns it.
 func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
@@ -53,6 +54,11 @@ func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
 }
 
 func (rw *Rewriter) event(raw json.RawMessage) (json.RawMessage, error) {
+	// Most live events (mouse moves, scrolls, input) name no file: pass them
+	// on without decoding. Meta events carry "href" and are read below.
+	if !containsAny(raw, mayHoldURL) {
+		return raw, nil
+	}
 	var ev rrweb.Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, fmt.Errorf("asset rewrite: %w", err)
