@@ -11,6 +11,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
@@ -63,7 +64,7 @@ func TestShutdownEndsLiveSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.Sessions.Join(s.Code, "pc"); err != nil {
+	if _, _, err := sessiontest.Join(a.Sessions, s.Code, "pc"); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {

@@ -75,6 +75,11 @@ func entryFor(c session.Change) (store.AuditEntry, bool) {
 	switch {
 	case c.Warning > 0:
 		return e, false
+	case c.RequestEvent == session.EventDeclined || c.RequestEvent == session.EventOutranked:
+		e.Kind, e.Device = store.AuditJoinDeclined, c.Request.Device
+		e.Reason = map[string]string{session.EventDeclined: "staff", session.EventOutranked: "other_admitted"}[c.RequestEvent]
+	case c.RequestEvent != "" && c.RequestEvent != session.RequestAdmitted:
+		return e, false // requests that came, went or lapsed: the decision is what counts
 	case c.Prev == "" && ss.State == session.Waiting:
 		e.Kind = store.AuditSessionCreated
 	case c.Prev == session.Waiting && ss.State == session.Live:

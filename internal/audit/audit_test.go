@@ -10,6 +10,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 	"github.com/tomoni-cobrowse/tomoni/internal/store/sqlite"
 )
@@ -79,7 +80,7 @@ func TestFollowWritesTheLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := m.Join(s.Code, "pc"); err != nil {
+	if _, _, err := sessiontest.Join(m, s.Code, "pc"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.End(s.ID, session.ReasonCustomer); err != nil {

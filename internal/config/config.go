@@ -44,14 +44,13 @@ type Config struct {
 	MaxPerStaff   int
 	JoinPerMinute float64 // join attempts per client address per minute
 	JoinBurst     int
-	// JoinFailuresPerMinute and JoinFailureBurst are the deployment-wide
-	// budget of wrong codes; past it every join waits for the budget (at
-	// most JoinSlowWait) and an alert is logged. See docs/security.md.
-	JoinFailuresPerMinute float64
-	JoinFailureBurst      int
-	JoinSlowWait          time.Duration
-	LoginPerMinute        float64
-	LoginBurst            int
+	// JoinAlertPerMinute is how many wrong codes a minute, deployment-wide,
+	// raise an alert (a log line and a metric). It never refuses anyone: a
+	// guessed code is worth nothing without the staff's admission, so
+	// there is no reason to slow real customers down. See docs/security.md.
+	JoinAlertPerMinute float64
+	LoginPerMinute     float64
+	LoginBurst         int
 
 	MaxCustomerMessage int64
 	MaxStaffMessage    int64
@@ -82,6 +81,9 @@ type Bounds struct {
 	ConfirmWithin   time.Duration // a joined customer has this long to confirm the staff name
 	HandoffTTL      time.Duration // a hand-off token must be redeemed within this (one navigation)
 	MaxHandoffs     int           // outstanding hand-off tokens per session
+	MaxJoinRequests int           // join requests that may wait on one code for the staff's decision
+	JoinRequestIdle time.Duration // a join request lapses when its page has not polled for this long
+	JoinPollWait    time.Duration // longest a join request's poll is held open before "still pending"
 
 	QueueMessages     int           // messages queued per socket
 	QueueBytes        int64         // bytes queued per socket
@@ -117,6 +119,9 @@ func DefaultBounds() Bounds {
 		ConfirmWithin:     5 * time.Minute,
 		HandoffTTL:        30 * time.Second,
 		MaxHandoffs:       5,
+		MaxJoinRequests:   4,
+		JoinRequestIdle:   45 * time.Second,
+		JoinPollWait:      20 * time.Second,
 		QueueMessages:     256,
 		QueueBytes:        16 << 20,
 		CustomerRate:      50,
@@ -143,28 +148,26 @@ func DefaultBounds() Bounds {
 // Default returns the embedded, no-setup configuration.
 func Default() Config {
 	return Config{
-		Addr:                  "127.0.0.1:8080",
-		DemoAddr:              "127.0.0.1:8081",
-		DemoIBAddr:            "127.0.0.1:8082",
-		DataDir:               "./tomoni-data",
-		CodeTTL:               10 * time.Minute,
-		Grace:                 60 * time.Second,
-		StaffIdle:             10 * time.Minute,
-		MaxDuration:           2 * time.Hour,
-		MaxLive:               100,
-		MaxWaiting:            100,
-		MaxPerStaff:           3,
-		JoinPerMinute:         3,
-		JoinBurst:             10,
-		JoinFailuresPerMinute: 0.5,
-		JoinFailureBurst:      5,
-		JoinSlowWait:          10 * time.Second,
-		LoginPerMinute:        6,
-		LoginBurst:            10,
-		MaxCustomerMessage:    4 << 20,
-		MaxStaffMessage:       4 << 10,
-		LogLevel:              "info",
-		Bounds:                DefaultBounds(),
+		Addr:               "127.0.0.1:8080",
+		DemoAddr:           "127.0.0.1:8081",
+		DemoIBAddr:         "127.0.0.1:8082",
+		DataDir:            "./tomoni-data",
+		CodeTTL:            10 * time.Minute,
+		Grace:              60 * time.Second,
+		StaffIdle:          10 * time.Minute,
+		MaxDuration:        2 * time.Hour,
+		MaxLive:            100,
+		MaxWaiting:         100,
+		MaxPerStaff:        3,
+		JoinPerMinute:      3,
+		JoinBurst:          10,
+		JoinAlertPerMinute: 30,
+		LoginPerMinute:     6,
+		LoginBurst:         10,
+		MaxCustomerMessage: 4 << 20,
+		MaxStaffMessage:    4 << 10,
+		LogLevel:           "info",
+		Bounds:             DefaultBounds(),
 	}
 }
 
@@ -206,8 +209,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
 	}
-	if c.JoinFailureBurst <= 0 || c.JoinFailuresPerMinute <= 0 || c.JoinSlowWait < 0 {
-		errs = append(errs, errors.New("join failure budget must be positive"))
+	if c.JoinAlertPerMinute <= 0 {
+		errs = append(errs, errors.New("join alert threshold must be positive"))
 	}
 	if c.JoinPerMinute <= 0 || c.LoginPerMinute <= 0 {
 		errs = append(errs, errors.New("rate limits must be positive"))
@@ -261,9 +264,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxPerStaff, "max-per-staff", c.MaxPerStaff, "open sessions per staff member (TOMONI_MAX_PER_STAFF)")
 	fs.Float64Var(&c.JoinPerMinute, "join-rate", c.JoinPerMinute, "join attempts per client address per minute (TOMONI_JOIN_RATE)")
 	fs.IntVar(&c.JoinBurst, "join-burst", c.JoinBurst, "join attempts a client address may make at once (TOMONI_JOIN_BURST)")
-	fs.Float64Var(&c.JoinFailuresPerMinute, "join-failure-rate", c.JoinFailuresPerMinute, "wrong codes per minute the whole deployment tolerates before joins slow down (TOMONI_JOIN_FAILURE_RATE)")
-	fs.IntVar(&c.JoinFailureBurst, "join-failure-burst", c.JoinFailureBurst, "wrong codes tolerated at once, deployment-wide (TOMONI_JOIN_FAILURE_BURST)")
-	fs.DurationVar(&c.JoinSlowWait, "join-slow-wait", c.JoinSlowWait, "longest a join waits in slow mode before it is refused (TOMONI_JOIN_SLOW_WAIT)")
+	fs.Float64Var(&c.JoinAlertPerMinute, "join-alert-rate", c.JoinAlertPerMinute, "wrong codes per minute, deployment-wide, that raise a guessing alert; nobody is refused (TOMONI_JOIN_ALERT_RATE)")
 	fs.Float64Var(&c.LoginPerMinute, "login-rate", c.LoginPerMinute, "staff login attempts per address per minute (TOMONI_LOGIN_RATE)")
 	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "staff login attempts at once (TOMONI_LOGIN_BURST)")
 	fs.Int64Var(&c.MaxCustomerMessage, "max-customer-message", c.MaxCustomerMessage, "bytes per customer message (TOMONI_MAX_CUSTOMER_MESSAGE)")
@@ -340,9 +341,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	num("TOMONI_MAX_PER_STAFF", &c.MaxPerStaff)
 	flt("TOMONI_JOIN_RATE", &c.JoinPerMinute)
 	num("TOMONI_JOIN_BURST", &c.JoinBurst)
-	flt("TOMONI_JOIN_FAILURE_RATE", &c.JoinFailuresPerMinute)
-	num("TOMONI_JOIN_FAILURE_BURST", &c.JoinFailureBurst)
-	dur("TOMONI_JOIN_SLOW_WAIT", &c.JoinSlowWait)
+	flt("TOMONI_JOIN_ALERT_RATE", &c.JoinAlertPerMinute)
 	flt("TOMONI_LOGIN_RATE", &c.LoginPerMinute)
 	num("TOMONI_LOGIN_BURST", &c.LoginBurst)
 	num64("TOMONI_MAX_CUSTOMER_MESSAGE", &c.MaxCustomerMessage)

@@ -82,6 +82,8 @@ func TestReadmeStatesTheFixedBounds(t *testing.T) {
 		fmt.Sprintf("hand-off token lives %s (at most %d outstanding per session)", short(d.HandoffTTL), d.MaxHandoffs),
 		fmt.Sprintf("recognised for %d minutes after its session ends", int(d.TokenAfterEnd.Minutes())),
 		fmt.Sprintf("has %d minutes to confirm", int(d.ConfirmWithin.Minutes())),
+		fmt.Sprintf("at most %d join requests wait on one code", d.MaxJoinRequests),
+		fmt.Sprintf("lapses when its page has not asked for %s; each ask is held open up to %s", short(d.JoinRequestIdle), short(d.JoinPollWait)),
 		fmt.Sprintf("warned %d minutes before", int(d.WarnBefore.Minutes())),
 		fmt.Sprintf("(at most %s)", thousands(d.MaxEndedHistory)),
 		fmt.Sprintf("at most %s addresses", thousands(d.RateLimitKeys)),

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Message types.
@@ -219,4 +220,43 @@ func CleanPauseReason(r string) string {
 		return r
 	}
 	return "site"
+}
+
+// BrowserFromUA names the browser and system of a User-Agent for the staff
+// deciding whom to admit ("Safari / iOS"): a few fixed words, never the
+// header itself, so nothing a client writes reaches the console verbatim.
+func BrowserFromUA(ua string) string {
+	var browser string
+	switch {
+	case strings.Contains(ua, "Edg/"), strings.Contains(ua, "EdgA/"), strings.Contains(ua, "EdgiOS/"):
+		browser = "Edge"
+	case strings.Contains(ua, "SamsungBrowser/"):
+		browser = "Samsung Internet"
+	case strings.Contains(ua, "Firefox/"), strings.Contains(ua, "FxiOS/"):
+		browser = "Firefox"
+	case strings.Contains(ua, "Chrome/"), strings.Contains(ua, "CriOS/"):
+		browser = "Chrome"
+	case strings.Contains(ua, "Safari/"):
+		browser = "Safari"
+	default:
+		browser = "other"
+	}
+	var system string
+	switch {
+	case strings.Contains(ua, "iPhone"), strings.Contains(ua, "iPad"), strings.Contains(ua, "iPod"):
+		system = "iOS"
+	case strings.Contains(ua, "Android"):
+		system = "Android"
+	case strings.Contains(ua, "Windows"):
+		system = "Windows"
+	case strings.Contains(ua, "Mac OS X"), strings.Contains(ua, "Macintosh"):
+		system = "macOS"
+	case strings.Contains(ua, "CrOS"):
+		system = "ChromeOS"
+	case strings.Contains(ua, "Linux"):
+		system = "Linux"
+	default:
+		return browser
+	}
+	return browser + " / " + system
 }

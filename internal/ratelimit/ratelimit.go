@@ -1,9 +1,8 @@
 // Package ratelimit provides token buckets: one per key (client address,
-// username) with a bounded number of keys, and a single bucket for global budgets.
+// username) with a bounded number of keys, and single buckets.
 package ratelimit
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -39,10 +38,11 @@ func (b *Bucket) Tokens() float64 { return b.l.TokensAt(b.now()) }
 func (b *Bucket) full() bool { return b.Tokens() >= float64(b.burst) }
 
 // Keyed holds one bucket per key. It keeps at most maxKeys buckets; when
-// full it forgets buckets that have refilled completely, and if none has, it
-// refuses new keys rather than forgetting a bucket that is still limiting
-// someone: an attacker must not be able to reset their own bucket by
-// flooding the table with other keys.
+// full it forgets buckets that have refilled completely, and if none has,
+// the fullest of a sample of buckets. It never refuses a key it has no room
+// for: that would let anyone with enough addresses lock out every new
+// client. Evicting hands the evicted key one fresh burst at most, which an
+// attacker able to fill the table could get from a new address anyway.
 type Keyed struct {
 	mu      sync.Mutex
 	rate    float64
@@ -61,22 +61,52 @@ func NewKeyed(rate float64, burst, maxKeys int, now func() time.Time) *Keyed {
 }
 
 // Allow takes a token from key's bucket.
-func (k *Keyed) Allow(key string) bool {
+func (k *Keyed) Allow(key string) bool { return k.bucket(key).Allow() }
+
+// Take takes a token from key's bucket for an attempt whose cost depends on
+// its outcome: refund gives the token back (a right join code costs
+// nothing), so concurrent attempts cannot all pass a check made before any
+// of them failed.
+func (k *Keyed) Take(key string) (ok bool, refund func()) {
+	b := k.bucket(key)
+	now := b.now()
+	r := b.l.ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return false, func() {}
+	}
+	return true, func() { r.CancelAt(b.now()) }
+}
+
+// evictSample bounds the work of finding room in a full table.
+const evictSample = 32
+
+func (k *Keyed) bucket(key string) *Bucket {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	b, ok := k.buckets[key]
-	if !ok {
-		if len(k.buckets) >= k.maxKeys {
-			k.sweepLocked()
-			if len(k.buckets) >= k.maxKeys {
-				k.mu.Unlock()
-				return false
+	if ok {
+		return b
+	}
+	if len(k.buckets) >= k.maxKeys {
+		k.sweepLocked()
+	}
+	if len(k.buckets) >= k.maxKeys {
+		var victim string
+		most, n := -1.0, 0
+		for key, b := range k.buckets { // map order is random: a fair sample
+			if t := b.Tokens(); t > most {
+				victim, most = key, t
+			}
+			if n++; n == evictSample {
+				break
 			}
 		}
-		b = NewBucket(k.rate, k.burst, k.now)
-		k.buckets[key] = b
+		delete(k.buckets, victim)
 	}
-	k.mu.Unlock()
-	return b.Allow()
+	b = NewBucket(k.rate, k.burst, k.now)
+	k.buckets[key] = b
+	return b
 }
 
 // Len reports how many keys are tracked.
@@ -97,50 +127,6 @@ func (k *Keyed) sweepLocked() {
 	for key, b := range k.buckets {
 		if b.full() {
 			delete(k.buckets, key)
-		}
-	}
-}
-
-// Budget is a deployment-wide budget of failures (wrong join codes). While
-// it lasts, only failures spend it. Once spent, every attempt must first
-// take a token, waiting up to a bound, so the total number of guesses over
-// any period stays under burst + rate × period whoever is guessing.
-type Budget struct {
-	b *Bucket
-}
-
-// NewBudget returns a full budget of burst failures refilling at rate per second.
-func NewBudget(rate float64, burst int, now func() time.Time) *Budget {
-	return &Budget{b: NewBucket(rate, burst, now)}
-}
-
-// Exhausted reports whether the budget is spent (slow mode).
-func (g *Budget) Exhausted() bool { return g.b.Tokens() < 1 }
-
-// Fail spends one token for a failure, if any is left.
-func (g *Budget) Fail() { g.b.Allow() }
-
-// Wait takes a token, waiting for the refill up to max. It returns false at
-// once when the refill would take longer than max, and on ctx's end.
-func (g *Budget) Wait(ctx context.Context, max time.Duration) bool {
-	deadline := g.b.now().Add(max)
-	for {
-		if g.b.Allow() {
-			return true
-		}
-		need := time.Duration((1 - g.b.Tokens()) / float64(g.b.l.Limit()) * float64(time.Second))
-		if need <= 0 {
-			need = time.Millisecond
-		}
-		if g.b.now().Add(need).After(deadline) {
-			return false
-		}
-		t := time.NewTimer(need)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
 )
 
 // typicalBatch is a 50 ms batch during live use: mouse positions, a scroll
@@ -39,7 +40,7 @@ func BenchmarkRelayPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	s, _ := m.Create(1, "A")
-	s, _, _ = m.Join(s.Code, "pc")
+	s, _, _ = sessiontest.Join(m, s.Code, "pc")
 	q := newOutQueue(1<<20, 1<<40)
 	sub, _ := br.Subscribe(broker.ToStaff(s.ID), func(msg []byte) { q.push(item{data: msg}) })
 	defer sub.Unsubscribe()

@@ -130,13 +130,12 @@ func (r *Relay) publish(ctx context.Context, subject string, msg []byte) {
 // notify tells both sides of a session about a state change.
 func (r *Relay) notify(c session.Change) {
 	s := c.Session
-	msg := stateMessage(s)
 	ctx := context.Background()
-	r.publish(ctx, broker.ToStaff(s.ID), msg)
+	r.publish(ctx, broker.ToStaff(s.ID), stateMessage(s, true))
 	if s.State == session.Waiting {
 		return // no customer yet
 	}
-	r.publish(ctx, broker.ToCustomer(s.ID), msg)
+	r.publish(ctx, broker.ToCustomer(s.ID), stateMessage(s, false))
 	if c.Warning > 0 {
 		w := mustJSON(protocol.Status{T: protocol.TypeStatus, State: "warning", Reason: c.Warning.Round(time.Second).String()})
 		r.publish(ctx, broker.ToStaff(s.ID), w)
@@ -163,11 +162,21 @@ func (r *Relay) endSession(id, reason string) {
 	}
 }
 
-func stateMessage(s session.Session) []byte {
-	return mustJSON(protocol.State{
+// stateMessage tells one side a session's state; staff also get the
+// customer's browser and the join requests waiting for their decision.
+func stateMessage(s session.Session, staff bool) []byte {
+	st := protocol.State{
 		T: protocol.TypeState, State: string(s.State), Session: s.ID, Reason: s.Reason,
 		Device: s.Device, Connected: s.CustomerConnected, Seen: s.CustomerSeen, StaffName: s.StaffName,
-	})
+	}
+	if !staff {
+		return mustJSON(st)
+	}
+	return mustJSON(struct {
+		protocol.State
+		Browser  string            `json:"browser,omitempty"`
+		Requests []session.Request `json:"requests,omitempty"`
+	}{st, s.Browser, s.Requests})
 }
 
 // mustJSON encodes values whose encoding cannot fail (fixed structs of

@@ -26,6 +26,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
 )
 
 type fixture struct {
@@ -52,7 +53,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, f.token, err = f.sessions.Join(s.Code, "pc")
+	s, f.token, err = sessiontest.Join(f.sessions, s.Code, "pc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func (f *fixture) joinAnother() joined {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	s, tok, err := f.sessions.Join(s.Code, "phone")
+	s, tok, err := sessiontest.Join(f.sessions, s.Code, "phone")
 	if err != nil {
 		f.t.Fatal(err)
 	}

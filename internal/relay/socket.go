@@ -92,9 +92,9 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 
 	cur, err := r.sessions.Get(s.ID)
 	if err != nil || cur.State == session.Ended {
-		c.q.appendFinal(item{data: stateMessage(cur), code: protocol.CloseSessionEnded, reason: cur.Reason})
+		c.q.appendFinal(item{data: stateMessage(cur, !sd.customer), code: protocol.CloseSessionEnded, reason: cur.Reason})
 	} else {
-		c.q.push(item{data: stateMessage(cur)})
+		c.q.push(item{data: stateMessage(cur, !sd.customer)})
 		sd.opened(req.Context(), cur)
 	}
 

@@ -54,11 +54,23 @@ type joinResponse struct {
 	StaffName string `json:"staff_name"`
 }
 
+// requestResponse answers a correct code: a join request, not a session.
+// The customer's page shows Check and polls /api/join/wait with Token.
+type requestResponse struct {
+	Token string `json:"token"`
+	Check string `json:"check"`
+}
+
+// handleJoin places a join request for a correct code. Only wrong codes
+// cost the client's address a token of its limit; nothing here slows down
+// anyone else, because a guessed code is worth nothing until the staff
+// admits the request whose check number the real customer reads out.
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	ip := clientKey(r, s.trusted)
-	if !s.joinIP.Allow(ip) {
+	ok, refund := s.joinIP.Take(ip)
+	if !ok {
 		s.metrics.joinFailures.WithLabelValues("rate_limited").Inc()
-		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "rate_limited", ClientHash: s.opt.Audit.ClientHash(ip)})
+		s.refusal(r, store.AuditJoinFailed, "rate_limited", ip)
 		s.writeError(w, r, apperr.ErrRateLimited)
 		return
 	}
@@ -70,35 +82,57 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if s.joinBudget.Exhausted() {
-		// Someone is guessing codes: every join now waits its turn, so the
-		// number of guesses stays bounded however many addresses are used.
-		s.alertGuessing()
-		if !s.joinBudget.Wait(r.Context(), s.opt.Config.JoinSlowWait) {
-			s.metrics.joinFailures.WithLabelValues("slow_mode").Inc()
-			s.writeError(w, r, apperr.ErrRateLimited)
-			return
-		}
-	}
-	code := strings.TrimSpace(req.Code)
-	ss, tok, err := s.opt.Sessions.Join(code, protocol.CleanDevice(req.Device))
+	tk, err := s.opt.Sessions.RequestJoin(strings.TrimSpace(req.Code), session.JoinInfo{
+		Device: protocol.CleanDevice(req.Device), Browser: protocol.BrowserFromUA(r.UserAgent()), Client: ip,
+	})
 	switch {
 	case errors.Is(err, apperr.ErrInvalidCode):
-		s.joinBudget.Fail()
 		s.metrics.joinFailures.WithLabelValues("invalid_code").Inc()
-		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: s.opt.Audit.ClientHash(ip)})
+		s.noteWrongCode()
+		s.refusal(r, store.AuditJoinFailed, "invalid_code", ip)
 		s.writeError(w, r, err)
 		return
 	case isBusy(err):
+		refund()
 		s.metrics.refused.WithLabelValues("join").Inc()
-		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinRefused, Reason: "busy", ClientHash: s.opt.Audit.ClientHash(ip)})
+		s.refusal(r, store.AuditJoinRefused, "busy", ip)
 		s.writeError(w, r, err)
 		return
 	case err != nil:
+		refund()
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, joinResponse{Session: ss.ID, Token: tok, StaffName: ss.StaffName})
+	refund()
+	writeJSON(w, http.StatusAccepted, requestResponse{Token: tk.Token, Check: tk.Check})
+}
+
+// handleJoinWait answers a join request's poll: still pending (with the
+// check number), admitted (with the session and the staff name, shown
+// only now), declined, or gone. It holds the request open until something
+// changes, at most JoinPollWait.
+func (s *Server) handleJoinWait(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := s.opt.Sessions.WaitRequest(r.Context(), req.Token, s.opt.Config.Bounds.JoinPollWait)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := map[string]string{"status": st.Outcome}
+	switch st.Outcome {
+	case session.RequestPending:
+		out["check"] = st.Check
+	case session.RequestAdmitted:
+		out["session"] = st.Session.ID
+		out["staff_name"] = st.Session.StaffName
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleLeave ends a session from the customer's side without a socket:
@@ -114,6 +148,11 @@ func (s *Server) handleLeave(w http.ResponseWriter, r *http.Request) {
 	}
 	ss, err := s.opt.Sessions.ByToken(req.Token)
 	if err != nil {
+		// A join request the customer cancels before staff decided.
+		if s.opt.Sessions.Withdraw(req.Token) {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -172,22 +211,27 @@ func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request) {
 	ss, tok, err := s.opt.Sessions.Redeem(req.Handoff)
 	if err != nil {
 		s.metrics.joinFailures.WithLabelValues("invalid_handoff").Inc()
-		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_handoff", ClientHash: s.opt.Audit.ClientHash(ip)})
+		s.refusal(r, store.AuditJoinFailed, "invalid_handoff", ip)
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, joinResponse{Session: ss.ID, Token: tok, StaffName: ss.StaffName})
 }
 
-// alertGuessing logs an alert-level line at most once a minute while the
-// deployment-wide failure budget is spent.
-func (s *Server) alertGuessing() {
+// noteWrongCode counts a wrong code against the deployment-wide alert
+// threshold and, past it, logs an alert at most once a minute. It never
+// refuses anyone.
+func (s *Server) noteWrongCode() {
+	if s.wrongCodes.Allow() {
+		return
+	}
 	s.alertMu.Lock()
 	defer s.alertMu.Unlock()
 	if now := s.now(); now.Sub(s.lastAlert) >= time.Minute {
 		s.lastAlert = now
-		s.log.Error("ALERT: join failure budget exhausted; possible code guessing, joins slowed for everyone",
-			"failures_per_minute", s.opt.Config.JoinFailuresPerMinute, "burst", s.opt.Config.JoinFailureBurst)
+		s.metrics.guessAlerts.Inc()
+		s.log.Error("ALERT: many wrong join codes across the deployment; someone may be guessing codes (nobody is refused for it)",
+			"threshold_per_minute", s.opt.Config.JoinAlertPerMinute)
 	}
 }
 

@@ -12,6 +12,7 @@ type metrics struct {
 	refused       *prometheus.CounterVec
 	ended         *prometheus.CounterVec
 	denied        *prometheus.CounterVec
+	guessAlerts   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
@@ -20,6 +21,7 @@ func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
 		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "login_failures_total", Help: "Failed staff logins by reason."}, []string{"reason"}),
 		refused:       prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "capacity_refused_total", Help: "Requests refused at a capacity limit, by what was asked (create, join)."}, []string{"what"}),
 		denied:        prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "denied_total", Help: "Staff requests refused for what they asked, e.g. another staff member's session."}, []string{"reason"}),
+		guessAlerts:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tomoni", Name: "join_guess_alerts_total", Help: "Minutes in which wrong join codes, deployment-wide, passed the alert threshold."}),
 		ended:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "sessions_ended_total", Help: "Sessions ended, by reason."}, []string{"reason"}),
 	}
 	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tomoni", Name: "sessions_waiting", Help: "Join codes waiting for a customer."}, func() float64 {
@@ -30,6 +32,6 @@ func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
 		_, a := sessions.Counts()
 		return float64(a)
 	})
-	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, m.denied, waiting, live)
+	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, m.denied, m.guessAlerts, waiting, live)
 	return m
 }

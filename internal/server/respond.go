@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
 // maxBody caps JSON request bodies; nothing the API takes is larger.
@@ -101,4 +102,9 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// refusal audits a refused customer or login attempt from client key ip.
+func (s *Server) refusal(r *http.Request, kind, reason, ip string) {
+	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: kind, Reason: reason, ClientHash: s.opt.Audit.ClientHash(ip)})
 }

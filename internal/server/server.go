@@ -52,7 +52,7 @@ type Server struct {
 	loginIP    *ratelimit.Keyed
 	loginUser  *ratelimit.Keyed
 	joinIP     *ratelimit.Keyed
-	joinBudget *ratelimit.Budget
+	wrongCodes *ratelimit.Bucket // deployment-wide wrong codes, for the alert only
 	alertMu    sync.Mutex
 	lastAlert  time.Time
 	dummyHash  string
@@ -78,7 +78,7 @@ func New(opt Options) (*Server, error) {
 		loginIP:    ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, cfg.Bounds.RateLimitKeys, opt.Now),
 		loginUser:  ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, cfg.Bounds.RateLimitKeys, opt.Now),
 		joinIP:     ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, cfg.Bounds.RateLimitKeys, opt.Now),
-		joinBudget: ratelimit.NewBudget(cfg.JoinFailuresPerMinute/60, cfg.JoinFailureBurst, opt.Now),
+		wrongCodes: ratelimit.NewBucket(cfg.JoinAlertPerMinute/60, max(1, int(cfg.JoinAlertPerMinute)), opt.Now),
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
 		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
@@ -172,6 +172,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/sessions", s.staffOnly(s.handleListSessions))
 	mux.Handle("POST /api/sessions", s.staffOnly(s.handleCreateSession))
 	mux.Handle("POST /api/sessions/{id}/end", s.staffOnly(s.handleEndSession))
+	mux.Handle("POST /api/sessions/{id}/requests/{rid}/admit", s.staffOnly(s.handleAdmit))
+	mux.Handle("POST /api/sessions/{id}/requests/{rid}/decline", s.staffOnly(s.handleDecline))
 	mux.Handle("GET /api/sessions/{id}/ws", s.staffOnly(s.handleStaffSocket))
 	mux.Handle("GET /api/sessions/{id}/assets/{key}", s.staffOnly(s.handleAsset))
 	mux.Handle("GET /api/audit", s.staffOnly(s.handleAudit))
@@ -184,7 +186,7 @@ func (s *Server) Handler() http.Handler {
 	for _, route := range []struct {
 		path string
 		h    http.HandlerFunc
-	}{{"/api/join", s.handleJoin}, {"/api/leave", s.handleLeave}, {"/api/handoff", s.handleHandoff}, {"/api/handoff/redeem", s.handleRedeem}} {
+	}{{"/api/join", s.handleJoin}, {"/api/join/wait", s.handleJoinWait}, {"/api/leave", s.handleLeave}, {"/api/handoff", s.handleHandoff}, {"/api/handoff/redeem", s.handleRedeem}} {
 		mux.Handle("OPTIONS "+route.path, s.fromSite(s.handlePreflight))
 		mux.Handle("POST "+route.path, s.fromSite(route.h))
 	}

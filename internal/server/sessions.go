@@ -96,6 +96,39 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.view(ended))
 }
 
+// handleAdmit lets the customer of one join request in: the staff heard its
+// check number on the phone. Every other request on the code is turned away.
+func (s *Server) handleAdmit(w http.ResponseWriter, r *http.Request) {
+	ss, err := s.ownSession(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	admitted, err := s.opt.Sessions.Admit(ss.ID, r.PathValue("rid"))
+	if err != nil {
+		if isBusy(err) {
+			s.metrics.refused.WithLabelValues("join").Inc()
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(admitted))
+}
+
+// handleDecline turns one join request away (audited).
+func (s *Server) handleDecline(w http.ResponseWriter, r *http.Request) {
+	ss, err := s.ownSession(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.opt.Sessions.Decline(ss.ID, r.PathValue("rid")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) handleStaffSocket(w http.ResponseWriter, r *http.Request) {
 	ss, err := s.ownSession(r)
 	if err != nil {

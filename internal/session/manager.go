@@ -31,6 +31,8 @@ type Config struct {
 	ConfirmWithin   time.Duration // how long a joined customer may take to confirm and connect
 	HandoffTTL      time.Duration // how long a hand-off token may take to be redeemed
 	MaxHandoffs     int           // outstanding hand-off tokens per session
+	MaxRequests     int           // join requests that may wait on one code
+	RequestIdle     time.Duration // a join request whose page stops polling lapses after this
 	Now             func() time.Time
 	Rand            io.Reader
 }
@@ -43,6 +45,7 @@ func FromConfig(cfg config.Config) Config {
 		MaxLive: cfg.MaxLive, MaxWaiting: cfg.MaxWaiting, MaxPerStaff: cfg.MaxPerStaff,
 		WarnBefore: b.WarnBefore, EndedRetention: b.EndedRetention, MaxEndedHistory: b.MaxEndedHistory,
 		TokenAfterEnd: b.TokenAfterEnd, ConfirmWithin: b.ConfirmWithin, HandoffTTL: b.HandoffTTL, MaxHandoffs: b.MaxHandoffs,
+		MaxRequests: b.MaxJoinRequests, RequestIdle: b.JoinRequestIdle,
 	}
 }
 
@@ -52,6 +55,7 @@ func (c Config) Validate() error {
 		"code TTL": c.CodeTTL, "grace": c.Grace, "staff idle": c.StaffIdle, "maximum duration": c.MaxDuration,
 		"warning": c.WarnBefore, "ended retention": c.EndedRetention, "token after end": c.TokenAfterEnd,
 		"confirmation window": c.ConfirmWithin, "hand-off TTL": c.HandoffTTL,
+		"join request idle": c.RequestIdle,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("session: %s must be positive", name)
@@ -60,6 +64,7 @@ func (c Config) Validate() error {
 	for name, n := range map[string]int{
 		"max live": c.MaxLive, "max waiting": c.MaxWaiting, "max per staff": c.MaxPerStaff,
 		"ended history": c.MaxEndedHistory, "max hand-offs": c.MaxHandoffs,
+		"join requests per code": c.MaxRequests,
 	} {
 		if n <= 0 {
 			return fmt.Errorf("session: %s must be positive", name)
@@ -78,6 +83,10 @@ type Change struct {
 	Prev    State
 	// Warning is set when the session nears its maximum duration.
 	Warning time.Duration
+	// Request and RequestEvent are set when a join request came, went or
+	// was admitted (RequestEvent is then RequestAdmitted).
+	Request      *Request
+	RequestEvent string
 }
 
 // Manager keeps the sessions of one node. It is safe for concurrent use.
@@ -89,6 +98,8 @@ type Manager struct {
 	byCode   map[string]string   // live codes → session id
 	byToken  map[[32]byte]string // customer token hash → session id
 	handoffs map[[32]byte]handoff
+	pending  map[[32]byte]*pending // join requests by token hash
+	wake     chan struct{}         // closed and replaced when a request is decided
 	warned   map[string]bool
 
 	// notifyMu keeps listener calls serialised and in change order; it is
@@ -116,6 +127,8 @@ func NewManager(cfg Config) (*Manager, error) {
 		byCode:    make(map[string]string),
 		byToken:   make(map[[32]byte]string),
 		handoffs:  make(map[[32]byte]handoff),
+		pending:   make(map[[32]byte]*pending),
+		wake:      make(chan struct{}),
 		warned:    make(map[string]bool),
 		listeners: make(map[int]func(Change)),
 	}, nil
@@ -223,7 +236,7 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	}
 	m.byID[id] = s
 	m.byCode[code] = id
-	out := *s
+	out := s.snapshot()
 	m.unlockAndNotify(Change{Session: out, Prev: ""})
 	return out, nil
 }
@@ -249,44 +262,6 @@ func (m *Manager) uniqueCodeLocked() (string, error) {
 	return "", fmt.Errorf("no unique code after 20 draws")
 }
 
-// Join consumes a code. Any wrong, expired or used code gives
-// apperr.ErrInvalidCode, so the answer reveals nothing; a full deployment
-// gives apperr.ErrBusy and leaves the code usable. It returns the customer
-// token that authenticates the customer's socket from now on.
-func (m *Manager) Join(code, device string) (Session, string, error) {
-	if !validCodeFormat(code) {
-		return Session{}, "", apperr.ErrInvalidCode
-	}
-	m.mu.Lock()
-	id, ok := m.byCode[code]
-	s := m.byID[id]
-	now := m.cfg.Now()
-	if !ok || s == nil || s.State != Waiting || !now.Before(s.ExpiresAt) {
-		m.mu.Unlock()
-		return Session{}, "", apperr.ErrInvalidCode
-	}
-	if _, active := m.countsLocked(); active >= m.cfg.MaxLive {
-		m.mu.Unlock()
-		return Session{}, "", apperr.ErrBusy
-	}
-	tok, err := newToken(m.cfg.Rand)
-	if err != nil {
-		m.mu.Unlock()
-		return Session{}, "", err
-	}
-	delete(m.byCode, code)
-	prev := s.State
-	s.Code = ""
-	s.State = Live
-	s.Device = device
-	s.JoinedAt = now
-	s.LastCustomerSeen = now
-	m.byToken[hashToken(tok)] = id
-	out := *s
-	m.unlockAndNotify(Change{Session: out, Prev: prev})
-	return out, tok, nil
-}
-
 // ByToken finds the session a customer token belongs to. The token stays
 // recognised for a short while after the end so a reconnecting page can be
 // told the session is over; callers check State.
@@ -301,7 +276,7 @@ func (m *Manager) ByToken(tok string) (Session, error) {
 	if !ok {
 		return Session{}, apperr.ErrUnauthorized
 	}
-	return *s, nil
+	return s.snapshot(), nil
 }
 
 // handoff is a one-time token that carries a session to another of the
@@ -361,7 +336,7 @@ func (m *Manager) Redeem(h string) (Session, string, error) {
 		return Session{}, "", err
 	}
 	m.byToken[hashToken(tok)] = s.ID
-	return *s, tok, nil
+	return s.snapshot(), tok, nil
 }
 
 // Get returns a session by id.
@@ -372,7 +347,7 @@ func (m *Manager) Get(id string) (Session, error) {
 	if !ok {
 		return Session{}, apperr.ErrNotFound
 	}
-	return *s, nil
+	return s.snapshot(), nil
 }
 
 // List returns a staff member's sessions, newest first.
@@ -382,7 +357,7 @@ func (m *Manager) List(staffID int64) []Session {
 	var out []Session
 	for _, s := range m.byID {
 		if s.StaffID == staffID {
-			out = append(out, *s)
+			out = append(out, s.snapshot())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
@@ -415,7 +390,7 @@ func (m *Manager) SetConnected(id string, customer, connected bool) {
 		s.StaffConnected = connected
 		s.LastStaffSeen = now
 	}
-	out := *s
+	out := s.snapshot()
 	m.unlockAndNotify(Change{Session: out, Prev: out.State})
 }
 
@@ -435,7 +410,7 @@ func (m *Manager) setActiveState(id string, st State, reason string) {
 	}
 	prev := s.State
 	s.State, s.Reason = st, reason
-	out := *s
+	out := s.snapshot()
 	m.unlockAndNotify(Change{Session: out, Prev: prev})
 }
 
@@ -449,7 +424,7 @@ func (m *Manager) End(id, reason string) (Session, error) {
 		return Session{}, apperr.ErrNotFound
 	}
 	if s.State == Ended {
-		out := *s
+		out := s.snapshot()
 		m.mu.Unlock()
 		return out, apperr.ErrEnded
 	}
@@ -464,10 +439,19 @@ func (m *Manager) endLocked(s *Session, reason string) Change {
 		delete(m.byCode, s.Code)
 		s.Code = ""
 	}
+	if len(s.Requests) > 0 {
+		for _, p := range m.pending {
+			if p.session == s.ID && p.outcome == RequestPending {
+				p.outcome, p.decided = RequestGone, m.cfg.Now()
+			}
+		}
+		s.Requests = nil
+		m.wakeLocked()
+	}
 	s.State, s.Reason = Ended, reason
 	s.EndedAt = m.cfg.Now()
 	delete(m.warned, s.ID)
-	return Change{Session: *s, Prev: prev}
+	return Change{Session: s.snapshot(), Prev: prev}
 }
 
 // EndAll ends every open session, e.g. at shutdown.
@@ -504,9 +488,10 @@ func (m *Manager) Sweep() {
 			changes = append(changes, m.endLocked(s, ReasonMaxDuration))
 		case s.Active() && !m.warned[s.ID] && now.Sub(s.JoinedAt) >= m.cfg.MaxDuration-m.cfg.WarnBefore:
 			m.warned[s.ID] = true
-			changes = append(changes, Change{Session: *s, Prev: s.State, Warning: m.cfg.MaxDuration - now.Sub(s.JoinedAt)})
+			changes = append(changes, Change{Session: s.snapshot(), Prev: s.State, Warning: m.cfg.MaxDuration - now.Sub(s.JoinedAt)})
 		}
 	}
+	changes = append(changes, m.sweepRequestsLocked(now)...)
 	m.forgetLocked(now)
 	m.unlockAndNotify(changes...)
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -75,6 +76,8 @@ func fillLimits(c Config) Config {
 	seti(&c.MaxPerStaff, d.MaxPerStaff)
 	seti(&c.MaxEndedHistory, d.MaxEndedHistory)
 	seti(&c.MaxHandoffs, d.MaxHandoffs)
+	seti(&c.MaxRequests, d.MaxRequests)
+	set(&c.RequestIdle, d.RequestIdle)
 	return c
 }
 
@@ -167,7 +170,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 func TestJoinWrongExpiredAndUsedCodesLookTheSame(t *testing.T) {
 	m, clk, _ := newTestManager(t, Config{CodeTTL: time.Minute})
 	used, _ := m.Create(1, "A")
-	if _, _, err := m.Join(used.Code, "pc"); err != nil {
+	if _, _, err := join(m, used.Code, "pc"); err != nil {
 		t.Fatalf("first join: %v", err)
 	}
 	expired, _ := m.Create(1, "A")
@@ -177,7 +180,7 @@ func TestJoinWrongExpiredAndUsedCodesLookTheSame(t *testing.T) {
 		wrong = "999999"
 	}
 	for name, code := range map[string]string{"used": used.Code, "expired": expired.Code, "wrong": wrong, "letters": "12ab56", "short": "123"} {
-		_, _, err := m.Join(code, "pc")
+		_, _, err := join(m, code, "pc")
 		if !errors.Is(err, apperr.ErrInvalidCode) {
 			t.Errorf("%s code: err = %v, want invalid_code", name, err)
 		}
@@ -190,7 +193,7 @@ func TestLifecycle(t *testing.T) {
 	if s.State != Waiting {
 		t.Fatalf("new session state %s", s.State)
 	}
-	j, tok, err := m.Join(s.Code, "phone")
+	j, tok, err := join(m, s.Code, "phone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +234,7 @@ func TestSweepEndsExpiredAndLost(t *testing.T) {
 	m, clk, _ := newTestManager(t, Config{CodeTTL: time.Minute, Grace: 30 * time.Second})
 	w, _ := m.Create(1, "A")
 	l, _ := m.Create(1, "A")
-	m.Join(l.Code, "pc")
+	join(m, l.Code, "pc")
 	m.SetConnected(l.ID, true, true)
 	m.SetConnected(l.ID, true, false)
 	clk.Add(31 * time.Second)
@@ -272,14 +275,14 @@ func TestCapacityLimits(t *testing.T) {
 		m, _, _ := newTestManager(t, Config{MaxLive: 1})
 		a, _ := m.Create(1, "A")
 		b, _ := m.Create(2, "B")
-		if _, _, err := m.Join(a.Code, "pc"); err != nil {
+		if _, _, err := join(m, a.Code, "pc"); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := m.Join(b.Code, "pc"); !errors.Is(err, apperr.ErrBusy) {
+		if _, _, err := join(m, b.Code, "pc"); !errors.Is(err, apperr.ErrBusy) {
 			t.Fatalf("join over MaxLive: %v", err)
 		}
 		m.End(a.ID, ReasonStaff)
-		if _, _, err := m.Join(b.Code, "pc"); err != nil {
+		if _, _, err := join(m, b.Code, "pc"); err != nil {
 			t.Fatalf("code unusable after busy: %v", err)
 		}
 	})
@@ -295,7 +298,7 @@ func TestCapacityLimits(t *testing.T) {
 		ok := 0
 		for _, c := range codes {
 			wg.Go(func() {
-				if _, _, err := m.Join(c, "pc"); err == nil {
+				if _, _, err := join(m, c, "pc"); err == nil {
 					mu.Lock()
 					ok++
 					mu.Unlock()
@@ -312,13 +315,13 @@ func TestCapacityLimits(t *testing.T) {
 func TestListenerSeesChangesInOrder(t *testing.T) {
 	m, _, rec := newTestManager(t, Config{})
 	s, _ := m.Create(1, "A")
-	m.Join(s.Code, "pc")
+	join(m, s.Code, "pc")
 	m.End(s.ID, ReasonStaff)
 	var states []State
 	for _, c := range rec.changes {
 		states = append(states, c.Session.State)
 	}
-	want := []State{Waiting, Live, Ended}
+	want := []State{Waiting, Waiting, Live, Ended} // created, requested, admitted, ended
 	if len(states) != len(want) {
 		t.Fatalf("states %v", states)
 	}
@@ -332,7 +335,7 @@ func TestListenerSeesChangesInOrder(t *testing.T) {
 func TestHandoffWorksOnce(t *testing.T) {
 	m, clk, _ := newTestManager(t, Config{})
 	s, _ := m.Create(1, "A")
-	_, tok, _ := m.Join(s.Code, "pc")
+	_, tok, _ := join(m, s.Code, "pc")
 	h, err := m.Handoff(tok)
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +368,7 @@ func TestIdleAndLifetimeLimits(t *testing.T) {
 	t.Run("no staff connected", func(t *testing.T) {
 		m, clk, _ := newTestManager(t, Config{StaffIdle: time.Minute})
 		s, _ := m.Create(1, "A")
-		m.Join(s.Code, "pc")
+		join(m, s.Code, "pc")
 		m.SetConnected(s.ID, true, true)
 		m.SetConnected(s.ID, false, true)
 		clk.Add(5 * time.Minute)
@@ -383,7 +386,7 @@ func TestIdleAndLifetimeLimits(t *testing.T) {
 	t.Run("maximum duration warns first", func(t *testing.T) {
 		m, clk, rec := newTestManager(t, Config{MaxDuration: 30 * time.Minute, WarnBefore: 5 * time.Minute, StaffIdle: time.Hour})
 		s, _ := m.Create(1, "A")
-		m.Join(s.Code, "pc")
+		join(m, s.Code, "pc")
 		m.SetConnected(s.ID, true, true)
 		m.SetConnected(s.ID, false, true)
 		clk.Add(26 * time.Minute)
@@ -405,7 +408,7 @@ func TestIdleAndLifetimeLimits(t *testing.T) {
 	t.Run("ended sessions and tokens are forgotten", func(t *testing.T) {
 		m, clk, _ := newTestManager(t, Config{EndedRetention: time.Minute, TokenAfterEnd: 30 * time.Second})
 		s, _ := m.Create(1, "A")
-		_, tok, _ := m.Join(s.Code, "pc")
+		_, tok, _ := join(m, s.Code, "pc")
 		m.End(s.ID, ReasonStaff)
 		if g, err := m.ByToken(tok); err != nil || g.State != Ended {
 			t.Fatal("token not recognised right after the end")
@@ -426,7 +429,7 @@ func TestIdleAndLifetimeLimits(t *testing.T) {
 func TestConfirmingCustomerIsNotLost(t *testing.T) {
 	m, clk, _ := newTestManager(t, Config{Grace: 30 * time.Second, ConfirmWithin: 5 * time.Minute})
 	s, _ := m.Create(1, "A")
-	m.Join(s.Code, "pc")
+	join(m, s.Code, "pc")
 	clk.Add(2 * time.Minute) // reading the staff member's name
 	m.Sweep()
 	if g, _ := m.Get(s.ID); g.State != Live || g.CustomerSeen {
@@ -439,11 +442,28 @@ func TestConfirmingCustomerIsNotLost(t *testing.T) {
 	t.Run("never confirms", func(t *testing.T) {
 		m, clk, _ := newTestManager(t, Config{ConfirmWithin: 5 * time.Minute})
 		s, _ := m.Create(1, "A")
-		m.Join(s.Code, "pc")
+		join(m, s.Code, "pc")
 		clk.Add(5 * time.Minute)
 		m.Sweep()
 		if g, _ := m.Get(s.ID); g.State != Ended || g.Reason != ReasonCustomerLost {
 			t.Fatalf("after 5 minutes unconfirmed: %s %s", g.State, g.Reason)
 		}
 	})
+}
+
+// join requests to join with code and admits the request, as a customer
+// and the staff would.
+func join(m *Manager, code, device string) (Session, string, error) {
+	tk, err := m.RequestJoin(code, JoinInfo{Device: device})
+	if err != nil {
+		return Session{}, "", err
+	}
+	s, _ := m.Get(tk.Session)
+	for _, r := range s.Requests {
+		if r.Check == tk.Check {
+			s, err = m.Admit(tk.Session, r.ID)
+			return s, tk.Token, err
+		}
+	}
+	return Session{}, "", fmt.Errorf("request %s not listed", tk.Check)
 }

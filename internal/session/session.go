@@ -4,6 +4,7 @@
 package session
 
 import (
+	"slices"
 	"time"
 )
 
@@ -34,21 +35,25 @@ const (
 // Session is a snapshot of one session's metadata. It is a value: changing
 // it changes nothing in the Manager.
 type Session struct {
-	ID                string `json:"id"`
-	Code              string `json:"code,omitempty"` // only while waiting
-	StaffID           int64  `json:"staff_id"`
-	StaffName         string `json:"staff_name"`
-	State             State  `json:"state"`
-	Reason            string `json:"reason,omitempty"`
-	Device            string `json:"device,omitempty"`
-	CustomerConnected bool   `json:"customer_connected"`
+	ID        string `json:"id"`
+	Code      string `json:"code,omitempty"` // only while waiting
+	StaffID   int64  `json:"staff_id"`
+	StaffName string `json:"staff_name"`
+	State     State  `json:"state"`
+	Reason    string `json:"reason,omitempty"`
+	Device    string `json:"device,omitempty"`
+	Browser   string `json:"browser,omitempty"`
+	// Requests are the join requests waiting for the staff's decision
+	// (only while waiting).
+	Requests          []Request `json:"requests,omitempty"`
+	CustomerConnected bool      `json:"customer_connected"`
 	// CustomerSeen is false between the join and the customer's first
 	// socket, while the customer checks the staff member's name.
 	CustomerSeen     bool      `json:"customer_seen"`
 	StaffConnected   bool      `json:"staff_connected"`
 	CreatedAt        time.Time `json:"created_at"`
 	ExpiresAt        time.Time `json:"expires_at"`         // code expiry while waiting
-	JoinedAt         time.Time `json:"joined_at,omitzero"` // customer entered the code
+	JoinedAt         time.Time `json:"joined_at,omitzero"` // staff admitted the customer
 	EndedAt          time.Time `json:"ended_at,omitzero"`  // when ended
 	LastCustomerSeen time.Time `json:"-"`
 	LastStaffSeen    time.Time `json:"-"`
@@ -67,4 +72,11 @@ func (s Session) Duration() time.Duration {
 		return 0
 	}
 	return end.Sub(s.JoinedAt)
+}
+
+// snapshot copies s, its request list included, so callers can keep it.
+func (s *Session) snapshot() Session {
+	out := *s
+	out.Requests = slices.Clone(s.Requests)
+	return out
 }

@@ -35,7 +35,8 @@ const (
 	AuditSessionJoined  = "session_joined"
 	AuditSessionEnded   = "session_ended"
 	AuditJoinFailed     = "join_failed"
-	AuditJoinRefused    = "join_refused" // capacity
+	AuditJoinRefused    = "join_refused"  // capacity
+	AuditJoinDeclined   = "join_declined" // a join request staff turned away, or one turned away by another's admission
 	AuditCreateRefused  = "create_refused"
 	AuditSessionPaused  = "session_paused"
 	AuditSessionResumed = "session_resumed"
