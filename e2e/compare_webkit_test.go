@@ -243,7 +243,7 @@ func TestWebKitCustomer(t *testing.T) {
 	wk.navigate(e.app.DemoURL() + "/login.html")
 	wk.waitJS("the SDK", "window.Tomoni", 20*time.Second)
 
-	wk.joinWith(code)
+	wk.joinWith(e, code)
 	ui := `document.querySelector('tomoni-ui').shadowRoot`
 	e.waitStaffSees("インターネットバンキング ログイン", 10*time.Second)
 
@@ -326,7 +326,7 @@ func webKitFidelity(t *testing.T, site func(e *env) string, pages ...string) {
 	code := e.newCode()
 	wk.navigate(base + "/" + pages[0])
 	wk.waitJS("the SDK", "window.Tomoni", 20*time.Second)
-	wk.joinWith(code)
+	wk.joinWith(e, code)
 	for i, p := range pages {
 		if i > 0 {
 			wk.navigate(base + "/" + p)
@@ -347,9 +347,10 @@ func webKitFidelity(t *testing.T, site func(e *env) string, pages ...string) {
 	}
 }
 
-// joinWith goes through consent, the code and the staff-name check in
-// WebKit, as the customer does, and waits for the sharing banner.
-func (w *webkit) joinWith(code string) {
+// joinWith goes through consent and the code in WebKit, as the customer
+// does; the staff in e admits the request with the check number WebKit
+// shows; then the customer checks the staff name and sharing begins.
+func (w *webkit) joinWith(e *env, code string) {
 	w.t.Helper()
 	ui := `document.querySelector('tomoni-ui').shadowRoot`
 	evalWK[any](w, `document.querySelector('#share-button').click(); return null;`)
@@ -357,6 +358,8 @@ func (w *webkit) joinWith(code string) {
 	evalWK[any](w, `const r = `+ui+`; r.querySelector('[data-tomoni=agree]').click(); r.querySelector('[data-tomoni=enter-code]').click(); return null;`)
 	w.waitJS("the code field", ui+`.querySelector('[data-tomoni=code]')`, 5*time.Second)
 	evalWK[any](w, `const r = `+ui+`; r.querySelector('[data-tomoni=code]').value = arguments[0]; r.querySelector('[data-tomoni=ok]').click(); return null;`, code)
+	w.waitJS("the check number", ui+`.querySelector('[data-tomoni=check]')`, 10*time.Second)
+	e.admit(code, evalWK[string](w, `return `+ui+`.querySelector('[data-tomoni=check]').textContent;`))
 	w.waitJS("the staff-name confirmation", ui+`.querySelector('[data-tomoni=confirm]')`, 10*time.Second)
 	if name := evalWK[string](w, `return `+ui+`.querySelector('[data-tomoni=staff-name] strong').textContent;`); name != staffName {
 		w.t.Fatalf("WebKit shows staff name %q, want %q", name, staffName)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ func (e *env) newCustomerTab() *env {
 	c := *e
 	c.customer = tab
 	c.custWS = &frames{}
+	watchTab(e.t, tab, c.custWS)
 	return &c
 }
 
@@ -37,11 +39,11 @@ func TestDecliningTheStaffNameSharesNothing(t *testing.T) {
 	e.staffLogin()
 	code := e.newCode()
 	e.openCustomer("index.html")
-	e.exec(e.customer, `document.querySelector('#share-button').click()`)
-	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=agree]').click()`)
-	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=enter-code]').click()`)
-	e.run(e.customer, chromedp.SendKeys(chromedp.JSPath(shadow+`.querySelector('[data-tomoni=code]')`), code))
-	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=ok]').click()`)
+	check, problem := e.requestJoin(code)
+	if problem != "" {
+		t.Fatalf("join: %s", problem)
+	}
+	e.admit(code, check)
 	e.waitJS(e.customer, "the staff-name confirmation", shadow+`.querySelector('[data-tomoni=confirm]')`, 5*time.Second)
 	e.waitJS(e.staff, "the console to say the customer is confirming", `document.querySelector('#session-state').dataset.phase === 'customer_confirming'`, 3*time.Second)
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=decline]').click()`)
@@ -367,4 +369,74 @@ func TestRefusedPageDoesNotReconnect(t *testing.T) {
 	if len(rows) == 0 || rows[0].Kind != store.AuditSessionEnded || rows[0].Reason != "customer_error" {
 		t.Fatalf("newest audit rows %+v, want session_ended/customer_error", rows)
 	}
+}
+
+// Two people enter the same code: the customer, and a script that guessed
+// or overheard it. Both get a check number and nothing else; a request
+// staff turn away tells its page so, and shares nothing; staff admit the
+// request whose number the customer reads out.
+func TestOnlyTheAdmittedRequestJoins(t *testing.T) {
+	// The guesser comes through a trusted proxy as another address (one
+	// request per address and code).
+	e := mustStart(t, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.0/8"} })
+	e.staffLogin()
+	code := e.newCode()
+	guess := func(path, body string) map[string]any {
+		req, _ := http.NewRequest("POST", e.app.URL()+path, strings.NewReader(body))
+		req.Header.Set("Origin", e.app.DemoURL())
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "203.0.113.66")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return m
+	}
+	g := guess("/api/join", `{"code":"`+code+`","device":"pc"}`)
+	gCheck, _ := g["check"].(string)
+	if gCheck == "" || g["staff_name"] != nil {
+		t.Fatalf("guesser's join: %v", g)
+	}
+
+	e.openCustomer("login.html")
+	first, problem := e.requestJoin(code)
+	if problem != "" {
+		t.Fatalf("customer: %s", problem)
+	}
+	e.waitJS(e.staff, "both requests in the console", `document.querySelectorAll('#join-requests li').length === 2 && document.querySelector('#session-state').dataset.phase === 'request_pending'`, 5*time.Second)
+	decline := func(check string) {
+		e.exec(e.staff, fmt.Sprintf(`document.querySelector('#join-requests li[data-check="%s"] [data-testid=request-decline]').click()`, check))
+	}
+	// Staff turn the customer away by mistake: the page says so, shares nothing.
+	decline(first)
+	e.waitJS(e.customer, "the customer to hear it was not admitted", shadow+`.querySelector('[data-tomoni=message]')?.dataset.code === 'not_admitted'`, 5*time.Second)
+	if strings.Contains(evalAs[string](e, e.customer, shadow+`.textContent`), staffName) {
+		t.Error("a declined page shows the staff name")
+	}
+	if st := evalAs[string](e, e.customer, `Tomoni.current.state`); st != "idle" {
+		t.Errorf("declined page's state %q", st)
+	}
+	if _, created := e.custWS.sockets(); created != 0 {
+		t.Errorf("a declined page opened %d sockets", created)
+	}
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=close]').click()`)
+	// The customer tries again; staff decline the guesser and admit the customer.
+	check, problem := e.requestJoin(code)
+	if problem != "" {
+		t.Fatalf("second try: %s", problem)
+	}
+	if check == gCheck {
+		t.Fatalf("both requests show check number %s", check)
+	}
+	decline(gCheck)
+	if m := guess("/api/join/wait", `{"token":"`+g["token"].(string)+`"}`); m["status"] != "declined" || m["staff_name"] != nil {
+		t.Fatalf("guesser's poll after the decline: %v", m)
+	}
+	e.admit(code, check)
+	e.waitJS(e.customer, "the staff-name confirmation", shadow+`.querySelector('[data-tomoni=confirm]')`, 5*time.Second)
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
+	e.waitStaffSees("インターネットバンキング ログイン", 5*time.Second)
 }

@@ -209,47 +209,42 @@ func mustStart(t *testing.T, opts ...option) *env {
 			t.Logf("server log:\n%s", tail(logs.String(), 4000))
 		}
 	})
-	for _, tab := range []struct {
-		ctx context.Context
-		f   *frames
-	}{{staff, e.staffWS}, {customer, e.custWS}} {
-		f := tab.f
-		err := chromedp.Listen(tab.ctx, func(ev any) {
-			switch ev := ev.(type) {
-			case *network.EventWebSocketFrameSent:
-				f.mu.Lock()
-				f.sent = append(f.sent, string(ev.Response.PayloadData))
-				f.mu.Unlock()
-			case *network.EventWebSocketFrameReceived:
-				f.mu.Lock()
-				f.received = append(f.received, string(ev.Response.PayloadData))
-				f.mu.Unlock()
-			case *network.EventWebSocketCreated:
-				f.mu.Lock()
-				f.open++
-				f.created++
-				f.mu.Unlock()
-			case *network.EventWebSocketClosed:
-				f.mu.Lock()
-				f.open--
-				f.mu.Unlock()
-			}
-		})
-		if err != nil {
-			t.Fatalf("start browser tab: %v", err)
-		}
-		if _, err := chromedp.Call(tab.ctx, network.Enable, network.EnableParams{}); err != nil {
-			t.Fatalf("enable network events: %v", err)
-		}
-		// As a user who asked for less motion: the banner's dot stops
-		// blinking, which spares the shared machine a repaint every frame.
-		if _, err := chromedp.Call(tab.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
-		}); err != nil {
-			t.Fatalf("emulate reduced motion: %v", err)
-		}
-	}
+	watchTab(t, staff, e.staffWS)
+	watchTab(t, customer, e.custWS)
 	return e
+}
+
+// watchTab records the tab's WebSocket frames and sockets into f, and
+// asks for less motion, as a user might: the banner's dot stops blinking,
+// which spares the shared machine a repaint every frame.
+func watchTab(t *testing.T, tab context.Context, f *frames) {
+	t.Helper()
+	err := chromedp.Listen(tab, func(ev any) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventWebSocketFrameSent:
+			f.sent = append(f.sent, string(ev.Response.PayloadData))
+		case *network.EventWebSocketFrameReceived:
+			f.received = append(f.received, string(ev.Response.PayloadData))
+		case *network.EventWebSocketCreated:
+			f.open++
+			f.created++
+		case *network.EventWebSocketClosed:
+			f.open--
+		}
+	})
+	if err != nil {
+		t.Fatalf("start browser tab: %v", err)
+	}
+	if _, err := chromedp.Call(tab, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("enable network events: %v", err)
+	}
+	if _, err := chromedp.Call(tab, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
+	}); err != nil {
+		t.Fatalf("emulate reduced motion: %v", err)
+	}
 }
 
 // with returns the env reporting to a subtest's t.
@@ -400,10 +395,30 @@ func (e *env) openCustomer(page string) {
 	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
 }
 
-// enterCode goes through consent and types code into the dialog, returning
-// the dialog's error code (its data-code: invalid_code, busy, …; "" when the
-// customer got to confirm the staff name, i.e. joined).
+// enterCode goes through consent and types code into the dialog. A right
+// code places a join request: the staff admits the request whose check
+// number the customer's screen shows, and the customer confirms the staff
+// name. It returns the dialog's error code (its data-code: invalid_code,
+// busy, …), or "" once the customer confirmed the staff name.
 func (e *env) enterCode(code string) string {
+	e.t.Helper()
+	check, problem := e.requestJoin(code)
+	if problem != "" {
+		return problem
+	}
+	e.admit(code, check)
+	e.waitJS(e.customer, "the staff-name confirmation", shadow+`.querySelector('[data-tomoni=confirm]')`, 10*time.Second)
+	// Before anything is shared, the customer checks the staff member's name.
+	if name := evalAs[string](e, e.customer, shadow+`.querySelector('[data-tomoni=staff-name] strong').textContent`); name != staffName {
+		e.t.Fatalf("confirmation shows staff name %q, want %q", name, staffName)
+	}
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
+	return ""
+}
+
+// requestJoin goes through consent and types code, returning the check
+// number the customer's screen then shows, or the dialog's error code.
+func (e *env) requestJoin(code string) (check, problem string) {
 	e.t.Helper()
 	// A script click: an open dialog's backdrop would swallow a real one.
 	e.exec(e.customer, `document.querySelector('#share-button').click()`)
@@ -413,16 +428,29 @@ func (e *env) enterCode(code string) string {
 	e.waitJS(e.customer, "the code field", shadow+`.querySelector('[data-tomoni=code]')`, 5*time.Second)
 	e.run(e.customer, chromedp.SendKeys(chromedp.JSPath(shadow+`.querySelector('[data-tomoni=code]')`), code))
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=ok]').click()`)
-	e.waitJS(e.customer, "the join answer", shadow+`.querySelector('[data-tomoni=confirm]') || `+shadow+`.querySelector('[data-tomoni=error]')?.dataset.code !== 'connecting'`, 10*time.Second)
-	if evalAs[bool](e, e.customer, `Boolean(`+shadow+`.querySelector('[data-tomoni=confirm]'))`) {
-		// Before anything is shared, the customer checks the staff member's name.
-		if name := evalAs[string](e, e.customer, shadow+`.querySelector('[data-tomoni=staff-name] strong').textContent`); name != staffName {
-			e.t.Fatalf("confirmation shows staff name %q, want %q", name, staffName)
+	e.waitJS(e.customer, "the join answer", shadow+`.querySelector('[data-tomoni=check]') || `+shadow+`.querySelector('[data-tomoni=error]')?.dataset.code !== 'connecting'`, 10*time.Second)
+	if check := evalAs[string](e, e.customer, ``+shadow+`.querySelector('[data-tomoni=check]')?.textContent || ''`); check != "" {
+		// Nothing of the staff is shown before the admission.
+		if strings.Contains(evalAs[string](e, e.customer, shadow+`.textContent`), staffName) {
+			e.t.Fatal("the staff name is shown before the staff admitted the request")
 		}
-		e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
-		return ""
+		return check, ""
 	}
-	return evalAs[string](e, e.customer, `(`+shadow+`.querySelector('[data-tomoni=error]')?.dataset.code) || 'none'`)
+	return "", evalAs[string](e, e.customer, `(`+shadow+`.querySelector('[data-tomoni=error]')?.dataset.code) || 'none'`)
+}
+
+// admit opens the session of code in the console, waits for the join
+// request showing check, and admits it.
+func (e *env) admit(code, check string) {
+	e.t.Helper()
+	if shown := evalAs[string](e, e.staff, `(document.querySelector('#session-code')?.textContent || '').replace(/\s/g, '')`); shown != code {
+		open := fmt.Sprintf(`[...document.querySelectorAll('#session-list li')].find((li) => (li.querySelector('.code')?.textContent || '').replace(/\s/g, '') === %q)`, code)
+		e.waitJS(e.staff, "the session in the list", open, 10*time.Second)
+		e.exec(e.staff, open+`.click()`)
+	}
+	sel := fmt.Sprintf(`document.querySelector('#join-requests li[data-check="%s"] [data-testid=request-admit]')`, check)
+	e.waitJS(e.staff, "the join request "+check, sel, 10*time.Second)
+	e.exec(e.staff, sel+`.click()`)
 }
 
 // join runs the whole customer flow on page and waits until the staff view shows content.

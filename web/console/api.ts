@@ -5,8 +5,11 @@ export interface AuditRow {
   at: string; kind: string; staff_id?: number; username?: string; session_id?: string;
   reason?: string; device?: string; duration_ms?: number;
 }
+/** A customer's request to join a waiting session, until staff decide. */
+export interface JoinRequest { id: string; check: string; device: string; browser: string; at: string }
 export interface SessionInfo {
-  id: string; code?: string; staff_name: string; state: string; reason?: string; device?: string;
+  id: string; code?: string; staff_name: string; state: string; reason?: string; device?: string; browser?: string;
+  requests?: JoinRequest[];
   customer_connected: boolean; customer_seen: boolean; created_at: string; expires_in_ms?: number; duration_ms?: number;
 }
 
@@ -44,5 +47,7 @@ export class API {
   sessions(): Promise<SessionInfo[]> { return this.call('GET', '/api/sessions'); }
   create(): Promise<SessionInfo> { return this.call('POST', '/api/sessions'); }
   audit(): Promise<AuditRow[]> { return this.call('GET', '/api/audit'); }
+  admit(id: string, rid: string): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(rid)}/admit`); }
+  decline(id: string, rid: string): Promise<void> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(rid)}/decline`); }
   end(id: string, reason: 'staff' | 'staff_cut'): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/end`, { reason }); }
 }

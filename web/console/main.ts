@@ -1,7 +1,7 @@
 // Tomoni staff console: login, sessions, and the live view of one session.
 import 'rrweb/dist/style.css';
 import './style.css';
-import { API, APIError, Me, SessionInfo } from './api';
+import { API, APIError, JoinRequest, Me, SessionInfo } from './api';
 import { Lang, texts, Texts } from './i18n';
 import { LiveView, ViewInfo } from './view';
 import { backoff, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
@@ -150,6 +150,8 @@ function renderList(): void {
       h('span', { class: 'when' }, new Date(s.created_at).toLocaleTimeString(lang === 'ja' ? 'ja-JP' : 'en-GB', { hour: '2-digit', minute: '2-digit' })),
       h('span', { class: 'code' }, s.code ? formatCode(s.code) : ''),
       h('span', { class: 'state', 'data-testid': 'list-state' }, label));
+    // A request on a session not open in the panel must not go unseen.
+    if (s.state === 'waiting' && s.requests?.length) li.append(h('span', { class: 'badge', 'data-testid': 'list-requests' }, `${t.requestsTitle} ${s.requests.length}`));
     li.onclick = () => openSession(s);
     return li;
   }));
@@ -220,6 +222,8 @@ class Current {
   private refused = '';
   private closed = false;
   private device = '';
+  private requests: JoinRequest[] = [];
+  private requestError = '';
 
   constructor(private s: SessionInfo) {
     this.id = s.id;
@@ -228,6 +232,7 @@ class Current {
     this.device = s.device || '';
     this.connected = s.customer_connected;
     this.seen = s.customer_seen;
+    this.requests = s.requests || [];
     this.expiresAt = s.expires_in_ms ? Date.now() + s.expires_in_ms : 0;
     this.view = new LiveView(this.viewBox, (m) => this.send(m), (i) => this.showInfo(i));
     this.root.append(this.status, this.codeBox, this.tools, this.infoBar, this.viewBox);
@@ -299,7 +304,7 @@ class Current {
   }
 
   private onMessage(data: string): void {
-    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number };
+    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number };
     try { m = JSON.parse(data); } catch { return; }
     switch (m.t) {
       case 'events':
@@ -313,6 +318,7 @@ class Current {
         this.device = m.device || this.device;
         this.connected = Boolean(m.connected);
         this.seen = Boolean(m.seen);
+        this.requests = Array.isArray(m.requests) ? m.requests : [];
         // Paused or ended means the view goes blank at once.
         if (this.state !== 'live' || !this.connected) this.view.clear();
         if (this.state === 'ended') void refreshList();
@@ -346,6 +352,7 @@ class Current {
     if (!entry) return;
     entry.state = this.state;
     entry.reason = this.reason;
+    entry.requests = this.requests;
     if (this.state !== 'waiting') entry.code = undefined;
     renderList();
   }
@@ -358,6 +365,7 @@ class Current {
     if (this.state === 'ended') return ['ended', t.reasons[this.reason] || t.state.ended];
     if (this.refused) return ['refused', this.refused === 'unauthorized' ? t.loginExpired : t.refused];
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return ['reconnecting', t.state.reconnecting];
+    if (this.state === 'waiting' && this.requests.length) return ['request_pending', t.requestPending];
     if (this.state === 'paused') return ['paused', t.paused[this.reason] || t.state.paused];
     if (this.state === 'live' && !this.connected) return this.seen ? ['customer_disconnected', t.customerDisconnected] : ['customer_confirming', t.customerConfirming];
     if (this.state === 'live' && !this.view.hasContent()) return ['waiting_for_screen', t.waitingForScreen];
@@ -420,6 +428,14 @@ class Current {
       this.codeBox.replaceChildren();
       return;
     }
+    // Rebuilt every 250 ms for the countdown: the request list is kept
+    // as it is unless it changed, so a button is never replaced under the
+    // staff's click.
+    const key = JSON.stringify([this.requests.map((r) => r.id), this.requestError, lang]);
+    if (this.codeBox.dataset.requests !== key) {
+      this.codeBox.dataset.requests = key;
+      this.requestBox = this.renderRequests();
+    }
     const left = Math.max(0, this.expiresAt - Date.now());
     const mm = Math.floor(left / 60000);
     const ss = Math.floor((left % 60000) / 1000);
@@ -428,7 +444,53 @@ class Current {
       h('div', { class: 'digits', id: 'session-code', 'aria-label': this.s.code.split('').join(' ') }, formatCode(this.s.code)),
       h('div', { class: 'hint' }, t.codeHint),
       h('div', { class: 'countdown', id: 'code-countdown' }, left > 0 ? `${t.expiresIn} ${mm}:${String(ss).padStart(2, '0')}` : t.expired),
+      this.requestBox,
     );
+  }
+
+  private requestBox: HTMLElement = h('div');
+
+  /**
+   * The customers asking to join with this code. Staff admit the one whose
+   * check number the customer reads out on the phone; a guesser's request
+   * shows another number and is declined.
+   */
+  private renderRequests(): HTMLElement {
+    if (!this.requests.length) return h('div', { class: 'requests', id: 'join-requests', hidden: '' });
+    const locale = lang === 'ja' ? 'ja-JP' : 'en-GB';
+    const items = this.requests.map((r) => {
+      const admit = h('button', { class: 'primary', 'data-testid': 'request-admit' }, t.admit);
+      const decline = h('button', { class: 'danger', 'data-testid': 'request-decline' }, t.decline);
+      admit.onclick = () => void this.decide(r.id, true);
+      decline.onclick = () => void this.decide(r.id, false);
+      const who = [t.devices[r.device] || t.devices.unknown, r.browser, new Date(r.at).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' })].filter(Boolean).join(' · ');
+      return h('li', { 'data-check': r.check, 'data-request': r.id },
+        h('span', { class: 'check', 'aria-label': `${t.checkNumber} ${r.check.split('').join(' ')}` }, r.check),
+        h('span', { class: 'who' }, who), decline, admit);
+    });
+    const box = h('div', { class: 'requests', id: 'join-requests' },
+      h('h3', {}, t.requestsTitle), h('p', { class: 'hint' }, t.requestsHint), h('ul', {}, ...items));
+    if (this.requestError) box.append(h('div', { class: 'error', role: 'alert', id: 'request-error' }, this.requestError));
+    return box;
+  }
+
+  private async decide(rid: string, admit: boolean): Promise<void> {
+    this.requestError = '';
+    try {
+      if (admit) {
+        const s = await api.admit(this.id, rid);
+        this.state = s.state;
+        this.device = s.device || this.device;
+        this.requests = [];
+      } else {
+        await api.decline(this.id, rid);
+        this.requests = this.requests.filter((r) => r.id !== rid);
+      }
+    } catch (x) {
+      this.requestError = x instanceof APIError && x.code === 'busy' ? t.busy : t.requestError;
+    }
+    this.syncList();
+    this.renderAll();
   }
 
   private showInfo(i: ViewInfo): void {

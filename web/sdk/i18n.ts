@@ -42,6 +42,14 @@ const ja = {
   start: '共有を開始する',
   cancel: 'やめる',
   otherTab: '画面共有は別のタブで続いています。このタブは共有されません。',
+  waitTitle: '担当者の確認をお待ちください',
+  waitText: 'お電話の担当者に、次の確認番号をお伝えください。',
+  checkLabel: '確認番号',
+  waitNote: '担当者が確認すると、担当者の名前が表示されます。まだ画面は共有されていません。',
+  errCrowded: 'このコードには接続をお待ちの方が多すぎます。担当者に新しいコードをお尋ねください。',
+  errNotAdmitted: '担当者が接続を承認しませんでした。確認番号が担当者に伝わっていたか、お電話でご確認ください。',
+  errGone: 'このコードでの受付は終了しました。担当者に新しいコードをお尋ねください。',
+  notice: 'お知らせ',
 };
 
 const en: typeof ja = {
@@ -84,6 +92,14 @@ const en: typeof ja = {
   start: 'Start sharing',
   cancel: 'Cancel',
   otherTab: 'Screen sharing continues in another tab. This tab is not shared.',
+  waitTitle: 'Waiting for staff',
+  waitText: 'Please read this check number to the person you are speaking to on the phone.',
+  checkLabel: 'Check number',
+  waitNote: 'Once they have checked it, you will see their name. Nothing is shared yet.',
+  errCrowded: 'Too many people are waiting to join with this code. Please ask staff for a new code.',
+  errNotAdmitted: 'Staff did not accept the connection. Please check on the phone that they heard your check number.',
+  errGone: 'This code can no longer be used. Please ask staff for a new code.',
+  notice: 'Notice',
 };
 
 export type Texts = typeof ja;

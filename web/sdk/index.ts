@@ -47,6 +47,8 @@ class Tomoni implements TomoniAPI {
   private pointer: { id: number; x: number; y: number } | null = null;
   private highlightId = 0;
   private policy: PolicyView = DEFAULT_POLICY;
+  // The token of a join request waiting for the staff's admission.
+  private pendingToken = '';
 
   constructor(script: HTMLScriptElement | null) {
     const src = script?.src || '';
@@ -148,27 +150,43 @@ class Tomoni implements TomoniAPI {
 
   /** Opens the consent and code dialog. */
   open(): void {
-    if (this.state !== 'idle' && this.state !== 'ended') return;
+    if ((this.state !== 'idle' && this.state !== 'ended') || this.pendingToken) return;
     this.ui.openDialog(async (code) => {
       try {
         await this.join(code);
         return null;
       } catch (e) {
         const c = e instanceof JoinFailure ? e.code : 'network';
-        if (c === 'declined') return null;
-        const text = c === 'invalid_code' ? this.t.errInvalid : c === 'busy' ? this.t.errBusy : c === 'rate_limited' ? this.t.errRate : this.t.errNetwork;
+        if (c === 'declined' || c === 'cancelled') return null;
+        const text = this.joinErrorText(c);
+        // Past the code step the code dialog has gone: say it in a dialog of its own.
+        if (c === 'not_admitted' || c === 'expired') this.ui.showMessage(text, c);
         return { code: c, text };
       }
     });
   }
 
+  private joinErrorText(c: JoinError): string {
+    switch (c) {
+      case 'invalid_code': return this.t.errInvalid;
+      case 'busy': return this.t.errBusy;
+      case 'rate_limited': return this.t.errRate;
+      case 'too_many_requests': return this.t.errCrowded;
+      case 'not_admitted': return this.t.errNotAdmitted;
+      case 'expired': return this.t.errGone;
+      default: return this.t.errNetwork;
+    }
+  }
+
   /**
-   * Joins with a code (for sites with their own consent UI). The customer
-   * then confirms the staff member's name before anything is shared. Rejects
-   * with an Error whose message is a JoinError.
+   * Joins with a code (for sites with their own consent UI). The code buys
+   * a join request: the customer reads its two-digit check number to staff,
+   * who admit it; only then is the staff member's name shown, and the
+   * customer confirms it before anything is shared. Rejects with an Error
+   * whose message is a JoinError.
    */
   async join(code: string, opts: JoinOptions = {}): Promise<void> {
-    if (this.saved) throw new JoinFailure('busy');
+    if (this.saved || this.pendingToken) throw new JoinFailure('busy');
     let body: Record<string, unknown>;
     try {
       body = await this.post('/api/join', { code: String(code).trim(), device: deviceClass() });
@@ -176,11 +194,25 @@ class Tomoni implements TomoniAPI {
       const err = (e as { code?: unknown; status?: number }).code;
       const status = (e as { status?: number }).status;
       if (status === undefined) throw new JoinFailure('network');
-      throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' ? err : status === 400 ? 'invalid_code' : 'network');
+      throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' || err === 'too_many_requests' ? err : status === 400 ? 'invalid_code' : 'network');
     }
-    if (typeof body.token !== 'string' || typeof body.session !== 'string') throw new JoinFailure('network');
+    if (typeof body.token !== 'string' || typeof body.check !== 'string') throw new JoinFailure('network');
     const token = body.token;
-    const staff = typeof body.staff_name === 'string' ? body.staff_name : '';
+    this.pendingToken = token;
+    this.setState('waiting');
+    let admitted: { session: string; staff: string };
+    try {
+      admitted = await this.awaitAdmission(token, body.check, opts);
+    } catch (e) {
+      if (this.pendingToken === token) {
+        this.pendingToken = '';
+        this.ui.closeDialog();
+        this.setState('idle');
+      }
+      throw e;
+    }
+    this.pendingToken = '';
+    const staff = admitted.staff;
     let ok = false;
     try {
       ok = opts.confirm ? await opts.confirm(staff) : await this.ui.confirmStaff(staff);
@@ -188,16 +220,74 @@ class Tomoni implements TomoniAPI {
     if (!ok) {
       // Tell the server at once, so the staff sees the refusal and the code is spent.
       void this.post('/api/leave', { token, reason: 'declined' }).catch(() => undefined);
+      this.setState('idle');
       throw new JoinFailure('declined');
     }
-    this.saved = { token, session: body.session, staff };
+    this.saved = { token, session: admitted.session, staff };
     persist(this.saved);
     await this.loadPolicy();
     this.connect();
   }
 
-  /** Ends the session from the customer's side. */
+  /**
+   * Shows the check number (in Tomoni's dialog, or through opts.waiting)
+   * and polls until staff admit or turn away the request. Each poll is held
+   * open by the server until something changes; a network error is retried
+   * a few times, since a request whose page stops asking lapses.
+   */
+  private async awaitAdmission(token: string, check: string, opts: JoinOptions): Promise<{ session: string; staff: string }> {
+    let cancelled = false;
+    const cancel = () => {
+      cancelled = true;
+      void this.post('/api/leave', { token }).catch(() => undefined);
+    };
+    const show = (c: string) => {
+      if (opts.waiting) {
+        try { opts.waiting(c); } catch { /* the site's callback must not break the join */ }
+      } else {
+        this.ui.waitForStaff(c, cancel);
+      }
+    };
+    show(check);
+    let failures = 0;
+    for (;;) {
+      if (cancelled || this.pendingToken !== token) throw new JoinFailure('cancelled');
+      let res: Record<string, unknown>;
+      try {
+        res = await this.post('/api/join/wait', { token });
+        failures = 0;
+      } catch (e) {
+        if (cancelled || this.pendingToken !== token) throw new JoinFailure('cancelled');
+        if ((e as { status?: number }).status === 401) throw new JoinFailure('expired');
+        if (++failures > 5) throw new JoinFailure('network');
+        await new Promise((r) => setTimeout(r, 1000 * failures));
+        continue;
+      }
+      if (cancelled || this.pendingToken !== token) throw new JoinFailure('cancelled');
+      switch (res.status) {
+        case 'pending':
+          if (typeof res.check === 'string' && res.check !== check) { check = res.check; show(check); }
+          break;
+        case 'admitted':
+          if (typeof res.session !== 'string') throw new JoinFailure('network');
+          return { session: res.session, staff: typeof res.staff_name === 'string' ? res.staff_name : '' };
+        case 'declined':
+          throw new JoinFailure('not_admitted');
+        default:
+          throw new JoinFailure('expired');
+      }
+    }
+  }
+
+  /** Ends the session from the customer's side (or withdraws a join request). */
   end(): void {
+    if (this.pendingToken) {
+      void this.post('/api/leave', { token: this.pendingToken }, true).catch(() => undefined);
+      this.pendingToken = '';
+      this.ui.closeDialog();
+      this.setState('idle');
+      return;
+    }
     if (!this.saved) return;
     if (this.transport.isOpen()) {
       this.flush();

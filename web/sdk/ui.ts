@@ -19,6 +19,7 @@ label.agree input { width: 20px; height: 20px; }
 .code { display: block; width: 100%; font-size: 28px; letter-spacing: .4em; text-align: center; padding: 10px; border: 2px solid #888; border-radius: 8px; margin: 8px 0; }
 .code:focus { outline: none; border-color: #0a66c2; }
 .staff-name { font-size: 18px; }
+.check { display: block; font-size: 48px; font-weight: 700; letter-spacing: .2em; text-align: center; margin: 8px 0; font-variant-numeric: tabular-nums; }
 .error { color: #b00020; font-weight: 600; min-height: 1.6em; }
 .buttons { display: flex; gap: 12px; justify-content: flex-end; padding: 12px 20px 18px; flex-wrap: wrap; }
 button { font-size: 16px; padding: 10px 18px; border-radius: 8px; border: 1px solid #0a66c2; cursor: pointer; min-height: 44px; }
@@ -157,6 +158,57 @@ export class UI {
       input.onkeydown = (e) => { if (e.key === 'Enter') void submit(); };
       input.focus();
     };
+  }
+
+  /** A dialog of its own around body, with one row of buttons. */
+  private modal(title: string, body: HTMLElement, ...buttons: HTMLButtonElement[]): void {
+    this.closeDialog();
+    this.mount();
+    const backdrop = this.el('div', 'backdrop');
+    const box = this.el('div', 'dialog');
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-modal', 'true');
+    box.setAttribute('aria-label', title);
+    const row = this.el('div', 'buttons');
+    row.append(...buttons);
+    box.append(this.el('h2', '', title), body, row);
+    backdrop.appendChild(box);
+    this.root.appendChild(backdrop);
+    this.dialog = backdrop;
+    buttons[buttons.length - 1]?.focus();
+  }
+
+  private button(cls: string, text: string, key: string, onClick: () => void): HTMLButtonElement {
+    const b = this.el('button', cls, text);
+    b.type = 'button';
+    b.dataset.tomoni = key;
+    b.onclick = onClick;
+    return b;
+  }
+
+  /**
+   * Shows the check number the customer reads out to staff while the join
+   * request waits for their admission; onCancel withdraws the request.
+   */
+  waitForStaff(check: string, onCancel: () => void): void {
+    const t = this.t;
+    const body = this.el('div', 'body');
+    const number = this.el('strong', 'check', check);
+    number.dataset.tomoni = 'check';
+    number.setAttribute('aria-label', `${t.checkLabel} ${check.split('').join(' ')}`);
+    body.append(this.el('p', '', t.waitText), this.el('div', '', t.checkLabel), number, this.el('p', '', t.waitNote));
+    this.modal(t.waitTitle, body, this.button('secondary', t.cancel, 'cancel-wait', () => { this.closeDialog(); onCancel(); }));
+  }
+
+  /** Tells the customer why joining stopped; code is kept in data-code. */
+  showMessage(text: string, code: string): void {
+    const body = this.el('div', 'body');
+    const p = this.el('p', 'error', text);
+    p.setAttribute('role', 'alert');
+    p.dataset.tomoni = 'message';
+    p.dataset.code = code;
+    body.appendChild(p);
+    this.modal(this.t.notice, body, this.button('primary', this.t.close, 'close', () => this.closeDialog()));
   }
 
   /** Asks the customer to confirm the staff member's name before anything is shared. */
