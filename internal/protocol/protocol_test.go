@@ -54,3 +54,19 @@ func TestAppendStaffEventsMatchesEncodingJSON(t *testing.T) {
 		t.Fatalf("invalid JSON for no events: %s", empty)
 	}
 }
+
+func TestBrowserFromUA(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1": "Safari / iOS",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":           "Edge / Windows",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36":                   "Chrome / Android",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15":                   "Safari / macOS",
+		"Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0 Mobile/15E148 Safari/604.1":           "Chrome / iOS",
+		"<script>alert(1)</script>": "other",
+		"":                          "other",
+	} {
+		if got := BrowserFromUA(ua); got != want {
+			t.Errorf("%.40q: %q, want %q", ua, got, want)
+		}
+	}
+}
