@@ -174,6 +174,7 @@ func mustStart(t *testing.T, opts ...option) *env {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DemoAddr = "127.0.0.1:0"
 	cfg.DemoIBAddr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.LogLevel = "debug"
 	for _, o := range opts {
@@ -505,7 +506,7 @@ func containsAny(haystack []string, needles ...string) (string, bool) {
 // testutilCount reads one series from /metrics (0 when absent).
 func testutilCount(t *testing.T, e *env, series string) float64 {
 	t.Helper()
-	res, err := http.Get(e.app.URL() + "/metrics")
+	res, err := http.Get(e.app.MetricsURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

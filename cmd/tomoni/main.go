@@ -55,6 +55,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if a.DemoIBURL() != "" {
 		fmt.Fprintf(stdout, "  demo internet banking (second origin): %s/\n", a.DemoIBURL())
 	}
+	if a.MetricsURL() != "" {
+		fmt.Fprintf(stdout, "  metrics (operators only): %s/metrics\n", a.MetricsURL())
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

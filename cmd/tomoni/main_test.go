@@ -78,7 +78,7 @@ func runToStop(t *testing.T, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := &stopWhenRunning{cancel: cancel}
-	safe := []string{"--addr", "127.0.0.1:0", "--demo-addr", "", "--demo-ib-addr", "", "--data", t.TempDir()}
+	safe := []string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--demo-addr", "", "--demo-ib-addr", "", "--data", t.TempDir()}
 	err := run(ctx, append(safe, args...), func(string) string { return "" }, strings.NewReader(""), out, out)
 	return out.String(), err
 }
@@ -95,6 +95,7 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		{[]string{"--code-ttl", "soon"}, "code-ttl"},
 		{[]string{"--site-origin", "bank.example"}, "bank.example"},
 		{[]string{"extra"}, "extra"},
+		{[]string{"--addr", "0.0.0.0:0"}, "public-url"},
 	} {
 		out, err := runToStop(t, tc.args...)
 		if err == nil || strings.Contains(out, "Tomoni is running") {

@@ -51,26 +51,29 @@ type App struct {
 	Registry *prometheus.Registry
 	Policy   *policy.Policy
 
-	server    *server.Server
-	http      *http.Server
-	demo      *http.Server
-	demoIB    *http.Server
-	ln        net.Listener
-	demoLn    net.Listener
-	demoIBLn  net.Listener
-	url       string
-	demoURL   string
-	demoIBURL string
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	serveErr  chan error
-	closeOnce sync.Once
-	closeErr  error
+	server     *server.Server
+	http       *http.Server
+	demo       *http.Server
+	demoIB     *http.Server
+	ln         net.Listener
+	demoLn     net.Listener
+	demoIBLn   net.Listener
+	metrics    *http.Server
+	metricsLn  net.Listener
+	url        string
+	metricsURL string
+	demoURL    string
+	demoIBURL  string
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	serveErr   chan error
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // New returns an App for cfg; Open starts it.
 func New(cfg config.Config, log *slog.Logger, out io.Writer) *App {
-	return &App{Config: cfg, Log: log, Out: out, HashParams: auth.DefaultParams(), serveErr: make(chan error, 2)}
+	return &App{Config: cfg, Log: log, Out: out, HashParams: auth.DefaultParams(), serveErr: make(chan error, 4)}
 }
 
 // Open opens the database, listens on both addresses and starts serving.
@@ -125,15 +128,6 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.Audit.Follow(a.Sessions)
-	srv, err := server.New(server.Options{
-		Config: a.Config, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, PageFiles: a.Assets, Web: web.Dist(), Policy: a.Policy,
-		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
-	})
-	if err != nil {
-		return err
-	}
-	a.server = srv
-
 	a.ln, err = net.Listen("tcp", a.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", a.Config.Addr, err)
@@ -142,6 +136,28 @@ func (a *App) Open(ctx context.Context) error {
 	if a.url == "" {
 		a.url = "http://" + a.ln.Addr().String()
 	}
+	// The server compares Origins with the URL browsers use, so it needs
+	// the address actually listened on (":0" in tests).
+	srvCfg := a.Config
+	srvCfg.PublicURL = a.url
+	srv, err := server.New(server.Options{
+		Config: srvCfg, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, PageFiles: a.Assets, Web: web.Dist(), Policy: a.Policy,
+		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
+	})
+	if err != nil {
+		a.ln.Close()
+		return err
+	}
+	a.server = srv
+	if a.Config.MetricsAddr != "" {
+		a.metricsLn, err = net.Listen("tcp", a.Config.MetricsAddr)
+		if err != nil {
+			a.ln.Close()
+			return fmt.Errorf("listen metrics %s: %w", a.Config.MetricsAddr, err)
+		}
+		a.metricsURL = "http://" + a.metricsLn.Addr().String()
+	}
+
 	if a.Config.DemoAddr != "" {
 		a.demoLn, err = net.Listen("tcp", a.Config.DemoAddr)
 		if err != nil {
@@ -176,6 +192,10 @@ func (a *App) Open(ctx context.Context) error {
 	a.cancel = cancel
 	a.http = newHTTPServer(srv.Handler(), a.Log)
 	a.serve(a.http, a.ln)
+	if a.metricsLn != nil {
+		a.metrics = newHTTPServer(srv.MetricsHandler(), a.Log)
+		a.serve(a.metrics, a.metricsLn)
+	}
 	urls := func() demo.URLs { return demo.URLs{Tomoni: a.url, Bank: a.demoURL, IB: a.demoIBURL} }
 	if a.demoLn != nil {
 		a.demo = newHTTPServer(demo.Handler(web.Demo(), urls), a.Log)
@@ -242,6 +262,9 @@ func (a *App) URL() string       { return a.url }
 func (a *App) DemoURL() string   { return a.demoURL }
 func (a *App) DemoIBURL() string { return a.demoIBURL }
 
+// MetricsURL is the operators' listener (/metrics, /healthz); "" when off.
+func (a *App) MetricsURL() string { return a.metricsURL }
+
 // Err delivers a fatal serving error.
 func (a *App) Err() <-chan error { return a.serveErr }
 
@@ -268,7 +291,7 @@ func (a *App) close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, s := range []*http.Server{a.http, a.demo, a.demoIB} {
+	for _, s := range []*http.Server{a.http, a.metrics, a.demo, a.demoIB} {
 		if s != nil {
 			if err := s.Shutdown(ctx); err != nil {
 				errs = append(errs, err)

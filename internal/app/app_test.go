@@ -18,7 +18,7 @@ import (
 func mustOpen(t *testing.T) (*App, *bytes.Buffer) {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Addr, cfg.DemoAddr, cfg.DemoIBAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Addr, cfg.DemoAddr, cfg.DemoIBAddr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	out := &bytes.Buffer{}
 	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), out)
@@ -35,7 +35,7 @@ func TestFirstStartCreatesAdminOnce(t *testing.T) {
 	if !strings.Contains(out.String(), "username: admin") || !strings.Contains(out.String(), "password: ") {
 		t.Fatalf("first start printed %q", out.String())
 	}
-	for _, u := range []string{a.URL() + "/healthz", a.DemoURL() + "/", a.DemoIBURL() + "/"} {
+	for _, u := range []string{a.URL() + "/healthz", a.DemoURL() + "/", a.DemoIBURL() + "/", a.MetricsURL() + "/metrics", a.MetricsURL() + "/healthz"} {
 		res, err := http.Get(u)
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", u, res, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -16,8 +17,11 @@ import (
 
 // Config is everything an operator can set.
 type Config struct {
-	Addr     string // Tomoni server listen address
-	DemoAddr string // demo bank listen address; empty disables the demo
+	Addr string // Tomoni server listen address
+	// MetricsAddr serves /metrics (and /healthz) for operators, apart from
+	// the public listener; empty turns it off.
+	MetricsAddr string
+	DemoAddr    string // demo bank listen address; empty disables the demo
 	// DemoIBAddr serves the demo internet banking, a second origin of the
 	// same bank, to show sessions that cross domains; empty disables it.
 	DemoIBAddr string
@@ -99,6 +103,7 @@ type Bounds struct {
 
 	LoginHashes   int           // password hashes (64 MiB each) that may run at once
 	LoginHashWait time.Duration // longest a login waits for a free hash slot before "busy"
+	LoginUserWait time.Duration // longest a login over its username-and-network limit waits for its turn
 
 	AssetMaxBytes       int64         // largest page file the server fetches for the replay
 	AssetTimeout        time.Duration // longest fetch of one page file
@@ -134,6 +139,7 @@ func DefaultBounds() Bounds {
 		RateLimitKeys:     100_000,
 		LoginHashes:       2,
 		LoginHashWait:     5 * time.Second,
+		LoginUserWait:     10 * time.Second,
 
 		AssetMaxBytes:       5 << 20,
 		AssetTimeout:        10 * time.Second,
@@ -149,6 +155,7 @@ func DefaultBounds() Bounds {
 func Default() Config {
 	return Config{
 		Addr:               "127.0.0.1:8080",
+		MetricsAddr:        "127.0.0.1:9090",
 		DemoAddr:           "127.0.0.1:8081",
 		DemoIBAddr:         "127.0.0.1:8082",
 		DataDir:            "./tomoni-data",
@@ -181,9 +188,13 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("data directory must not be empty"))
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			errs = append(errs, fmt.Errorf("public URL %q must be http(s)://host[:port]", c.PublicURL))
 		}
+	} else if host, _, err := net.SplitHostPort(c.Addr); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		// The console's Origin is checked against the public URL; on every
+		// interface there is no single address to take it from.
+		errs = append(errs, fmt.Errorf("addr %q listens on every interface: set --public-url to the URL browsers use", c.Addr))
 	}
 	for _, o := range c.SiteOrigins {
 		if _, err := NormalizeOrigin(o); err != nil {
@@ -246,6 +257,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DemoAddr, "demo-addr", c.DemoAddr, "demo bank listen address; empty disables the demo (TOMONI_DEMO_ADDR)")
 	fs.StringVar(&c.DemoIBAddr, "demo-ib-addr", c.DemoIBAddr, "demo internet banking listen address; empty disables it (TOMONI_DEMO_IB_ADDR)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory for the embedded database (TOMONI_DATA)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "listen address of /metrics and /healthz for operators; empty turns it off (TOMONI_METRICS_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
 	fs.Func("site-origin", "site origin allowed to embed the SDK; repeat or comma-separate (TOMONI_SITE_ORIGINS)", func(v string) error {
 		c.SiteOrigins = append(c.SiteOrigins, splitList(v)...)
@@ -326,6 +338,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("TOMONI_DEMO_IB_ADDR", &c.DemoIBAddr)
 	str("TOMONI_DATA", &c.DataDir)
 	str("TOMONI_PUBLIC_URL", &c.PublicURL)
+	str("TOMONI_METRICS_ADDR", &c.MetricsAddr)
 	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {
 		c.SiteOrigins = splitList(v)
 	}

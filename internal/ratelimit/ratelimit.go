@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -76,6 +77,35 @@ func (k *Keyed) Take(key string) (ok bool, refund func()) {
 		return false, func() {}
 	}
 	return true, func() { r.CancelAt(b.now()) }
+}
+
+// Wait takes a token from key's bucket, waiting for the refill when it is
+// empty: at most max, and not at all when the refill would take longer. It
+// reports whether it got one; ctx's end stops the wait.
+func (k *Keyed) Wait(ctx context.Context, key string, max time.Duration) bool {
+	b := k.bucket(key)
+	now := b.now()
+	r := b.l.ReserveN(now, 1)
+	if !r.OK() {
+		return false
+	}
+	d := r.DelayFrom(now)
+	if d == 0 {
+		return true
+	}
+	if d > max {
+		r.CancelAt(now)
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		r.CancelAt(b.now())
+		return false
+	}
 }
 
 // evictSample bounds the work of finding room in a full table.

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -88,5 +89,24 @@ func TestTakeRefundsSuccesses(t *testing.T) {
 	}
 	if ok, _ := k.Take("a"); ok {
 		t.Fatal("third failure allowed beyond a burst of 2")
+	}
+}
+
+func TestWaitTakesTheNextTokenOrGivesUp(t *testing.T) {
+	k := NewKeyed(20, 1, 10, nil) // a token every 50 ms
+	ctx := context.Background()
+	if !k.Wait(ctx, "a", 0) {
+		t.Fatal("the first token was not free")
+	}
+	if k.Wait(ctx, "a", time.Millisecond) {
+		t.Fatal("got a token that needs 50 ms within 1 ms")
+	}
+	if !k.Wait(ctx, "a", time.Second) {
+		t.Fatal("no token within a second at 20 a second")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if k.Wait(cancelled, "a", time.Second) {
+		t.Fatal("a cancelled wait got a token")
 	}
 }

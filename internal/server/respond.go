@@ -108,3 +108,17 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 func (s *Server) refusal(r *http.Request, kind, reason, ip string) {
 	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: kind, Reason: reason, ClientHash: s.opt.Audit.ClientHash(ip)})
 }
+
+// prefixKey widens a client key to its network: IPv4 /24, IPv6 /48 (a
+// client key is already an IPv6 /64). Other keys stay as they are.
+func prefixKey(key string) string {
+	if p, err := netip.ParsePrefix(key); err == nil {
+		w, _ := p.Addr().Prefix(48)
+		return w.String()
+	}
+	if a, err := netip.ParseAddr(key); err == nil && a.Is4() {
+		w, _ := a.Prefix(24)
+		return w.String()
+	}
+	return key
+}

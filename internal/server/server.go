@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,11 @@ type Server struct {
 	web        map[string]webFile
 	metrics    *metrics
 
+	// consoleOrigins are the console's own origins: the public URL's, and
+	// for a loopback URL its other spelling (localhost, 127.0.0.1, [::1]).
+	consoleOrigins map[string]bool
+	secure         bool // the public URL is https: Secure __Host- cookie, HSTS
+
 	originsMu sync.RWMutex
 	origins   map[string]bool // allowed site origins
 }
@@ -82,6 +88,9 @@ func New(opt Options) (*Server, error) {
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
 		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
+	}
+	if err := s.setPublicURL(cfg.PublicURL); err != nil {
+		return nil, err
 	}
 	web, err := loadWeb(opt.Web)
 	if err != nil {
@@ -118,6 +127,32 @@ func New(opt Options) (*Server, error) {
 		}
 	})
 	return s, nil
+}
+
+func (s *Server) setPublicURL(pub string) error {
+	u, err := url.Parse(pub)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("public URL %q: the server needs the URL browsers reach it at (scheme, host and port)", pub)
+	}
+	s.secure = u.Scheme == "https"
+	s.consoleOrigins = make(map[string]bool)
+	own, err := config.NormalizeOrigin(u.Scheme + "://" + u.Host)
+	if err != nil {
+		return err
+	}
+	s.consoleOrigins[own] = true
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if ip, err := netip.ParseAddr(host); host == "localhost" || (err == nil && ip.IsLoopback()) {
+		for _, h := range []string{"localhost", "127.0.0.1", "[::1]"} {
+			if n, err := config.NormalizeOrigin(u.Scheme + "://" + h + ":" + port); err == nil {
+				s.consoleOrigins[n] = true
+			}
+		}
+	}
+	return nil
 }
 
 // AllowOrigin adds a site origin that may embed the SDK (the demo adds its
@@ -197,9 +232,20 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
-
 	return s.withBaseHeaders(mux)
+}
+
+// MetricsHandler serves Prometheus metrics. It is not on the public
+// listener: waiting codes and failure counts are for operators only (see
+// --metrics-addr).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
 }
 
 // withBaseHeaders sets headers every response should carry.
@@ -210,6 +256,10 @@ func (s *Server) withBaseHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Set("Cache-Control", "no-store")
+		}
+		if s.secure {
+			// Not includeSubDomains: the bank's other hosts are not ours to pin.
+			h.Set("Strict-Transport-Security", "max-age=63072000")
 		}
 		next.ServeHTTP(w, r)
 	})

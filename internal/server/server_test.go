@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -69,7 +70,10 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 
 func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Time, logOut io.Writer) *harness {
 	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	t.Cleanup(ts.Close)
 	cfg := config.Default()
+	cfg.PublicURL = "http://" + ts.Listener.Addr().String()
 	cfg.SiteOrigins = []string{siteOrigin}
 	cfg.LoginBurst = 3
 	cfg.JoinBurst = 3
@@ -111,8 +115,8 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts.Config.Handler = srv.Handler()
+	ts.Start()
 	return &harness{t: t, srv: ts, db: db, mgr: mgr, files: pageFiles, staff: st, metrics: srv.metrics}
 }
 
@@ -201,6 +205,41 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("right password during lockout: %d", res.StatusCode)
 		}
 	})
+	t.Run("strangers cannot lock an account out", func(t *testing.T) {
+		h := newHarness(t, func(c *config.Config) {
+			c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+			c.Bounds.LoginUserWait = 50 * time.Millisecond
+		})
+		from := func(client, pass string) int {
+			res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"`+pass+`"}`, h.self(), withHeader("X-Forwarded-For", client))
+			return res.StatusCode
+		}
+		for i := range 10 { // 10 wrong passwords from 10 networks
+			if got := from(fmt.Sprintf("198.51.%d.7", i), "nope"); got != 401 {
+				t.Fatalf("stranger %d: %d", i, got)
+			}
+		}
+		if got := from("203.0.113.9", "right-password"); got != 200 {
+			t.Fatalf("the account's owner after strangers' failures: %d, want 200", got)
+		}
+		// Many addresses of one network share the username's limit there.
+		codes := []int{}
+		for i := range 5 {
+			codes = append(codes, from(fmt.Sprintf("192.0.2.%d", i+1), "nope"))
+		}
+		if codes[2] != 401 || codes[3] != 429 || codes[4] != 429 {
+			t.Fatalf("one network's guesses: %v, want 401×3 then 429", codes)
+		}
+	})
+	t.Run("failed logins keep the username only when the account exists", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.do("POST", "/api/login", `{"username":"Pa55word!typed-here","password":"x"}`, h.self())
+		h.do("POST", "/api/login", `{"username":"sato","password":"x"}`, h.self())
+		rows, _ := h.db.ListAudit(context.Background(), 10)
+		if len(rows) != 2 || rows[1].Username != "" || rows[0].Username != "sato" {
+			t.Fatalf("audit %+v: want no username for the unknown one, sato for the other", rows)
+		}
+	})
 	t.Run("secure cookie behind https", func(t *testing.T) {
 		h := newHarness(t, func(c *config.Config) { c.PublicURL = "https://cobrowse.bank.test" })
 		res, m := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, withOrigin("https://cobrowse.bank.test"))
@@ -209,17 +248,73 @@ func TestLogin(t *testing.T) {
 		}
 		var got *http.Cookie
 		for _, c := range res.Cookies() {
-			if c.Name == CookieName {
+			if c.Name == SecureCookieName {
 				got = c
 			}
 		}
 		if got == nil || got.Value == "" {
-			t.Fatalf("login set no %s cookie", CookieName)
+			t.Fatalf("login set no %s cookie: %v", SecureCookieName, res.Header.Values("Set-Cookie"))
 		}
-		if !got.Secure || !got.HttpOnly || got.SameSite != http.SameSiteStrictMode {
-			t.Fatalf("cookie %+v: want Secure, HttpOnly, SameSite=Strict under an https public URL", got)
+		if !got.Secure || !got.HttpOnly || got.SameSite != http.SameSiteStrictMode || got.Path != "/" || got.Domain != "" {
+			t.Fatalf("cookie %+v: want a __Host- cookie: Secure, HttpOnly, SameSite=Strict, Path=/, no Domain", got)
+		}
+		if hsts := res.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
+			t.Fatalf("no HSTS under an https public URL: %q", hsts)
+		}
+		// The cookie works under its own name, and only under it.
+		csrf := m["csrf"].(string)
+		if res, _ := h.do("GET", "/api/me", "", withCookie(got)); res.StatusCode != 200 {
+			t.Fatalf("the __Host- cookie does not log in: %d", res.StatusCode)
+		}
+		plain := &http.Cookie{Name: CookieName, Value: got.Value}
+		if res, _ := h.do("POST", "/api/sessions", "", withOrigin("https://cobrowse.bank.test"), withCookie(plain), withHeader(csrfHeader, csrf)); res.StatusCode != 401 {
+			t.Fatalf("a cookie without the __Host- prefix was accepted: %d", res.StatusCode)
 		}
 	})
+	t.Run("no HSTS over plain http", func(t *testing.T) {
+		h := newHarness(t, nil)
+		if res, _ := h.do("GET", "/console/", ""); res.Header.Get("Strict-Transport-Security") != "" {
+			t.Fatal("HSTS sent for an http deployment")
+		}
+	})
+}
+
+// The console's Origin must be the public URL's scheme, host and port; the
+// Host header does not count, so a page on a DNS name rebound to this
+// server cannot log in or act.
+func TestOriginIsThePublicURL(t *testing.T) {
+	h := newHarness(t, nil)
+	port := h.srv.Listener.Addr().(*net.TCPAddr).Port
+	login := `{"username":"sato","password":"right-password"}`
+	for name, o := range map[string]reqOpt{
+		"rebound DNS name, Host to match": func(r *http.Request) {
+			r.Host = fmt.Sprintf("evil.test:%d", port)
+			r.Header.Set("Origin", fmt.Sprintf("http://evil.test:%d", port))
+		},
+		"other scheme":  withOrigin(fmt.Sprintf("https://127.0.0.1:%d", port)),
+		"other port":    withOrigin(fmt.Sprintf("http://127.0.0.1:%d", port+1)),
+		"a site origin": withOrigin(siteOrigin),
+		"null":          withOrigin("null"),
+	} {
+		if res, m := h.do("POST", "/api/login", login, o); res.StatusCode != 403 {
+			t.Errorf("%s: %d %v", name, res.StatusCode, m)
+		}
+	}
+	// The loopback URL's other spellings are the same machine.
+	for _, o := range []string{fmt.Sprintf("http://localhost:%d", port), fmt.Sprintf("http://127.0.0.1:%d", port)} {
+		if res, m := h.do("POST", "/api/login", login, withOrigin(o)); res.StatusCode != 200 {
+			t.Errorf("%s: %d %v", o, res.StatusCode, m)
+		}
+	}
+}
+
+// /metrics is not on the public listener: how many codes wait is for
+// operators.
+func TestMetricsOnlyOnTheOperatorsListener(t *testing.T) {
+	h := newHarness(t, nil)
+	if res, _ := h.do("GET", "/metrics", ""); res.StatusCode != 404 {
+		t.Fatalf("public /metrics: %d", res.StatusCode)
+	}
 }
 
 func TestStaffAPIRequiresLoginCSRFAndOrigin(t *testing.T) {

@@ -5,20 +5,24 @@ import (
 	"crypto/hmac"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
 const (
-	// CookieName is the staff login cookie (HttpOnly, SameSite=Strict).
-	CookieName = "tomoni_staff"
-	loginTTL   = 12 * time.Hour
-	csrfHeader = "X-CSRF-Token"
+	// CookieName is the staff login cookie (HttpOnly, SameSite=Strict);
+	// under an https public URL it is SecureCookieName, whose __Host- prefix
+	// makes browsers refuse it unless it is Secure, host-only and for "/",
+	// so neither a sibling subdomain nor plain http can plant or shadow it.
+	CookieName       = "tomoni_staff"
+	SecureCookieName = "__Host-tomoni_staff"
+	loginTTL         = 12 * time.Hour
+	csrfHeader       = "X-CSRF-Token"
 )
 
 type staffKey struct{}
@@ -31,35 +35,32 @@ type staffCtx struct {
 func staffFrom(ctx context.Context) staffCtx { v, _ := ctx.Value(staffKey{}).(staffCtx); return v }
 
 // sameOrigin reports whether the request's Origin is this server's own
-// (the console). Browsers send Origin on every POST and WebSocket.
+// (the console): scheme, host and port equal to the public URL's. The Host
+// header plays no part, so a page on a rebound DNS name that reaches this
+// server is still another origin. Browsers send Origin on every POST and
+// WebSocket.
 func (s *Server) sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return false
 	}
-	u, err := url.Parse(o)
-	if err != nil {
-		return false
-	}
-	if u.Host == r.Host {
-		return true
-	}
-	if p := s.opt.Config.PublicURL; p != "" {
-		pu, err := url.Parse(p)
-		return err == nil && pu.Scheme == u.Scheme && pu.Host == u.Host
-	}
-	return false
+	n, err := config.NormalizeOrigin(o)
+	return err == nil && s.consoleOrigins[n]
 }
 
-func (s *Server) secureCookies(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(s.opt.Config.PublicURL, "https://")
+// cookieName is the login cookie's name for this deployment.
+func (s *Server) cookieName() string {
+	if s.secure {
+		return SecureCookieName
+	}
+	return CookieName
 }
 
 // staffOnly requires a valid login. Unsafe methods and WebSockets also need
 // the console's own Origin, and unsafe methods need the CSRF token.
 func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(CookieName)
+		c, err := r.Cookie(s.cookieName())
 		if err != nil || c.Value == "" {
 			s.writeError(w, r, apperr.ErrUnauthorized)
 			return
@@ -115,33 +116,51 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientKey(r, s.trusted)
-	if !s.loginIP.Allow(ip) || !s.loginUser.Allow(strings.ToLower(req.Username)) {
-		s.metrics.loginFailures.WithLabelValues("rate_limited").Inc()
-		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "rate_limited", ClientHash: s.opt.Audit.ClientHash(ip)})
-		s.writeError(w, r, apperr.ErrRateLimited)
+	st, err := s.opt.Store.StaffByUsername(r.Context(), req.Username)
+	known := err == nil
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.opt.Store.StaffByUsername(r.Context(), req.Username)
-	hash := st.PasswordHash
-	if err != nil {
-		if !errors.Is(err, apperr.ErrNotFound) {
-			s.writeError(w, r, err)
-			return
+	// The audit keeps a username only when it is an account's: whatever
+	// else was typed there may be a password in the wrong field.
+	audited := ""
+	if known {
+		audited = st.Username
+	}
+	fail := func(reason string, e error) {
+		s.metrics.loginFailures.WithLabelValues(reason).Inc()
+		if reason != "busy" {
+			s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: audited, Reason: reason, ClientHash: s.opt.Audit.ClientHash(ip)})
 		}
+		s.writeError(w, r, e)
+	}
+	if !s.loginIP.Allow(ip) {
+		fail("rate_limited", apperr.ErrRateLimited)
+		return
+	}
+	// Per username *and* address prefix: guessing one account's password
+	// from one network slows down, while the account's owner elsewhere is
+	// not locked out by strangers. An attempt over the limit waits for its
+	// turn (briefly) rather than being refused at once.
+	if !s.loginUser.Wait(r.Context(), strings.ToLower(req.Username)+"|"+prefixKey(ip), s.opt.Config.Bounds.LoginUserWait) {
+		fail("rate_limited", apperr.ErrRateLimited)
+		return
+	}
+	hash := st.PasswordHash
+	if !known {
+		// Unknown usernames cost the same hash, so timing reveals nothing.
 		hash = s.dummyHash
 	}
 	ok, verr := s.verifier.Verify(r.Context(), req.Password, hash)
 	if errors.Is(verr, auth.ErrBusy) {
 		// Too many logins at once: each hash takes 64 MiB, so they wait
 		// their turn and are refused rather than taking the server down.
-		s.metrics.loginFailures.WithLabelValues("busy").Inc()
-		s.writeError(w, r, apperr.New(http.StatusServiceUnavailable, "busy", "too many logins at the moment; please try again"))
+		fail("busy", apperr.New(http.StatusServiceUnavailable, "busy", "too many logins at the moment; please try again"))
 		return
 	}
-	if err != nil || verr != nil || !ok {
-		s.metrics.loginFailures.WithLabelValues("bad_credentials").Inc()
-		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: req.Username, Reason: "bad_credentials", ClientHash: s.opt.Audit.ClientHash(ip)})
-		s.writeError(w, r, apperr.New(http.StatusUnauthorized, "bad_credentials", "wrong username or password"))
+	if !known || verr != nil || !ok {
+		fail("bad_credentials", apperr.New(http.StatusUnauthorized, "bad_credentials", "wrong username or password"))
 		return
 	}
 	tok, err := auth.NewToken()
@@ -161,8 +180,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: s.secureCookies(r), Expires: login.ExpiresAt,
+		Name: s.cookieName(), Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.secure, Expires: login.ExpiresAt,
 	})
 	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.opt.Audit.ClientHash(ip)})
 	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, CSRF: csrf})
@@ -176,7 +195,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	// The consoles of this login stop receiving at once.
 	s.opt.Relay.EndLogin(sc.Login.TokenHash)
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure, MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
 }
 
