@@ -89,15 +89,17 @@ type Bounds struct {
 	JoinRequestIdle time.Duration // a join request lapses when its page has not polled for this long
 	JoinPollWait    time.Duration // longest a join request's poll is held open before "still pending"
 
-	QueueMessages     int           // messages queued per socket
-	QueueBytes        int64         // bytes queued per socket
-	CustomerRate      float64       // customer messages per second
-	CustomerBurst     int           // customer burst: a snapshot plus its first batches
-	StaffRate         float64       // staff messages per second
-	StaffBurst        int           // staff burst
-	PingInterval      time.Duration // each socket is pinged this often
-	WriteTimeout      time.Duration // deadline of each write and ping
-	ResyncMinInterval time.Duration // at most one slow-console resync per socket per interval
+	QueueMessages      int           // messages queued per socket
+	QueueBytes         int64         // bytes queued per socket
+	CustomerRate       float64       // customer messages per second
+	CustomerBurst      int           // customer burst: a snapshot plus its first batches
+	CustomerBytesRate  float64       // customer bytes per second (as inflated); past it the socket is read more slowly
+	CustomerBytesBurst int           // customer bytes at once (as inflated)
+	StaffRate          float64       // staff messages per second
+	StaffBurst         int           // staff burst
+	PingInterval       time.Duration // each socket is pinged this often
+	WriteTimeout       time.Duration // deadline of each write and ping
+	ResyncMinInterval  time.Duration // at most one slow-console resync per socket per interval
 
 	RateLimitKeys int // addresses or usernames tracked per rate-limit table
 
@@ -117,29 +119,31 @@ type Bounds struct {
 // DefaultBounds are the fixed limits.
 func DefaultBounds() Bounds {
 	return Bounds{
-		WarnBefore:        5 * time.Minute,
-		EndedRetention:    time.Hour,
-		MaxEndedHistory:   1000,
-		TokenAfterEnd:     2 * time.Minute,
-		ConfirmWithin:     5 * time.Minute,
-		HandoffTTL:        30 * time.Second,
-		MaxHandoffs:       5,
-		MaxJoinRequests:   4,
-		JoinRequestIdle:   45 * time.Second,
-		JoinPollWait:      20 * time.Second,
-		QueueMessages:     256,
-		QueueBytes:        16 << 20,
-		CustomerRate:      50,
-		CustomerBurst:     200,
-		StaffRate:         40,
-		StaffBurst:        80,
-		PingInterval:      10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		ResyncMinInterval: 2 * time.Second,
-		RateLimitKeys:     100_000,
-		LoginHashes:       2,
-		LoginHashWait:     5 * time.Second,
-		LoginUserWait:     10 * time.Second,
+		WarnBefore:         5 * time.Minute,
+		EndedRetention:     time.Hour,
+		MaxEndedHistory:    1000,
+		TokenAfterEnd:      2 * time.Minute,
+		ConfirmWithin:      5 * time.Minute,
+		HandoffTTL:         30 * time.Second,
+		MaxHandoffs:        5,
+		MaxJoinRequests:    4,
+		JoinRequestIdle:    45 * time.Second,
+		JoinPollWait:       20 * time.Second,
+		QueueMessages:      256,
+		QueueBytes:         16 << 20,
+		CustomerRate:       50,
+		CustomerBurst:      200,
+		CustomerBytesRate:  1 << 20,
+		CustomerBytesBurst: 8 << 20,
+		StaffRate:          40,
+		StaffBurst:         80,
+		PingInterval:       10 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		ResyncMinInterval:  2 * time.Second,
+		RateLimitKeys:      100_000,
+		LoginHashes:        2,
+		LoginHashWait:      5 * time.Second,
+		LoginUserWait:      10 * time.Second,
 
 		AssetMaxBytes:       5 << 20,
 		AssetTimeout:        10 * time.Second,

@@ -32,6 +32,24 @@ func NewBucket(r float64, burst int, now func() time.Time) *Bucket {
 // Allow takes one token if there is one.
 func (b *Bucket) Allow() bool { return b.l.AllowN(b.now(), 1) }
 
+// Debit takes n tokens, going into debt when there are too few, and says
+// how long the caller must wait until the debt is paid. When that would be
+// longer than max, or n exceeds the burst, it takes nothing and reports
+// false.
+func (b *Bucket) Debit(n int, max time.Duration) (time.Duration, bool) {
+	now := b.now()
+	r := b.l.ReserveN(now, n)
+	if !r.OK() {
+		return 0, false
+	}
+	d := r.DelayFrom(now)
+	if d > max {
+		r.CancelAt(now)
+		return 0, false
+	}
+	return d, true
+}
+
 // Tokens reports the tokens currently available.
 func (b *Bucket) Tokens() float64 { return b.l.TokensAt(b.now()) }
 

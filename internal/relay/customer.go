@@ -27,6 +27,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 	r.serve(w, req, s, side{
 		role: "customer", customer: true,
 		readLimit: r.cfg.MaxCustomerMessage, rate: r.cfg.CustomerRate, burst: r.cfg.CustomerBurst,
+		byteRate: r.cfg.CustomerBytesRate, byteBurst: r.cfg.CustomerBytesBurst,
 		inbox: broker.ToCustomer(s.ID),
 		attach: func(c *conn) func() bool {
 			// One customer socket per session: a page load replaces the last one.

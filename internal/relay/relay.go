@@ -33,6 +33,8 @@ type Config struct {
 	QueueBytes         int64         // bytes queued per connection
 	CustomerRate       float64       // customer messages per second
 	CustomerBurst      int           // customer burst (a snapshot plus its first batches)
+	CustomerBytesRate  float64       // customer bytes per second, as inflated
+	CustomerBytesBurst int           // customer bytes at once, as inflated (at least one largest message)
 	StaffRate          float64       // staff messages per second
 	StaffBurst         int           // staff burst
 	PingInterval       time.Duration // how often each socket is pinged
@@ -48,7 +50,8 @@ func FromConfig(cfg config.Config, pol *policy.Policy) Config {
 	return Config{
 		MaxCustomerMessage: cfg.MaxCustomerMessage, MaxStaffMessage: cfg.MaxStaffMessage,
 		QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes,
-		CustomerRate: b.CustomerRate, CustomerBurst: b.CustomerBurst, StaffRate: b.StaffRate, StaffBurst: b.StaffBurst,
+		CustomerRate: b.CustomerRate, CustomerBurst: b.CustomerBurst,
+		CustomerBytesRate: b.CustomerBytesRate, CustomerBytesBurst: b.CustomerBytesBurst, StaffRate: b.StaffRate, StaffBurst: b.StaffBurst,
 		PingInterval: b.PingInterval, WriteTimeout: b.WriteTimeout, ResyncMinInterval: b.ResyncMinInterval,
 		Policy: pol,
 	}
@@ -63,6 +66,8 @@ func (c Config) Validate() error {
 		return errors.New("relay: queue bounds must be positive")
 	case c.CustomerRate <= 0, c.CustomerBurst <= 0, c.StaffRate <= 0, c.StaffBurst <= 0:
 		return errors.New("relay: rates and bursts must be positive")
+	case c.CustomerBytesRate <= 0, int64(c.CustomerBytesBurst) < c.MaxCustomerMessage:
+		return errors.New("relay: the customer byte rate must be positive and its burst hold the largest message")
 	case c.PingInterval <= 0, c.WriteTimeout <= 0, c.ResyncMinInterval <= 0:
 		return errors.New("relay: ping interval, write timeout and resync interval must be positive")
 	case c.Policy == nil:

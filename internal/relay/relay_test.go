@@ -97,6 +97,7 @@ func withDefaults(c Config) Config {
 		{&c.MaxCustomerMessage, d.MaxCustomerMessage}, {&c.MaxStaffMessage, d.MaxStaffMessage},
 		{&c.QueueMessages, d.QueueMessages}, {&c.QueueBytes, d.QueueBytes},
 		{&c.CustomerRate, d.CustomerRate}, {&c.CustomerBurst, d.CustomerBurst},
+		{&c.CustomerBytesRate, d.CustomerBytesRate}, {&c.CustomerBytesBurst, d.CustomerBytesBurst},
 		{&c.StaffRate, d.StaffRate}, {&c.StaffBurst, d.StaffBurst},
 		{&c.PingInterval, d.PingInterval}, {&c.WriteTimeout, d.WriteTimeout},
 		{&c.ResyncMinInterval, d.ResyncMinInterval}, {&c.Policy, d.Policy},

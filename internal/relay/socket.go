@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -19,6 +20,10 @@ type side struct {
 	readLimit int64
 	rate      float64
 	burst     int
+	// byteRate and byteBurst bound the bytes read per second (inflated:
+	// the read limit and this count what a message decompresses to).
+	byteRate  float64
+	byteBurst int
 	inbox     string // broker subject this socket receives
 	// attach registers c on this node; the detach it returns reports
 	// whether c was the role's last socket of the session here.
@@ -40,6 +45,10 @@ func acceptOptions() *websocket.AcceptOptions {
 		CompressionMode: websocket.CompressionNoContextTakeover,
 	}
 }
+
+// maxByteWait is the longest a socket over its byte budget is left unread
+// before it is closed instead.
+const maxByteWait = 10 * time.Second
 
 // serve upgrades the request and pumps the socket until the peer goes, the
 // session ends, the relay shuts down or the peer breaks a rule.
@@ -99,12 +108,35 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 	}
 
 	limit := ratelimit.NewBucket(sd.rate, sd.burst, r.now)
+	bytes := ratelimit.NewBucket(sd.byteRate, sd.byteBurst, r.now)
 	err = c.run(req.Context(), func(ctx context.Context, data []byte) error {
 		if !limit.Allow() {
 			r.metrics.Rejected.WithLabelValues(sd.role, "rate").Inc()
 			return closeWith(protocol.CloseRateLimited, "message rate above the limit")
 		}
-		return sd.handle(ctx, data)
+		if err := sd.handle(ctx, data); err != nil {
+			return err
+		}
+		// Past its byte budget a socket is not read again until the budget
+		// has refilled: the sender is slowed by TCP's own back-pressure
+		// and every other session keeps its share of the machine. A sender
+		// that would have to wait longer than maxByteWait is refused.
+		wait, ok := bytes.Debit(len(data), maxByteWait)
+		if !ok {
+			r.metrics.Rejected.WithLabelValues(sd.role, "bytes").Inc()
+			return closeWith(protocol.CloseRateLimited, "bytes per second above the limit")
+		}
+		if wait > 0 {
+			r.metrics.Throttled.WithLabelValues(sd.role).Inc()
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
 	})
 	r.log.Debug("socket closed", "role", sd.role, "session", s.ID, "err", err)
 }

@@ -25,6 +25,9 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 	r.serve(w, req, s, side{
 		role: "staff", customer: false,
 		readLimit: r.cfg.MaxStaffMessage, rate: r.cfg.StaffRate, burst: r.cfg.StaffBurst,
+		// Staff messages are small and few; their byte budget is the
+		// message rate times the message cap.
+		byteRate: r.cfg.StaffRate * float64(r.cfg.MaxStaffMessage), byteBurst: r.cfg.StaffBurst * int(r.cfg.MaxStaffMessage),
 		inbox: broker.ToStaff(s.ID),
 		attach: func(c *conn) func() bool {
 			// A session may be open in more than one console; it counts as
