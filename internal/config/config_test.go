@@ -78,6 +78,7 @@ func TestReadmeStatesTheFixedBounds(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("bounds its queue (%d messages, %d MiB)", d.QueueMessages, d.QueueBytes>>20),
 		fmt.Sprintf("customer %g/s with a burst of %d, staff %g/s with a burst of %d", d.CustomerRate, d.CustomerBurst, d.StaffRate, d.StaffBurst),
+		fmt.Sprintf("inflated (%d MiB/s with %d MiB at once", int(d.CustomerBytesRate)>>20, d.CustomerBytesBurst>>20),
 		fmt.Sprintf("pings every %s with a %s write deadline", short(d.PingInterval), short(d.WriteTimeout)),
 		fmt.Sprintf("hand-off token lives %s (at most %d outstanding per session)", short(d.HandoffTTL), d.MaxHandoffs),
 		fmt.Sprintf("recognised for %d minutes after its session ends", int(d.TokenAfterEnd.Minutes())),
