@@ -89,7 +89,7 @@ func TestCapacityLimitsAreClear(t *testing.T) {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
-	rows, err := e.app.Store.ListAudit(context.Background(), 50)
+	rows, err := e.app.Store.ListAudit(context.Background(), store.AuditQuery{Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestNetworkDropBeyondGraceEndsSession(t *testing.T) {
 	if evalAs[bool](e, e.customer, `Boolean(`+shadow+`.querySelector('[data-tomoni=banner]'))`) {
 		t.Error("banner still shown after the session ended")
 	}
-	rows, err := e.app.Store.ListAudit(context.Background(), 10)
+	rows, err := e.app.Store.ListAudit(context.Background(), store.AuditQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestRefusedPageDoesNotReconnect(t *testing.T) {
 	if n := testutilCount(t, e, `tomoni_relay_connections{role="customer"}`); n != 0 {
 		t.Fatalf("%v customer sockets still open on the server", n)
 	}
-	rows, err := e.app.Store.ListAudit(context.Background(), 5)
+	rows, err := e.app.Store.ListAudit(context.Background(), store.AuditQuery{Limit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func TestStaffCutOff(t *testing.T) {
 	}
 	e.waitJS(e.staff, "cut status", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'staff_cut'`, 3*time.Second)
 	e.waitJS(e.customer, "the banner to go", `!`+shadow+`.querySelector('[data-tomoni=banner]')`, 3*time.Second)
-	rows, err := e.app.Store.ListAudit(context.Background(), 20)
+	rows, err := e.app.Store.ListAudit(context.Background(), store.AuditQuery{Limit: 20})
 	if err != nil {
 		t.Fatal(err)
 	}

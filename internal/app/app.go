@@ -207,6 +207,7 @@ func (a *App) Open(ctx context.Context) error {
 	}
 	a.wg.Go(func() { a.Sessions.Run(runCtx, time.Second) })
 	a.wg.Go(func() { a.housekeeping(runCtx) })
+	a.wg.Go(func() { a.Audit.Run(runCtx, 5*time.Second) })
 	return nil
 }
 
@@ -233,6 +234,7 @@ func (a *App) serve(s *http.Server, ln net.Listener) {
 func (a *App) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	a.enforceRetention(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -242,7 +244,20 @@ func (a *App) housekeeping(ctx context.Context) {
 			if _, err := a.Store.DeleteExpiredLogins(ctx, time.Now()); err != nil && ctx.Err() == nil {
 				a.Log.Warn("delete expired logins", "err", err)
 			}
+			a.enforceRetention(ctx)
 		}
+	}
+}
+
+// enforceRetention deletes audit rows older than the configured retention.
+func (a *App) enforceRetention(ctx context.Context) {
+	cut := time.Now().AddDate(0, 0, -a.Config.AuditRetentionDays)
+	n, err := a.Store.DeleteAuditBefore(ctx, cut)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.Log.Warn("audit retention", "err", err)
+	case n > 0:
+		a.Log.Info("audit rows past their retention deleted", "rows", n, "before", cut.Format(time.DateOnly))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -75,11 +76,28 @@ func TestShutdownEndsLiveSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.ListAudit(context.Background(), 5)
+	rows, err := db.ListAudit(context.Background(), store.AuditQuery{Limit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) == 0 || rows[0].Kind != store.AuditSessionEnded || rows[0].Reason != "shutdown" {
 		t.Fatalf("newest audit row %+v, want session_ended/shutdown", rows)
+	}
+}
+
+// Audit rows older than the retention (400 days by default) are deleted.
+func TestAuditRetentionIsEnforced(t *testing.T) {
+	a, _ := mustOpen(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, at := range []time.Time{now.AddDate(0, 0, -401), now.AddDate(0, 0, -399)} {
+		if _, err := a.Store.AppendAudit(ctx, store.AuditEntry{At: at, Kind: store.AuditLogin, Username: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.enforceRetention(ctx)
+	rows, err := a.Store.ListAudit(ctx, store.AuditQuery{Kind: store.AuditLogin})
+	if err != nil || len(rows) != 1 || now.Sub(rows[0].At) > 400*24*time.Hour {
+		t.Fatalf("rows after retention: %+v %v", rows, err)
 	}
 }

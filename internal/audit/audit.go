@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -23,6 +24,30 @@ type Log struct {
 	log   *slog.Logger
 	now   func() time.Time
 	salt  []byte
+
+	mu        sync.Mutex
+	bursts    map[burstKey]*burst
+	maxBursts int
+}
+
+// Refusals come in bursts (a guesser, a script, a user hammering a button):
+// one row per burst, with a count, keeps the audit readable and its size
+// bounded by the number of attackers rather than their speed.
+const (
+	// burstGap is the quiet time that ends a burst.
+	burstGap = time.Minute
+	// defaultMaxBursts bounds the bursts followed at once; past it, new
+	// ones are counted together per kind and reason (network "many").
+	defaultMaxBursts = 10_000
+)
+
+type burstKey struct{ kind, reason, client, username string }
+
+type burst struct {
+	id      int64
+	count   int64
+	written int64 // the count the row holds
+	last    time.Time
 }
 
 // New returns a log writing to st; now may be nil for the real clock.
@@ -34,17 +59,93 @@ func New(st store.Store, log *slog.Logger, now func() time.Time) (*Log, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("audit salt: %w", err)
 	}
-	return &Log{store: st, log: log, now: now, salt: salt}, nil
+	return &Log{store: st, log: log, now: now, salt: salt, bursts: make(map[burstKey]*burst), maxBursts: defaultMaxBursts}, nil
 }
 
 // Write appends a row. A failure is logged, never returned: the action it
 // records has already happened, and its caller cannot undo it.
 func (l *Log) Write(ctx context.Context, e store.AuditEntry) {
+	l.write(ctx, e)
+}
+
+func (l *Log) write(ctx context.Context, e store.AuditEntry) int64 {
 	if e.At.IsZero() {
 		e.At = l.now()
 	}
-	if err := l.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+	id, err := l.store.AppendAudit(context.WithoutCancel(ctx), e)
+	if err != nil {
 		l.log.Error("audit write failed", "kind", e.Kind, "err", err)
+	}
+	return id
+}
+
+// Refused records a refused attempt (a wrong code, a failed login, a rate
+// limit). The first of a burst (same kind, reason, client network and
+// username, no gap longer than a minute) gets a row at once; the rest only
+// raise that row's count, which Flush writes.
+func (l *Log) Refused(ctx context.Context, e store.AuditEntry) {
+	k := burstKey{e.Kind, e.Reason, e.ClientHash, e.Username}
+	now := l.now()
+	l.mu.Lock()
+	b, ok := l.bursts[k]
+	if !ok && len(l.bursts) >= l.maxBursts {
+		k.client, k.username = "many", ""
+		e.ClientHash, e.Username = "many", ""
+		b, ok = l.bursts[k]
+	}
+	if ok && now.Sub(b.last) < burstGap {
+		b.count++
+		b.last = now
+		l.mu.Unlock()
+		return
+	}
+	// A new burst: its row is written outside the lock.
+	b = &burst{count: 1, written: 1, last: now}
+	l.bursts[k] = b
+	l.mu.Unlock()
+	e.At, e.Count = now, 1
+	id := l.write(ctx, e)
+	l.mu.Lock()
+	b.id = id
+	l.mu.Unlock()
+}
+
+// Flush writes the counts of bursts that grew and forgets bursts that
+// ended.
+func (l *Log) Flush(ctx context.Context) {
+	now := l.now()
+	type update struct{ id, count int64 }
+	var updates []update
+	l.mu.Lock()
+	for k, b := range l.bursts {
+		if b.id != 0 && b.count != b.written {
+			updates = append(updates, update{b.id, b.count})
+			b.written = b.count
+		}
+		if now.Sub(b.last) >= burstGap {
+			delete(l.bursts, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, u := range updates {
+		if err := l.store.SetAuditCount(context.WithoutCancel(ctx), u.id, u.count); err != nil {
+			l.log.Error("audit count write failed", "err", err)
+		}
+	}
+}
+
+// Run flushes every interval until ctx ends, then once more.
+func (l *Log) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			l.Flush(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+			l.Flush(ctx)
+		}
 	}
 }
 

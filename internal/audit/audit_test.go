@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -90,7 +91,7 @@ func TestFollowWritesTheLifecycle(t *testing.T) {
 	if _, err := m.Create(1, "A"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.ListAudit(ctx, 10)
+	rows, err := db.ListAudit(ctx, store.AuditQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +121,75 @@ func TestClientHashIsStableAndSalted(t *testing.T) {
 	}
 	if len(a.ClientHash("192.0.2.1")) != 16 {
 		t.Fatal("hash length changed")
+	}
+}
+
+// 52,214 refusals from one network in 10 s are one row with that count
+// (before, 52,214 rows); another network is its own row; a burst that
+// resumes after a quiet minute starts a new row.
+func TestRefusalsAreOneRowPerBurst(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	l, err := New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: "net-a"}
+	for i := range 52_214 {
+		if i%5_000 == 0 {
+			l.Flush(ctx) // flushes while the burst goes on only update the count
+		}
+		now = now.Add(10 * time.Second / 52_214)
+		l.Refused(ctx, wrong)
+	}
+	other := wrong
+	other.ClientHash = "net-b"
+	l.Refused(ctx, other)
+	l.Flush(ctx)
+	rows, _ := db.ListAudit(ctx, store.AuditQuery{Limit: 10})
+	if len(rows) != 2 || rows[1].Count != 52_214 || rows[0].Count != 1 || rows[0].ClientHash != "net-b" {
+		t.Fatalf("rows %+v", rows)
+	}
+	now = now.Add(2 * time.Minute)
+	l.Flush(ctx) // the burst has ended
+	l.Refused(ctx, wrong)
+	l.Flush(ctx)
+	if rows, _ := db.ListAudit(ctx, store.AuditQuery{Limit: 10}); len(rows) != 3 || rows[0].Count != 1 {
+		t.Fatalf("a new burst after a quiet minute: %+v", rows)
+	}
+}
+
+// Past the bursts it can follow, new networks are counted together, so an
+// attacker with many addresses still cannot write a row per attempt.
+func TestManyNetworksShareARow(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.maxBursts = 50
+	for i := range l.maxBursts + 500 {
+		l.Refused(ctx, store.AuditEntry{Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: fmt.Sprint("net-", i)})
+	}
+	l.Flush(ctx)
+	rows, _ := db.ListAudit(ctx, store.AuditQuery{Limit: 2})
+	var total int64
+	all, _ := db.ListAudit(ctx, store.AuditQuery{Limit: 100_000})
+	for _, r := range all {
+		total += r.Count
+	}
+	if len(all) != l.maxBursts+1 || int(total) != l.maxBursts+500 || rows[0].ClientHash != "many" {
+		t.Fatalf("%d rows holding %d refusals (newest %+v); want %d rows holding %d", len(all), total, rows[0], l.maxBursts+1, l.maxBursts+500)
 	}
 }

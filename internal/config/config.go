@@ -18,6 +18,8 @@ import (
 // Config is everything an operator can set.
 type Config struct {
 	Addr string // Tomoni server listen address
+	// AuditRetentionDays is how long audit rows are kept.
+	AuditRetentionDays int
 	// MetricsAddr serves /metrics (and /healthz) for operators, apart from
 	// the public listener; empty turns it off.
 	MetricsAddr string
@@ -160,6 +162,7 @@ func Default() Config {
 	return Config{
 		Addr:               "127.0.0.1:8080",
 		MetricsAddr:        "127.0.0.1:9090",
+		AuditRetentionDays: 400,
 		DemoAddr:           "127.0.0.1:8081",
 		DemoIBAddr:         "127.0.0.1:8082",
 		DataDir:            "./tomoni-data",
@@ -219,7 +222,7 @@ func (c Config) Validate() error {
 	pos("grace period", c.Grace)
 	pos("staff idle limit", c.StaffIdle)
 	pos("max duration", c.MaxDuration)
-	for name, v := range map[string]int{"max live": c.MaxLive, "max waiting": c.MaxWaiting, "max per staff": c.MaxPerStaff, "join burst": c.JoinBurst, "login burst": c.LoginBurst} {
+	for name, v := range map[string]int{"audit retention": c.AuditRetentionDays, "max live": c.MaxLive, "max waiting": c.MaxWaiting, "max per staff": c.MaxPerStaff, "join burst": c.JoinBurst, "login burst": c.LoginBurst} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
@@ -261,6 +264,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DemoAddr, "demo-addr", c.DemoAddr, "demo bank listen address; empty disables the demo (TOMONI_DEMO_ADDR)")
 	fs.StringVar(&c.DemoIBAddr, "demo-ib-addr", c.DemoIBAddr, "demo internet banking listen address; empty disables it (TOMONI_DEMO_IB_ADDR)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory for the embedded database (TOMONI_DATA)")
+	fs.IntVar(&c.AuditRetentionDays, "audit-retention-days", c.AuditRetentionDays, "days audit rows are kept; older ones are deleted (TOMONI_AUDIT_RETENTION_DAYS)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "listen address of /metrics and /healthz for operators; empty turns it off (TOMONI_METRICS_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
 	fs.Func("site-origin", "site origin allowed to embed the SDK; repeat or comma-separate (TOMONI_SITE_ORIGINS)", func(v string) error {
@@ -343,6 +347,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("TOMONI_DATA", &c.DataDir)
 	str("TOMONI_PUBLIC_URL", &c.PublicURL)
 	str("TOMONI_METRICS_ADDR", &c.MetricsAddr)
+	num("TOMONI_AUDIT_RETENTION_DAYS", &c.AuditRetentionDays)
 	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {
 		c.SiteOrigins = splitList(v)
 	}

@@ -104,9 +104,10 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// refusal audits a refused customer or login attempt from client key ip.
+// refusal audits a refused customer attempt from client key ip: one row
+// per burst from the client's network.
 func (s *Server) refusal(r *http.Request, kind, reason, ip string) {
-	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: kind, Reason: reason, ClientHash: s.opt.Audit.ClientHash(ip)})
+	s.opt.Audit.Refused(r.Context(), store.AuditEntry{Kind: kind, Reason: reason, ClientHash: s.opt.Audit.ClientHash(prefixKey(ip))})
 }
 
 // prefixKey widens a client key to its network: IPv4 /24, IPv6 /48 (a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +49,7 @@ type harness struct {
 	db      *sqlite.DB
 	mgr     *session.Manager
 	files   *assets.Service
+	aud     *audit.Log
 	staff   store.Staff
 }
 
@@ -117,7 +120,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 	}
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
-	return &harness{t: t, srv: ts, db: db, mgr: mgr, files: pageFiles, staff: st, metrics: srv.metrics}
+	return &harness{t: t, srv: ts, db: db, mgr: mgr, files: pageFiles, aud: aud, staff: st, metrics: srv.metrics}
 }
 
 type reqOpt func(*http.Request)
@@ -169,7 +172,7 @@ func TestLogin(t *testing.T) {
 		if res.StatusCode != 401 || m["error"] != "bad_credentials" {
 			t.Fatalf("%d %v", res.StatusCode, m)
 		}
-		rows, _ := h.db.ListAudit(context.Background(), 1)
+		rows, _ := h.db.ListAudit(context.Background(), store.AuditQuery{Limit: 1})
 		if len(rows) != 1 || rows[0].Kind != store.AuditLoginFailed || rows[0].ClientHash == "" || strings.Contains(rows[0].ClientHash, "127.0.0.1") {
 			t.Fatalf("audit %+v", rows)
 		}
@@ -235,7 +238,7 @@ func TestLogin(t *testing.T) {
 		h := newHarness(t, nil)
 		h.do("POST", "/api/login", `{"username":"Pa55word!typed-here","password":"x"}`, h.self())
 		h.do("POST", "/api/login", `{"username":"sato","password":"x"}`, h.self())
-		rows, _ := h.db.ListAudit(context.Background(), 10)
+		rows, _ := h.db.ListAudit(context.Background(), store.AuditQuery{Limit: 10})
 		if len(rows) != 2 || rows[1].Username != "" || rows[0].Username != "sato" {
 			t.Fatalf("audit %+v: want no username for the unknown one, sato for the other", rows)
 		}
@@ -441,8 +444,10 @@ func TestJoin(t *testing.T) {
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Fatalf("errors %v, want %v", got, want)
 		}
-		rows, _ := h.db.ListAudit(context.Background(), 10)
-		if len(rows) != 5 || rows[0].Kind != store.AuditJoinFailed {
+		// One row per burst and reason, with its count.
+		h.aud.Flush(context.Background())
+		rows, _ := h.db.ListAudit(context.Background(), store.AuditQuery{Limit: 10})
+		if len(rows) != 2 || rows[0].Reason != "rate_limited" || rows[0].Count != 2 || rows[1].Reason != "invalid_code" || rows[1].Count != 3 {
 			t.Fatalf("audit rows %+v", rows)
 		}
 	})
@@ -652,7 +657,7 @@ func TestAHitCodeYieldsNothingWithoutAdmission(t *testing.T) {
 	if m := join("198.51.100.30"); m["error"] != "invalid_code" {
 		t.Fatalf("request after admission: %v", m)
 	}
-	rows, _ := h.db.ListAudit(context.Background(), 50)
+	rows, _ := h.db.ListAudit(context.Background(), store.AuditQuery{Limit: 50})
 	declined := 0
 	for _, r := range rows {
 		if r.Kind == store.AuditJoinDeclined {
@@ -757,21 +762,88 @@ func TestAuditIsForAdministrators(t *testing.T) {
 			cookie = ck
 		}
 	}
-	req, _ := http.NewRequest("GET", h.url("/api/audit"), nil)
-	req.AddCookie(cookie)
-	res2, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	get := func(query string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", h.url("/api/audit"+query), nil)
+		req.AddCookie(cookie)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
 	}
-	defer res2.Body.Close()
-	var rows []map[string]any
-	json.NewDecoder(res2.Body).Decode(&rows)
-	if res2.StatusCode != 200 || len(rows) < 2 {
-		t.Fatalf("admin audit: %d %v", res2.StatusCode, rows)
+	// Some history: two sessions of sato's, one of them ended.
+	a, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	h.mgr.End(a.ID, session.ReasonStaff)
+	h.mgr.Create(h.staff.ID, "佐藤")
+	type page struct {
+		Rows       []map[string]any `json:"rows"`
+		NextBefore int64            `json:"next_before"`
 	}
-	for _, r := range rows {
-		if _, ok := r["client_hash"]; ok {
-			t.Fatal("audit API exposes client hashes")
+	read := func(query string) page {
+		t.Helper()
+		res, b := get(query)
+		var p page
+		if err := json.Unmarshal(b, &p); err != nil || res.StatusCode != 200 {
+			t.Fatalf("audit%s: %d %s", query, res.StatusCode, b)
+		}
+		for _, r := range p.Rows {
+			if _, ok := r["client_hash"]; ok {
+				t.Fatal("audit API exposes client hashes")
+			}
+		}
+		return p
+	}
+	all := read("")
+	if len(all.Rows) < 5 || all.NextBefore != 0 {
+		t.Fatalf("admin audit: %+v", all)
+	}
+	// Paging: two at a time reaches every row once, newest first.
+	var ids []float64
+	for before := int64(0); ; {
+		p := read(fmt.Sprintf("?limit=2&before=%d", before))
+		for _, r := range p.Rows {
+			ids = append(ids, r["id"].(float64))
+		}
+		if p.NextBefore == 0 {
+			break
+		}
+		before = p.NextBefore
+	}
+	if len(ids) != len(all.Rows) || !slices.IsSortedFunc(ids, func(x, y float64) int { return int(y - x) }) {
+		t.Fatalf("paged ids %v, want the %d rows newest first", ids, len(all.Rows))
+	}
+	// Filters: by staff, kind and end reason, by date.
+	if p := read(fmt.Sprintf("?staff=%d&kind=session_created", h.staff.ID)); len(p.Rows) != 2 || p.Rows[0]["staff"] != "sato" {
+		t.Fatalf("sato's created sessions: %+v", p.Rows)
+	}
+	if p := read("?kind=session_ended&reason=staff"); len(p.Rows) != 1 || p.Rows[0]["session_id"] != a.ID {
+		t.Fatalf("sessions ended by staff: %+v", p.Rows)
+	}
+	if p := read("?to=2000-01-01"); len(p.Rows) != 0 {
+		t.Fatalf("rows before 2000: %+v", p.Rows)
+	}
+	for _, bad := range []string{"?before=x", "?from=yesterday", "?staff=-1"} {
+		if res, _ := get(bad); res.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", bad, res.StatusCode)
+		}
+	}
+	// CSV export of the same rows, with a header, safe for spreadsheets.
+	res, b := get("?format=csv&kind=session_ended")
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("csv: %d %v", res.StatusCode, res.Header)
+	}
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\uFEFF"))).ReadAll()
+	if err != nil || len(recs) != 2 || recs[0][2] != "kind" || recs[1][2] != "session_ended" || recs[1][7] != "staff" {
+		t.Fatalf("csv %q %v", recs, err)
+	}
+}
+
+func TestCSVCellsAreNotFormulas(t *testing.T) {
+	for in, want := range map[string]string{"=1+1": "'=1+1", "+x": "'+x", "@a": "'@a", "-2": "'-2", "佐藤": "佐藤", "": ""} {
+		if got := cell(in); got != want {
+			t.Errorf("cell(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

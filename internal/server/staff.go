@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"crypto/hmac"
+	"encoding/csv"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,7 +133,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	fail := func(reason string, e error) {
 		s.metrics.loginFailures.WithLabelValues(reason).Inc()
 		if reason != "busy" {
-			s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: audited, Reason: reason, ClientHash: s.opt.Audit.ClientHash(ip)})
+			s.opt.Audit.Refused(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: audited, Reason: reason, ClientHash: s.opt.Audit.ClientHash(prefixKey(ip))})
 		}
 		s.writeError(w, r, e)
 	}
@@ -204,31 +206,155 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, Admin: sc.Staff.Admin, CSRF: sc.Login.CSRF})
 }
 
-// handleAudit lists the newest audit rows (metadata only) to administrators.
+// auditRow is one audit row as administrators read it.
+type auditRow struct {
+	ID         int64     `json:"id"`
+	At         time.Time `json:"at"`
+	Kind       string    `json:"kind"`
+	StaffID    int64     `json:"staff_id,omitempty"`
+	Staff      string    `json:"staff,omitempty"` // the account's username, for rows that name one
+	Username   string    `json:"username,omitempty"`
+	SessionID  string    `json:"session_id,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Device     string    `json:"device,omitempty"`
+	DurationMS int64     `json:"duration_ms,omitempty"`
+	Count      int64     `json:"count"`
+}
+
+const (
+	auditPage      = 100     // rows per page in the console
+	auditMaxPage   = 1000    // rows per page an API client may ask for
+	auditExportMax = 100_000 // rows in one CSV export
+)
+
+// auditQuery reads the filters of GET /api/audit: before (row id), limit,
+// staff (account id), kind, reason, from and to (RFC 3339 instants, or
+// YYYY-MM-DD dates in UTC; to is exclusive).
+func auditQuery(r *http.Request) (store.AuditQuery, error) {
+	v := r.URL.Query()
+	q := store.AuditQuery{Limit: auditPage, Kind: v.Get("kind"), Reason: v.Get("reason")}
+	num := func(name string, dst *int64) error {
+		if s := v.Get(name); s != "" {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				return apperr.New(http.StatusBadRequest, "bad_request", name+" must be a non-negative number")
+			}
+			*dst = n
+		}
+		return nil
+	}
+	var limit int64
+	if err := errors.Join(num("before", &q.BeforeID), num("staff", &q.StaffID), num("limit", &limit)); err != nil {
+		return q, apperr.As(err)
+	}
+	if limit > 0 {
+		q.Limit = int(min(limit, auditMaxPage))
+	}
+	when := func(name string, dst *time.Time) error {
+		s := v.Get(name)
+		if s == "" {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, s)
+		}
+		if err != nil {
+			return apperr.New(http.StatusBadRequest, "bad_request", name+" must be a date (YYYY-MM-DD) or an RFC 3339 time")
+		}
+		*dst = t
+		return nil
+	}
+	if err := errors.Join(when("from", &q.From), when("to", &q.To)); err != nil {
+		return q, apperr.As(err)
+	}
+	if len(q.Kind) > 64 || len(q.Reason) > 64 {
+		return q, apperr.ErrBadRequest
+	}
+	return q, nil
+}
+
+// handleAudit gives administrators the audit (metadata only), newest
+// first, a page at a time with filters, or all of it as CSV (format=csv).
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	if !staffFrom(r.Context()).Staff.Admin {
 		s.metrics.denied.WithLabelValues("not_admin").Inc()
 		s.writeError(w, r, apperr.New(http.StatusForbidden, "forbidden", "only administrators may read the audit"))
 		return
 	}
-	rows, err := s.opt.Store.ListAudit(r.Context(), 200)
+	q, err := auditQuery(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	type row struct {
-		At         time.Time `json:"at"`
-		Kind       string    `json:"kind"`
-		StaffID    int64     `json:"staff_id,omitempty"`
-		Username   string    `json:"username,omitempty"`
-		SessionID  string    `json:"session_id,omitempty"`
-		Reason     string    `json:"reason,omitempty"`
-		Device     string    `json:"device,omitempty"`
-		DurationMS int64     `json:"duration_ms,omitempty"`
+	names := map[int64]string{}
+	if list, err := s.opt.Store.ListStaff(r.Context()); err == nil {
+		for _, st := range list {
+			names[st.ID] = st.Username
+		}
 	}
-	out := make([]row, 0, len(rows))
+	row := func(e store.AuditEntry) auditRow {
+		return auditRow{e.ID, e.At, e.Kind, e.StaffID, names[e.StaffID], e.Username, e.SessionID, e.Reason, e.Device, e.DurationMS, max(e.Count, 1)}
+	}
+	if r.URL.Query().Get("format") == "csv" {
+		s.auditCSV(w, r, q, row)
+		return
+	}
+	rows, err := s.opt.Store.ListAudit(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Rows []auditRow `json:"rows"`
+		// NextBefore pages on to older rows; 0 when there are none.
+		NextBefore int64 `json:"next_before"`
+	}{Rows: make([]auditRow, 0, len(rows))}
 	for _, e := range rows {
-		out = append(out, row{e.At, e.Kind, e.StaffID, e.Username, e.SessionID, e.Reason, e.Device, e.DurationMS})
+		out.Rows = append(out.Rows, row(e))
+	}
+	if len(rows) == q.Limit {
+		out.NextBefore = rows[len(rows)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// auditCSV streams the selected rows, newest first, as a CSV file.
+func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, q store.AuditQuery, row func(store.AuditEntry) auditRow) {
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="tomoni-audit-`+s.now().UTC().Format("20060102-150405")+`.csv"`)
+	// A byte-order mark lets spreadsheet programs read the Japanese text as UTF-8.
+	w.Write([]byte("\uFEFF"))
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"id", "at", "kind", "staff_id", "staff", "username", "session_id", "reason", "device", "duration_ms", "count"})
+	q.Limit = auditMaxPage
+	for written := 0; written < auditExportMax; {
+		rows, err := s.opt.Store.ListAudit(r.Context(), q)
+		if err != nil {
+			s.log.Error("audit export", "err", err)
+			return // the file ends short; the status has gone already
+		}
+		for _, e := range rows {
+			a := row(e)
+			cw.Write([]string{
+				strconv.FormatInt(a.ID, 10), a.At.Format(time.RFC3339), cell(a.Kind), strconv.FormatInt(a.StaffID, 10), cell(a.Staff), cell(a.Username),
+				cell(a.SessionID), cell(a.Reason), cell(a.Device), strconv.FormatInt(a.DurationMS, 10), strconv.FormatInt(a.Count, 10),
+			})
+		}
+		written += len(rows)
+		if len(rows) < q.Limit {
+			break
+		}
+		q.BeforeID = rows[len(rows)-1].ID
+	}
+	cw.Flush()
+}
+
+// cell keeps a text cell from being read as a formula by a spreadsheet.
+func cell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }

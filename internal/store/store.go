@@ -14,7 +14,8 @@ type Staff struct {
 	Username     string
 	DisplayName  string
 	PasswordHash string // argon2id, PHC string format
-	Admin        bool   // may read the audit
+	Admin        bool   // may read the audit and manage accounts
+	Disabled     bool   // may not log in
 	CreatedAt    time.Time
 }
 
@@ -53,7 +54,20 @@ type AuditEntry struct {
 	Reason     string
 	Device     string
 	DurationMS int64
-	ClientHash string // salted hash of the client address, never the address
+	ClientHash string // salted hash of the client's network, never the address
+	// Count is how many times this happened: refusals are recorded one row
+	// per burst (same kind, reason, network and username), not one each.
+	Count int64
+}
+
+// AuditQuery selects audit rows, newest first. Zero fields do not filter.
+type AuditQuery struct {
+	BeforeID int64 // rows older than this one (paging)
+	Limit    int
+	StaffID  int64
+	Kind     string
+	Reason   string
+	From, To time.Time // At in [From, To)
 }
 
 // Store is implemented by each database dialect. Methods return
@@ -64,14 +78,26 @@ type Store interface {
 	StaffByUsername(ctx context.Context, username string) (Staff, error)
 	StaffByID(ctx context.Context, id int64) (Staff, error)
 	CountStaff(ctx context.Context) (int, error)
+	ListStaff(ctx context.Context) ([]Staff, error)
+	// UpdateStaff writes every field of the account with s.ID; a taken
+	// username gives apperr.ErrConflict, a missing account apperr.ErrNotFound.
+	UpdateStaff(ctx context.Context, s Staff) error
 
 	CreateLogin(ctx context.Context, l Login) error
 	LoginByTokenHash(ctx context.Context, hash string) (Login, error)
 	DeleteLogin(ctx context.Context, hash string) error
 	DeleteExpiredLogins(ctx context.Context, now time.Time) (int64, error)
+	// DeleteLoginsOf removes every login of a staff member, except keep
+	// (a token hash; "" keeps none), and returns the removed token hashes.
+	DeleteLoginsOf(ctx context.Context, staffID int64, keep string) ([]string, error)
 
-	AppendAudit(ctx context.Context, e AuditEntry) error
-	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
+	// AppendAudit writes a row (Count 0 means 1) and returns its id.
+	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// SetAuditCount updates the count of a burst's row.
+	SetAuditCount(ctx context.Context, id, count int64) error
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// DeleteAuditBefore enforces the retention: rows older than t go.
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 
 	Close() error
 }

@@ -146,12 +146,12 @@ func (d *DB) CreateStaff(ctx context.Context, s store.Staff) (store.Staff, error
 	return s, nil
 }
 
-const staffCols = `id, username, display_name, password_hash, admin, created_at`
+const staffCols = `id, username, display_name, password_hash, admin, disabled, created_at`
 
-func scanStaff(row *sql.Row) (store.Staff, error) {
+func scanStaff(row interface{ Scan(...any) error }) (store.Staff, error) {
 	var s store.Staff
 	var created int64
-	if err := row.Scan(&s.ID, &s.Username, &s.DisplayName, &s.PasswordHash, &s.Admin, &created); err != nil {
+	if err := row.Scan(&s.ID, &s.Username, &s.DisplayName, &s.PasswordHash, &s.Admin, &s.Disabled, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.Staff{}, apperr.ErrNotFound
 		}
@@ -186,6 +186,59 @@ func (d *DB) CountStaff(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count staff: %w", err)
 	}
 	return n, nil
+}
+
+// ListStaff returns every account, by username.
+func (d *DB) ListStaff(ctx context.Context) ([]store.Staff, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+staffCols+` FROM staff ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("list staff: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Staff
+	for rows.Next() {
+		s, err := scanStaff(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list staff: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// UpdateStaff writes an account's fields.
+func (d *DB) UpdateStaff(ctx context.Context, s store.Staff) error {
+	res, err := d.db.ExecContext(ctx,
+		`UPDATE staff SET username = ?, display_name = ?, password_hash = ?, admin = ?, disabled = ? WHERE id = ?`,
+		s.Username, s.DisplayName, s.PasswordHash, s.Admin, s.Disabled, s.ID)
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return apperr.ErrConflict
+		}
+		return fmt.Errorf("update staff %d: %w", s.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return apperr.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteLoginsOf removes a staff member's logins but keep.
+func (d *DB) DeleteLoginsOf(ctx context.Context, staffID int64, keep string) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, `DELETE FROM logins WHERE staff_id = ? AND token_hash != ? RETURNING token_hash`, staffID, keep)
+	if err != nil {
+		return nil, fmt.Errorf("delete logins of %d: %w", staffID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("delete logins of %d: %w", staffID, err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // CreateLogin stores a login session.
@@ -233,26 +286,68 @@ func (d *DB) DeleteExpiredLogins(ctx context.Context, now time.Time) (int64, err
 	return res.RowsAffected()
 }
 
-// AppendAudit writes an audit row.
-func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) error {
+// AppendAudit writes an audit row and returns its id.
+func (d *DB) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	_, err := d.db.ExecContext(ctx,
-		`INSERT INTO audit (at, kind, staff_id, username, session_id, reason, device, duration_ms, client_hash)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ms(e.At), e.Kind, e.StaffID, e.Username, e.SessionID, e.Reason, e.Device, e.DurationMS, e.ClientHash)
+	if e.Count <= 0 {
+		e.Count = 1
+	}
+	res, err := d.db.ExecContext(ctx,
+		`INSERT INTO audit (at, kind, staff_id, username, session_id, reason, device, duration_ms, client_hash, count)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ms(e.At), e.Kind, e.StaffID, e.Username, e.SessionID, e.Reason, e.Device, e.DurationMS, e.ClientHash, e.Count)
 	if err != nil {
-		return fmt.Errorf("append audit %s: %w", e.Kind, err)
+		return 0, fmt.Errorf("append audit %s: %w", e.Kind, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("append audit %s: %w", e.Kind, err)
+	}
+	return id, nil
+}
+
+// SetAuditCount updates the count of a burst's row.
+func (d *DB) SetAuditCount(ctx context.Context, id, count int64) error {
+	if _, err := d.db.ExecContext(ctx, `UPDATE audit SET count = ? WHERE id = ?`, count, id); err != nil {
+		return fmt.Errorf("audit count: %w", err)
 	}
 	return nil
 }
 
-// ListAudit returns the newest rows first.
-func (d *DB) ListAudit(ctx context.Context, limit int) ([]store.AuditEntry, error) {
-	rows, err := d.db.QueryContext(ctx,
-		`SELECT id, at, kind, staff_id, username, session_id, reason, device, duration_ms, client_hash
-		 FROM audit ORDER BY id DESC LIMIT ?`, limit)
+// ListAudit returns the rows q selects, newest first.
+func (d *DB) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if q.BeforeID > 0 {
+		add("id < ?", q.BeforeID)
+	}
+	if q.StaffID > 0 {
+		add("staff_id = ?", q.StaffID)
+	}
+	if q.Kind != "" {
+		add("kind = ?", q.Kind)
+	}
+	if q.Reason != "" {
+		add("reason = ?", q.Reason)
+	}
+	if !q.From.IsZero() {
+		add("at >= ?", ms(q.From))
+	}
+	if !q.To.IsZero() {
+		add("at < ?", ms(q.To))
+	}
+	query := `SELECT id, at, kind, staff_id, username, session_id, reason, device, duration_ms, client_hash, count FROM audit`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := d.db.QueryContext(ctx, query+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -261,11 +356,20 @@ func (d *DB) ListAudit(ctx context.Context, limit int) ([]store.AuditEntry, erro
 	for rows.Next() {
 		var e store.AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.StaffID, &e.Username, &e.SessionID, &e.Reason, &e.Device, &e.DurationMS, &e.ClientHash); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.StaffID, &e.Username, &e.SessionID, &e.Reason, &e.Device, &e.DurationMS, &e.ClientHash, &e.Count); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
 		e.At = fromMS(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// DeleteAuditBefore removes rows older than t.
+func (d *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := d.db.ExecContext(ctx, `DELETE FROM audit WHERE at < ?`, ms(t))
+	if err != nil {
+		return 0, fmt.Errorf("audit retention: %w", err)
+	}
+	return res.RowsAffected()
 }

@@ -4,6 +4,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,16 +57,85 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("after delete: %v", err)
 		}
 	})
-	t.Run("audit newest first", func(t *testing.T) {
+	t.Run("audit newest first, filtered and paged", func(t *testing.T) {
 		s := open(t)
-		check(t, s.AppendAudit(ctx, store.AuditEntry{Kind: store.AuditSessionCreated, SessionID: "a"}))
-		check(t, s.AppendAudit(ctx, store.AuditEntry{Kind: store.AuditSessionEnded, SessionID: "a", Reason: "staff", DurationMS: 1234, Device: "phone"}))
-		rows, err := s.ListAudit(ctx, 10)
-		if err != nil || len(rows) != 2 {
+		base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+		must[int64](t)(s.AppendAudit(ctx, store.AuditEntry{At: base, Kind: store.AuditSessionCreated, SessionID: "a", StaffID: 1}))
+		must[int64](t)(s.AppendAudit(ctx, store.AuditEntry{At: base.Add(time.Hour), Kind: store.AuditSessionEnded, SessionID: "a", StaffID: 1, Reason: "staff", DurationMS: 1234, Device: "phone"}))
+		burst := must[int64](t)(s.AppendAudit(ctx, store.AuditEntry{At: base.Add(2 * time.Hour), Kind: store.AuditJoinFailed, Reason: "invalid_code", ClientHash: "c"}))
+		must[int64](t)(s.AppendAudit(ctx, store.AuditEntry{At: base.Add(3 * time.Hour), Kind: store.AuditSessionEnded, SessionID: "b", StaffID: 2, Reason: "customer"}))
+		check(t, s.SetAuditCount(ctx, burst, 5214))
+		rows, err := s.ListAudit(ctx, store.AuditQuery{Limit: 10})
+		if err != nil || len(rows) != 4 {
 			t.Fatalf("rows %v %v", rows, err)
 		}
-		if rows[0].Kind != store.AuditSessionEnded || rows[0].DurationMS != 1234 || rows[0].Device != "phone" {
-			t.Fatalf("newest row %+v", rows[0])
+		if rows[0].SessionID != "b" || rows[1].Count != 5214 || rows[3].Count != 1 {
+			t.Fatalf("rows %+v", rows)
+		}
+		for name, tc := range map[string]struct {
+			q    store.AuditQuery
+			want []string // session ids, or kinds for rows without one
+		}{
+			"staff":  {store.AuditQuery{StaffID: 1}, []string{"a", "a"}},
+			"kind":   {store.AuditQuery{Kind: store.AuditSessionEnded}, []string{"b", "a"}},
+			"reason": {store.AuditQuery{Kind: store.AuditSessionEnded, Reason: "staff"}, []string{"a"}},
+			"dates":  {store.AuditQuery{From: base.Add(time.Hour), To: base.Add(3 * time.Hour)}, []string{store.AuditJoinFailed, "a"}},
+			"paging": {store.AuditQuery{BeforeID: rows[1].ID, Limit: 1}, []string{"a"}},
+		} {
+			got, err := s.ListAudit(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range got {
+				if r.SessionID != "" {
+					ids = append(ids, r.SessionID)
+				} else {
+					ids = append(ids, r.Kind)
+				}
+			}
+			if strings.Join(ids, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("%s: %v, want %v", name, ids, tc.want)
+			}
+		}
+		if n, err := s.DeleteAuditBefore(ctx, base.Add(90*time.Minute)); err != nil || n != 2 {
+			t.Fatalf("retention deleted %d, %v", n, err)
+		}
+		if rows, _ := s.ListAudit(ctx, store.AuditQuery{}); len(rows) != 2 {
+			t.Fatalf("%d rows after retention", len(rows))
+		}
+	})
+	t.Run("accounts can be listed, changed and their logins revoked", func(t *testing.T) {
+		s := open(t)
+		a := must[store.Staff](t)(s.CreateStaff(ctx, store.Staff{Username: "sato", DisplayName: "佐藤", PasswordHash: "h"}))
+		must[store.Staff](t)(s.CreateStaff(ctx, store.Staff{Username: "abe", DisplayName: "阿部", PasswordHash: "h"}))
+		list, err := s.ListStaff(ctx)
+		if err != nil || len(list) != 2 || list[0].Username != "abe" {
+			t.Fatalf("list %+v %v", list, err)
+		}
+		a.Username, a.DisplayName, a.PasswordHash, a.Disabled = "sato2", "佐藤 花子", "h2", true
+		check(t, s.UpdateStaff(ctx, a))
+		if got, _ := s.StaffByID(ctx, a.ID); got.Username != "sato2" || got.DisplayName != "佐藤 花子" || got.PasswordHash != "h2" || !got.Disabled {
+			t.Fatalf("after update %+v", got)
+		}
+		a.Username = "abe"
+		if err := s.UpdateStaff(ctx, a); !errors.Is(err, apperr.ErrConflict) {
+			t.Fatalf("rename onto a taken username: %v", err)
+		}
+		if err := s.UpdateStaff(ctx, store.Staff{ID: 999, Username: "x"}); !errors.Is(err, apperr.ErrNotFound) {
+			t.Fatalf("update of a missing account: %v", err)
+		}
+		now := time.Now()
+		for _, h := range []string{"one", "two", "kept"} {
+			check(t, s.CreateLogin(ctx, store.Login{TokenHash: h, StaffID: a.ID, CSRF: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+		}
+		gone, err := s.DeleteLoginsOf(ctx, a.ID, "kept")
+		slices.Sort(gone)
+		if err != nil || strings.Join(gone, ",") != "one,two" {
+			t.Fatalf("revoked %v %v", gone, err)
+		}
+		if _, err := s.LoginByTokenHash(ctx, "kept"); err != nil {
+			t.Fatalf("the kept login went: %v", err)
 		}
 	})
 }
