@@ -1,8 +1,8 @@
 // Command tomoni runs the Tomoni co-browsing server and its demo bank.
 //
 //	tomoni [flags]                       serve (see -h)
-//	tomoni user add NAME [-display D] [-admin]  create a staff account; reads the
-//	                                     password from stdin or generates one
+//	tomoni user list|add|rename|disable|enable|passwd …  manage staff accounts
+//	                                     (tomoni user for the details)
 package main
 
 import (
@@ -17,7 +17,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -35,8 +37,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) >= 2 && args[0] == "user" && args[1] == "add" {
-		return userAdd(ctx, args[2:], getenv, stdin, stdout)
+	if len(args) >= 1 && args[0] == "user" {
+		return user(ctx, args[1:], getenv, stdin, stdout)
 	}
 	cfg, err := config.Load(args, getenv)
 	if err != nil {
@@ -72,16 +74,32 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+const userUsage = `usage:
+  tomoni user list
+  tomoni user add NAME [-display NAME] [-admin]   (password from stdin, or generated)
+  tomoni user rename NAME [-to NEWNAME] [-display NAME]
+  tomoni user disable NAME                       (ends its logins at once)
+  tomoni user enable NAME
+  tomoni user passwd NAME                        (password from stdin, or generated; ends its logins)
+every command also takes -data DIR`
+
+// user manages staff accounts in the data directory. A running server
+// closes the consoles of logins revoked here within a few seconds.
+func user(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(userUsage)
+	}
+	cmd, args := args[0], args[1:]
 	cfg := config.Default()
 	if err := cfg.ApplyEnv(getenv); err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("tomoni user add", flag.ContinueOnError)
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
-	display := fs.String("display", "", "name shown to customers (defaults to the username)")
-	admin := fs.Bool("admin", false, "may read the audit")
+	fs := flag.NewFlagSet("tomoni user "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
+	display := fs.String("display", "", "name shown to customers")
+	admin := fs.Bool("admin", false, "may read the audit and manage accounts (add)")
+	to := fs.String("to", "", "new username (rename)")
 	// The name may come before or after the flags.
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -92,33 +110,87 @@ func userAdd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if name == "" && fs.NArg() == 1 {
 		name = fs.Arg(0)
-	} else if name == "" || fs.NArg() != 0 {
-		return errors.New("usage: tomoni user add NAME [-display NAME] [-admin] [-data DIR] < password")
-	}
-	pw, err := readPassword(stdin)
-	if err != nil {
-		return err
-	}
-	generated := pw == ""
-	if generated {
-		if pw, err = auth.NewPassword(); err != nil {
-			return err
-		}
+	} else if fs.NArg() != 0 || (name == "" && cmd != "list") || (name != "" && cmd == "list") {
+		return errors.New(userUsage)
 	}
 	st, err := app.OpenStore(ctx, cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	a := app.New(cfg, slog.New(slog.DiscardHandler), stdout)
-	a.Store = st
-	if _, err := a.AddStaff(ctx, name, *display, pw, *admin); err != nil {
+	svc := &accounts.Service{Store: st, Hash: auth.DefaultParams()}
+	if cmd == "list" {
+		list, err := svc.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLE\tSTATUS")
+		for _, a := range list {
+			role, status := "staff", "active"
+			if a.Admin {
+				role = "admin"
+			}
+			if a.Disabled {
+				status = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Username, a.DisplayName, role, status)
+		}
+		return tw.Flush()
+	}
+	if cmd == "add" {
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		_, generated, err := svc.Add(ctx, name, *display, pw, *admin)
+		if err != nil {
+			return err
+		}
+		if generated != "" {
+			fmt.Fprintf(stdout, "Created staff account %s with password: %s\n", name, generated)
+		} else {
+			fmt.Fprintf(stdout, "Created staff account %s.\n", name)
+		}
+		return nil
+	}
+	acct, err := svc.Get(ctx, name)
+	if err != nil {
 		return err
 	}
-	if generated {
-		fmt.Fprintf(stdout, "Created staff account %s with password: %s\n", name, pw)
-	} else {
-		fmt.Fprintf(stdout, "Created staff account %s.\n", name)
+	switch cmd {
+	case "rename":
+		if *to == "" && *display == "" {
+			return errors.New("rename needs -to NEWNAME, -display NAME or both")
+		}
+		a, err := svc.Rename(ctx, acct.ID, *to, *display)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Account %s is now %s (shown to customers as %s).\n", name, a.Username, a.DisplayName)
+	case "disable", "enable":
+		revoked := []string(nil)
+		if _, revoked, err = svc.SetDisabled(ctx, acct.ID, cmd == "disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Account %s %sd; %d login(s) ended.\n", name, cmd, len(revoked))
+	case "passwd":
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		generated, revoked, err := svc.SetPassword(ctx, acct.ID, pw, "")
+		if err != nil {
+			return err
+		}
+		if generated != "" {
+			fmt.Fprintf(stdout, "New password for %s: %s\n", name, generated)
+		} else {
+			fmt.Fprintf(stdout, "Password of %s changed.\n", name)
+		}
+		fmt.Fprintf(stdout, "%d login(s) ended.\n", len(revoked))
+	default:
+		return errors.New(userUsage)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
 func TestUserAdd(t *testing.T) {
@@ -34,13 +35,81 @@ func TestUserAdd(t *testing.T) {
 	}
 	// The same name twice is refused with a clear error.
 	err = run(context.Background(), []string{"user", "add", "yamada", "-data", dir}, env, strings.NewReader("another-password-2\n"), &out, &out)
-	if err == nil || !strings.Contains(err.Error(), "already exists") {
+	if err == nil || !strings.Contains(err.Error(), "already in use") {
 		t.Fatalf("duplicate user: %v", err)
 	}
 	// A short password is refused.
 	err = run(context.Background(), []string{"user", "add", "sato", "-data", dir}, env, strings.NewReader("short\n"), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "at least 10") {
 		t.Fatalf("short password: %v", err)
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	env := func(string) string { return "" }
+	user := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append(append([]string{"user"}, args...), "-data", dir), env, strings.NewReader(stdin), &out, &out)
+		return out.String(), err
+	}
+	mustUser := func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := user(stdin, args...)
+		if err != nil {
+			t.Fatalf("user %v: %v (%s)", args, err, out)
+		}
+		return out
+	}
+	mustUser("boss-password-1\n", "add", "boss", "-display", "上司", "-admin")
+	mustUser("yamada-password\n", "add", "yamada", "-display", "山田")
+	st, err := app.OpenStore(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	y, _ := st.StaffByUsername(ctx, "yamada")
+	now := time.Now()
+	for _, h := range []string{"login-1", "login-2"} {
+		if err := st.CreateLogin(ctx, store.Login{TokenHash: h, StaffID: y.ID, CSRF: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := mustUser("", "rename", "yamada", "-to", "yamada.t", "-display", "山田 太郎"); !strings.Contains(out, "山田 太郎") {
+		t.Fatalf("rename said %q", out)
+	}
+	if out := mustUser("", "disable", "yamada.t"); !strings.Contains(out, "2 login(s) ended") {
+		t.Fatalf("disable said %q", out)
+	}
+	if _, err := st.LoginByTokenHash(ctx, "login-1"); err == nil {
+		t.Fatal("a disabled account's login survived")
+	}
+	out := mustUser("", "list")
+	for _, want := range []string{"boss", "上司", "admin", "yamada.t", "山田 太郎", "disabled"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	mustUser("", "enable", "yamada.t")
+	if out := mustUser("", "passwd", "yamada.t"); !strings.Contains(out, "New password for yamada.t: ") {
+		t.Fatalf("passwd said %q", out)
+	}
+	mustUser("brand-new-password\n", "passwd", "yamada.t")
+	if a, _ := st.StaffByUsername(ctx, "yamada.t"); a.Disabled {
+		t.Fatal("still disabled after enable")
+	} else if ok, _ := auth.VerifyPassword("brand-new-password", a.PasswordHash); !ok {
+		t.Fatal("the password from stdin was not set")
+	}
+	// The last administrator who can log in stays; unknown names are named.
+	if _, err := user("", "disable", "boss"); err == nil || !strings.Contains(err.Error(), "last administrator") {
+		t.Fatalf("disabling the last admin: %v", err)
+	}
+	if _, err := user("", "disable", "nobody"); err == nil || !strings.Contains(err.Error(), "nobody") {
+		t.Fatalf("unknown account: %v", err)
+	}
+	if _, err := user("", "rename", "boss", "-display", "bad\u202ename"); err == nil {
+		t.Fatal("a display name with a bidi control was accepted")
 	}
 }
 

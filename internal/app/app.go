@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
+	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
@@ -208,6 +208,7 @@ func (a *App) Open(ctx context.Context) error {
 	a.wg.Go(func() { a.Sessions.Run(runCtx, time.Second) })
 	a.wg.Go(func() { a.housekeeping(runCtx) })
 	a.wg.Go(func() { a.Audit.Run(runCtx, 5*time.Second) })
+	a.wg.Go(func() { a.closeRevokedLogins(runCtx, 5*time.Second) })
 	return nil
 }
 
@@ -245,6 +246,21 @@ func (a *App) housekeeping(ctx context.Context) {
 				a.Log.Warn("delete expired logins", "err", err)
 			}
 			a.enforceRetention(ctx)
+		}
+	}
+}
+
+// closeRevokedLogins closes, within interval, the consoles of logins that
+// were revoked outside this process (tomoni user disable|passwd).
+func (a *App) closeRevokedLogins(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.server.CloseRevokedLogins(ctx)
 		}
 	}
 }
@@ -328,7 +344,8 @@ func (a *App) close() error {
 }
 
 // bootstrapAdmin creates the first staff account on an empty database and
-// prints its password once.
+// prints its password once. Customers confirm the name staff show, so the
+// account carries --admin-name (or 管理者, with a hint how to change it).
 func (a *App) bootstrapAdmin(ctx context.Context) error {
 	n, err := a.Store.CountStaff(ctx)
 	if err != nil {
@@ -337,36 +354,32 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 	if n > 0 {
 		return nil
 	}
-	pw, err := auth.NewPassword()
+	name := a.Config.AdminName
+	if name == "" {
+		name = "管理者"
+	}
+	_, pw, err := a.Accounts().Add(ctx, "admin", name, "", true)
 	if err != nil {
-		return err
+		return fmt.Errorf("first administrator: %w", err)
 	}
-	if _, err := a.AddStaff(ctx, "admin", "管理者", pw, true); err != nil {
-		return err
+	fmt.Fprintf(a.Out, "Created the first staff account (shown only this once):\n  username: admin\n  password: %s\n  name shown to customers: %s\n", pw, name)
+	if a.Config.AdminName == "" {
+		fmt.Fprintf(a.Out, "  (set the name with --admin-name on first start, or later: tomoni user rename admin -display 山田太郎)\n")
 	}
-	fmt.Fprintf(a.Out, "Created the first staff account (shown only this once):\n  username: admin\n  password: %s\n", pw)
 	return nil
 }
 
-// AddStaff creates a staff account; admins may also read the audit.
+// Accounts manages staff accounts in this node's store.
+func (a *App) Accounts() *accounts.Service {
+	return &accounts.Service{Store: a.Store, Hash: a.HashParams}
+}
+
+// AddStaff creates a staff account with a chosen password.
 func (a *App) AddStaff(ctx context.Context, username, displayName, password string, admin bool) (store.Staff, error) {
-	if username == "" || len(username) > 64 {
-		return store.Staff{}, errors.New("username must be 1 to 64 characters")
+	if password == "" {
+		return store.Staff{}, accounts.ErrPassword
 	}
-	if len(password) < 10 {
-		return store.Staff{}, errors.New("password must be at least 10 characters")
-	}
-	if displayName == "" {
-		displayName = username
-	}
-	h, err := auth.HashPassword(password, a.HashParams)
-	if err != nil {
-		return store.Staff{}, err
-	}
-	st, err := a.Store.CreateStaff(ctx, store.Staff{Username: username, DisplayName: displayName, PasswordHash: h, Admin: admin})
-	if errors.Is(err, apperr.ErrConflict) {
-		return st, fmt.Errorf("staff %q already exists", username)
-	}
+	st, _, err := a.Accounts().Add(ctx, username, displayName, password, admin)
 	return st, err
 }
 

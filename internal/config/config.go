@@ -18,6 +18,9 @@ import (
 // Config is everything an operator can set.
 type Config struct {
 	Addr string // Tomoni server listen address
+	// AdminName is the display name of the administrator created on first
+	// start (customers confirm the name of the staff they share with).
+	AdminName string
 	// AuditRetentionDays is how long audit rows are kept.
 	AuditRetentionDays int
 	// MetricsAddr serves /metrics (and /healthz) for operators, apart from
@@ -264,6 +267,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DemoAddr, "demo-addr", c.DemoAddr, "demo bank listen address; empty disables the demo (TOMONI_DEMO_ADDR)")
 	fs.StringVar(&c.DemoIBAddr, "demo-ib-addr", c.DemoIBAddr, "demo internet banking listen address; empty disables it (TOMONI_DEMO_IB_ADDR)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory for the embedded database (TOMONI_DATA)")
+	fs.StringVar(&c.AdminName, "admin-name", c.AdminName, "display name of the administrator created on first start; customers see it (TOMONI_ADMIN_NAME)")
 	fs.IntVar(&c.AuditRetentionDays, "audit-retention-days", c.AuditRetentionDays, "days audit rows are kept; older ones are deleted (TOMONI_AUDIT_RETENTION_DAYS)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "listen address of /metrics and /healthz for operators; empty turns it off (TOMONI_METRICS_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
@@ -348,6 +352,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 	str("TOMONI_PUBLIC_URL", &c.PublicURL)
 	str("TOMONI_METRICS_ADDR", &c.MetricsAddr)
 	num("TOMONI_AUDIT_RETENTION_DAYS", &c.AuditRetentionDays)
+	str("TOMONI_ADMIN_NAME", &c.AdminName)
 	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {
 		c.SiteOrigins = splitList(v)
 	}

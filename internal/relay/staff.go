@@ -126,3 +126,16 @@ func (r *Relay) EndLogin(login string) {
 		c.kick(protocol.CloseUnauthorized, "logged out")
 	}
 }
+
+// Logins lists the staff logins with sockets open on this node, so that
+// logins revoked elsewhere (another process, another node) can be found
+// and their sockets closed with EndLogin.
+func (r *Relay) Logins() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.logins))
+	for l := range r.logins {
+		out = append(out, l)
+	}
+	return out
+}

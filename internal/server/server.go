@@ -212,6 +212,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/sessions/{id}/ws", s.staffOnly(s.handleStaffSocket))
 	mux.Handle("GET /api/sessions/{id}/assets/{key}", s.staffOnly(s.handleAsset))
 	mux.Handle("GET /api/audit", s.staffOnly(s.handleAudit))
+	mux.Handle("GET /api/staff", s.adminOnly(s.handleListAccounts))
+	mux.Handle("POST /api/staff", s.adminOnly(s.handleCreateAccount))
+	mux.Handle("POST /api/staff/{id}", s.adminOnly(s.handleUpdateAccount))
+	mux.Handle("POST /api/staff/{id}/password", s.adminOnly(s.handleSetPassword))
 
 	// Customer side (site origins, CORS, customer token).
 	mux.HandleFunc("GET /sdk.js", s.sdkFile("sdk.js"))

@@ -50,6 +50,7 @@ type harness struct {
 	mgr     *session.Manager
 	files   *assets.Service
 	aud     *audit.Log
+	server  *Server
 	staff   store.Staff
 }
 
@@ -120,7 +121,7 @@ func newHarnessAt(t *testing.T, mutate func(*config.Config), now func() time.Tim
 	}
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
-	return &harness{t: t, srv: ts, db: db, mgr: mgr, files: pageFiles, aud: aud, staff: st, metrics: srv.metrics}
+	return &harness{t: t, srv: ts, db: db, mgr: mgr, files: pageFiles, aud: aud, server: srv, staff: st, metrics: srv.metrics}
 }
 
 type reqOpt func(*http.Request)
@@ -1075,5 +1076,163 @@ func TestWebFilesAreCompressed(t *testing.T) {
 			t.Errorf("%s with its ETag: %d, want 304", path, res.StatusCode)
 		}
 		t.Logf("%s: %d bytes, %d gzipped", path, len(plain), len(gz))
+	}
+}
+
+// Administrators manage accounts in the console's API: disabling an
+// account or resetting its password ends its logins and closes its
+// consoles at once; staff who are not administrators cannot.
+func TestAccountsAdministration(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.LoginBurst = 20 })
+	sato, satoCSRF := h.login()
+	if res, _ := h.do("GET", "/api/staff", "", withCookie(sato)); res.StatusCode != 403 {
+		t.Fatalf("a non-admin listed accounts: %d", res.StatusCode)
+	}
+	hash, _ := auth.HashPassword("boss-password-1", fastHash)
+	h.db.CreateStaff(context.Background(), store.Staff{Username: "boss", DisplayName: "上司", PasswordHash: hash, Admin: true})
+	res, m := h.do("POST", "/api/login", `{"username":"boss","password":"boss-password-1"}`, h.self())
+	if res.StatusCode != 200 {
+		t.Fatalf("admin login: %d %v", res.StatusCode, m)
+	}
+	var boss *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == CookieName {
+			boss = c
+		}
+	}
+	bossCSRF := m["csrf"].(string)
+	admin := func(path, body string) (*http.Response, map[string]any) {
+		return h.do("POST", path, body, h.self(), withCookie(boss), withHeader(csrfHeader, bossCSRF))
+	}
+	// Sato has a console open on a session.
+	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hdr := http.Header{}
+	hdr.Set("Origin", h.srv.URL)
+	hdr.Set("Cookie", sato.Name+"="+sato.Value)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprint(h.staff.ID)
+	if res, m := admin("/api/staff/"+id, `{"display_name":"佐藤 花子","disabled":true}`); res.StatusCode != 200 || m["disabled"] != true || m["display_name"] != "佐藤 花子" {
+		t.Fatalf("disable: %d %v", res.StatusCode, m)
+	}
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != protocol.CloseUnauthorized {
+				t.Fatalf("sato's console ended with %v, want close %d", err, protocol.CloseUnauthorized)
+			}
+			break
+		}
+	}
+	if res, _ := h.do("POST", "/api/sessions", "", h.self(), withCookie(sato), withHeader(csrfHeader, satoCSRF)); res.StatusCode != 401 {
+		t.Fatalf("a disabled account's login still works: %d", res.StatusCode)
+	}
+	if res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, h.self()); res.StatusCode != 401 {
+		t.Fatalf("a disabled account logged in: %d", res.StatusCode)
+	}
+	// The last administrator cannot disable themselves.
+	list := func() []map[string]any {
+		req, _ := http.NewRequest("GET", h.url("/api/staff"), nil)
+		req.AddCookie(boss)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out []map[string]any
+		json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}
+	var bossID string
+	for _, a := range list() {
+		if a["username"] == "boss" {
+			bossID = fmt.Sprint(a["id"])
+		}
+		if _, ok := a["password_hash"]; ok {
+			t.Fatal("the account list shows password hashes")
+		}
+	}
+	if res, m := admin("/api/staff/"+bossID, `{"disabled":true}`); res.StatusCode != 409 || m["error"] != "last_admin" {
+		t.Fatalf("disabling the last admin: %d %v", res.StatusCode, m)
+	}
+	// Enabled again with a new, generated password: only that one works.
+	admin("/api/staff/"+id, `{"disabled":false}`)
+	res, m = admin("/api/staff/"+id+"/password", `{}`)
+	pw, _ := m["password"].(string)
+	if res.StatusCode != 200 || len(pw) < 16 {
+		t.Fatalf("password reset: %d %v", res.StatusCode, m)
+	}
+	if res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"right-password"}`, h.self()); res.StatusCode != 401 {
+		t.Fatalf("the old password still works: %d", res.StatusCode)
+	}
+	if res, _ := h.do("POST", "/api/login", `{"username":"sato","password":"`+pw+`"}`, h.self()); res.StatusCode != 200 {
+		t.Fatalf("the new password does not work: %d", res.StatusCode)
+	}
+	// New accounts: a clear error for a bad name, a password shown once.
+	if res, m := admin("/api/staff", `{"username":"new user","display_name":"x"}`); res.StatusCode != 400 || m["error"] != "bad_username" {
+		t.Fatalf("bad username: %d %v", res.StatusCode, m)
+	}
+	if res, m := admin("/api/staff", `{"username":"abe","display_name":"阿部"}`); res.StatusCode != 201 || len(m["password"].(string)) < 16 {
+		t.Fatalf("create: %d %v", res.StatusCode, m)
+	}
+	h.aud.Flush(context.Background())
+	rows, _ := h.db.ListAudit(context.Background(), store.AuditQuery{Kind: store.AuditAccountChanged})
+	if len(rows) != 5 || rows[0].Reason != "created" || rows[0].Username != "boss" {
+		t.Fatalf("account changes audited: %+v", rows)
+	}
+}
+
+// A login revoked outside this process (tomoni user disable, another node)
+// loses its consoles at the next check.
+func TestRevokedElsewhereClosesTheConsole(t *testing.T) {
+	h := newHarness(t, nil)
+	c, _ := h.login()
+	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hdr := http.Header{}
+	hdr.Set("Origin", h.srv.URL)
+	hdr.Set("Cookie", c.Name+"="+c.Value)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.server.CloseRevokedLogins(ctx) // nothing revoked: the console stays
+	quiet, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, _, err = ws.Read(quiet)
+	stop()
+	if code := websocket.CloseStatus(err); code != -1 {
+		t.Fatalf("a valid login's console was closed (%d)", code)
+	}
+	ws, _, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db.DeleteLoginsOf(ctx, h.staff.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	h.server.CloseRevokedLogins(ctx)
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != protocol.CloseUnauthorized {
+				t.Fatalf("console ended with %v, want close %d", err, protocol.CloseUnauthorized)
+			}
+			return
+		}
 	}
 }

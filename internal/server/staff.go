@@ -87,7 +87,7 @@ func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
 			return
 		}
 		st, err := s.opt.Store.StaffByID(r.Context(), login.StaffID)
-		if err != nil {
+		if err != nil || st.Disabled {
 			s.writeError(w, r, apperr.ErrUnauthorized)
 			return
 		}
@@ -161,7 +161,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		fail("busy", apperr.New(http.StatusServiceUnavailable, "busy", "too many logins at the moment; please try again"))
 		return
 	}
-	if !known || verr != nil || !ok {
+	// A disabled account gets the same answer as a wrong password: the
+	// answer must not tell a guesser which accounts exist.
+	if !known || verr != nil || !ok || st.Disabled {
 		fail("bad_credentials", apperr.New(http.StatusUnauthorized, "bad_credentials", "wrong username or password"))
 		return
 	}

@@ -36,8 +36,9 @@ const (
 	AuditSessionJoined  = "session_joined"
 	AuditSessionEnded   = "session_ended"
 	AuditJoinFailed     = "join_failed"
-	AuditJoinRefused    = "join_refused"  // capacity
-	AuditJoinDeclined   = "join_declined" // a join request staff turned away, or one turned away by another's admission
+	AuditJoinRefused    = "join_refused"    // capacity
+	AuditAccountChanged = "account_changed" // created, renamed, disabled, enabled, password; Username is who did it
+	AuditJoinDeclined   = "join_declined"   // a join request staff turned away, or one turned away by another's admission
 	AuditCreateRefused  = "create_refused"
 	AuditSessionPaused  = "session_paused"
 	AuditSessionResumed = "session_resumed"
