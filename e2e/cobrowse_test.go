@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -373,5 +374,34 @@ func TestAuditShowsMetadataOnly(t *testing.T) {
 	all := evalAs[string](e, e.staff, `document.querySelector('#audit-table').innerText`)
 	if strings.Contains(all, "1,284,530") || strings.Contains(all, "口座") {
 		t.Error("audit shows page content")
+	}
+	// Filtered to sessions the staff ended: only that row; the CSV link
+	// exports the same selection.
+	e.exec(e.staff, `document.querySelector('#audit-kind').value = 'session_ended'; document.querySelector('#audit-reason').value = 'staff'; document.querySelector('#audit-filters').requestSubmit()`)
+	e.waitJS(e.staff, "the filtered audit", `[...document.querySelectorAll('#audit-rows tr')].length === 1 && document.querySelector('#audit-rows tr').dataset.kind === 'session_ended'`, 3*time.Second)
+	csv := evalAs[string](e, e.staff, `fetch(document.querySelector('#audit-csv').href).then((r) => r.text())`, chromedp.EvalAwaitPromise)
+	if lines := strings.Split(strings.TrimSpace(csv), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "session_ended") || !strings.Contains(lines[1], ",staff,") {
+		t.Errorf("CSV export %q, want the header and the one ended session", csv)
+	}
+
+	// Accounts: add one (its password shown once), rename it, disable it.
+	e.run(e.staff, chromedp.Click(chromedp.CSS("#accounts-button")))
+	e.waitJS(e.staff, "the accounts", `document.querySelector('#accounts-table tr[data-username=sato]')`, 3*time.Second)
+	e.run(e.staff, chromedp.SendKeys(chromedp.CSS("#new-account-username"), "abe"), chromedp.SendKeys(chromedp.CSS("#new-account-display"), "阿部"))
+	e.exec(e.staff, `document.querySelector('#new-account').requestSubmit()`)
+	e.waitJS(e.staff, "the new account's password", `(document.querySelector('#new-account-password code')?.textContent || '').length >= 16 && document.querySelector('#accounts-table tr[data-username=abe]')`, 3*time.Second)
+	row := `document.querySelector('#accounts-table tr[data-username=abe]')`
+	e.exec(e.staff, row+`.querySelector('[data-testid=account-display]').value = '阿部 一郎'; `+row+`.querySelector('[data-testid=account-save]').click()`)
+	e.waitJS(e.staff, "the new name", row+`?.querySelector('[data-testid=account-display]').value === '阿部 一郎'`, 3*time.Second)
+	e.exec(e.staff, row+`.querySelector('[data-testid=account-disable]').click()`)
+	e.waitJS(e.staff, "the account disabled", row+`?.querySelector('[data-testid=account-status]').textContent === '無効'`, 3*time.Second)
+	// With the first-start administrator disabled, the signed-in one is
+	// the last who can log in: the console says why it cannot be disabled.
+	e.exec(e.staff, `document.querySelector('#accounts-table tr[data-username=admin] [data-testid=account-disable]').click()`)
+	e.waitJS(e.staff, "admin disabled", `document.querySelector('#accounts-table tr[data-username=admin] [data-testid=account-status]')?.textContent === '無効'`, 3*time.Second)
+	e.exec(e.staff, `document.querySelector('#accounts-table tr[data-username=sato] [data-testid=account-disable]').click()`)
+	e.waitJS(e.staff, "the refusal", `document.querySelector('#accounts-error').dataset.code === 'last_admin'`, 3*time.Second)
+	if a, err := e.app.Store.StaffByUsername(context.Background(), "abe"); err != nil || !a.Disabled || a.DisplayName != "阿部 一郎" {
+		t.Fatalf("stored account %+v %v", a, err)
 	}
 }

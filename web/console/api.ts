@@ -2,8 +2,14 @@
 // token the server issued at login.
 export interface Me { id: number; username: string; display_name: string; admin: boolean; csrf: string }
 export interface AuditRow {
-  at: string; kind: string; staff_id?: number; username?: string; session_id?: string;
-  reason?: string; device?: string; duration_ms?: number;
+  id: number; at: string; kind: string; staff_id?: number; staff?: string; username?: string; session_id?: string;
+  reason?: string; device?: string; duration_ms?: number; count: number;
+}
+export interface AuditPage { rows: AuditRow[]; next_before: number }
+/** Filters of the audit view; empty fields do not filter. */
+export interface AuditFilter { staff?: string; kind?: string; reason?: string; from?: string; to?: string }
+export interface Account {
+  id: number; username: string; display_name: string; admin: boolean; disabled: boolean; created_at: string; password?: string;
 }
 /** A customer's request to join a waiting session, until staff decide. */
 export interface JoinRequest { id: string; check: string; device: string; browser: string; at: string }
@@ -46,8 +52,20 @@ export class API {
   logout(): Promise<void> { return this.call('POST', '/api/logout'); }
   sessions(): Promise<SessionInfo[]> { return this.call('GET', '/api/sessions'); }
   create(): Promise<SessionInfo> { return this.call('POST', '/api/sessions'); }
-  audit(): Promise<AuditRow[]> { return this.call('GET', '/api/audit'); }
+  audit(f: AuditFilter, before = 0): Promise<AuditPage> { return this.call('GET', `/api/audit?${auditParams(f, before)}`); }
+  auditCSVURL(f: AuditFilter): string { return `/api/audit?${auditParams(f, 0)}&format=csv`; }
+  accounts(): Promise<Account[]> { return this.call('GET', '/api/staff'); }
+  addAccount(username: string, display_name: string, admin: boolean): Promise<Account> { return this.call('POST', '/api/staff', { username, display_name, admin }); }
+  updateAccount(id: number, change: { username?: string; display_name?: string; disabled?: boolean }): Promise<Account> { return this.call('POST', `/api/staff/${id}`, change); }
+  resetPassword(id: number): Promise<{ password: string }> { return this.call('POST', `/api/staff/${id}/password`, {}); }
   admit(id: string, rid: string): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(rid)}/admit`); }
   decline(id: string, rid: string): Promise<void> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(rid)}/decline`); }
   end(id: string, reason: 'staff' | 'staff_cut'): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/end`, { reason }); }
+}
+
+function auditParams(f: AuditFilter, before: number): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(f)) if (v) p.set(k, v);
+  if (before) p.set('before', String(before));
+  return p.toString();
 }

@@ -4,6 +4,7 @@ import './style.css';
 import { API, APIError, JoinRequest, Me, SessionInfo } from './api';
 import { Lang, texts, Texts } from './i18n';
 import { LiveView, ViewInfo } from './view';
+import { AdminViews } from './admin';
 import { backoff, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
 
 const api = new API();
@@ -15,6 +16,7 @@ let current: Current | null = null;
 let listTimer: ReturnType<typeof setInterval> | undefined;
 
 const app = document.getElementById('app') as HTMLElement;
+const admin = new AdminViews(api, h, () => t, () => (lang === 'ja' ? 'ja-JP' : 'en-GB'));
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -111,9 +113,12 @@ function renderDashboard(): void {
   const list = h('ul', { class: 'sessions', id: 'session-list' });
   const side = h('aside', {}, newBtn, err, h('h2', {}, t.sessions), list);
   if (me?.admin) {
+    const panelOf = () => document.getElementById('panel');
     const auditBtn = h('button', { class: 'link audit', id: 'audit-button' }, t.audit);
-    auditBtn.onclick = () => void showAudit();
-    side.append(auditBtn);
+    auditBtn.onclick = () => { const p = panelOf(); if (p) void admin.audit(p); };
+    const accountsBtn = h('button', { class: 'link audit', id: 'accounts-button' }, t.accounts);
+    accountsBtn.onclick = () => { const p = panelOf(); if (p) void admin.accounts(p); };
+    side.append(auditBtn, accountsBtn);
   }
   const panel = h('section', { class: 'panel', id: 'panel' });
   app.replaceChildren(header(), h('main', { class: 'dash' }, side, panel));
@@ -159,31 +164,6 @@ function renderList(): void {
 
 function formatCode(c: string): string {
   return `${c.slice(0, 3)} ${c.slice(3)}`;
-}
-
-/** The audit for administrators: metadata only, never screen content. */
-async function showAudit(): Promise<void> {
-  const panel = document.getElementById('panel');
-  if (!panel) return;
-  let rows;
-  try { rows = await api.audit(); } catch { panel.replaceChildren(h('div', { class: 'error' }, t.error)); return; }
-  const locale = lang === 'ja' ? 'ja-JP' : 'en-GB';
-  const table = h('table', { class: 'audit', id: 'audit-table' },
-    h('thead', {}, h('tr', {}, ...t.auditCols.map((c) => h('th', {}, c)))),
-    h('tbody', {}, ...rows.map((r) => h('tr', { 'data-kind': r.kind },
-      h('td', {}, new Date(r.at).toLocaleString(locale)),
-      h('td', {}, t.auditKinds[r.kind] || r.kind),
-      h('td', {}, r.username || (r.staff_id ? `#${r.staff_id}` : '')),
-      h('td', { class: 'mono' }, r.session_id || ''),
-      h('td', {}, (r.kind === 'session_ended' ? t.reasons[r.reason || ''] : '') || r.reason || ''),
-      h('td', {}, r.device ? t.devices[r.device] || r.device : ''),
-      h('td', {}, r.duration_ms ? formatDuration(r.duration_ms) : '')))));
-  panel.replaceChildren(h('div', { class: 'audit-view' }, h('h2', {}, t.audit), h('p', { class: 'hint' }, t.auditNote), table));
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function openSession(s: SessionInfo): void {
