@@ -79,3 +79,15 @@ func TestNewPasswordIsUniform(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyDefault is the cost of one login's hash with the product's
+// parameters; docs/security.md sizes the login concurrency from it.
+func BenchmarkVerifyDefault(b *testing.B) {
+	h, err := HashPassword("a-staff-password", DefaultParams())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		VerifyPassword("a-wrong-password", h)
+	}
+}
