@@ -77,7 +77,12 @@ type pending struct {
 	outcome  string // RequestPending until decided
 	lastSeen time.Time
 	decided  time.Time
+	waiters  int // polls held open now
 }
+
+// maxWaiters bounds the polls one request may hold open: a page needs one,
+// and a token must not buy an unbounded number of parked connections.
+const maxWaiters = 2
 
 // Status is what a request's poll answers.
 type Status struct {
@@ -289,6 +294,16 @@ func (m *Manager) WaitRequest(ctx context.Context, tok string, wait time.Duratio
 	h := hashToken(tok)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	held := false
+	defer func() {
+		if held {
+			m.mu.Lock()
+			if p, ok := m.pending[h]; ok {
+				p.waiters--
+			}
+			m.mu.Unlock()
+		}
+	}()
 	for {
 		m.mu.Lock()
 		p, ok := m.pending[h]
@@ -310,6 +325,14 @@ func (m *Manager) WaitRequest(ctx context.Context, tok string, wait time.Duratio
 			}
 		}
 		wake := m.wake
+		if st.Outcome == RequestPending && !held {
+			if p.waiters >= maxWaiters {
+				m.mu.Unlock()
+				return st, nil // answered at once: this poll holds nothing open
+			}
+			p.waiters++
+			held = true
+		}
 		m.mu.Unlock()
 		if st.Outcome != RequestPending {
 			return st, nil

@@ -135,3 +135,47 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A request's token holds at most two polls open; more are answered at once.
+func TestPollsPerRequestAreBounded(t *testing.T) {
+	m, _, _ := newTestManager(t, Config{})
+	s, _ := m.Create(1, "佐藤")
+	tk, _ := m.RequestJoin(s.Code, JoinInfo{Client: "a"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{}, 2)
+	for range 2 {
+		go func() {
+			started <- struct{}{}
+			m.WaitRequest(ctx, tk.Token, time.Minute)
+		}()
+	}
+	<-started
+	<-started
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m.mu.Lock()
+		n := 0
+		for _, p := range m.pending {
+			n = p.waiters
+		}
+		m.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d polls held, want 2", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan Status)
+	go func() { st, _ := m.WaitRequest(ctx, tk.Token, time.Minute); done <- st }()
+	select {
+	case st := <-done:
+		if st.Outcome != RequestPending || st.Check != tk.Check {
+			t.Fatalf("third poll: %+v", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a third poll was held open")
+	}
+}

@@ -253,6 +253,7 @@ class Tomoni implements TomoniAPI {
     for (;;) {
       if (cancelled || this.pendingToken !== token) throw new JoinFailure('cancelled');
       let res: Record<string, unknown>;
+      const asked = Date.now();
       try {
         res = await this.post('/api/join/wait', { token });
         failures = 0;
@@ -267,6 +268,9 @@ class Tomoni implements TomoniAPI {
       switch (res.status) {
         case 'pending':
           if (typeof res.check === 'string' && res.check !== check) { check = res.check; show(check); }
+          // The server holds a poll open until something changes; one that
+          // came back at once (too many polls on this request) waits a little.
+          if (Date.now() - asked < 1000) await new Promise((r) => setTimeout(r, 1000));
           break;
         case 'admitted':
           if (typeof res.session !== 'string') throw new JoinFailure('network');
