@@ -23,49 +23,72 @@ type privacyCase struct {
 }
 
 var privacyCases = []privacyCase{
-	{"typed-c01-kawa", false},       // text input, typed
-	{"typed-c02-pw", true},          // password, typed
-	{"preset-c03", false},           // value attribute in the HTML
-	{"hidden-c04", true},            // input type=hidden (rrweb never masks it)
-	{"mail-c05@example.jp", false},  // email, typed
-	{"0312345606", false},           // tel, typed
-	{"7070707", false},              // number, typed
-	{"search-c08", false},           // search box not on the allow-list
-	{"textarea-c09", false},         // textarea, typed
-	{"initial-c10", false},          // textarea content in the HTML
-	{"option-text-c11", false},      // selected option's text
-	{"option-value-c12", false},     // selected option's value
-	{"list-a-c13", false},           // option list of a masked select
-	{"editable-c14", false},         // contenteditable, typed
-	{"initial-editable-c15", false}, // contenteditable content
-	{"mask-text-c16", true},         // data-tomoni-mask text
-	{"block-text-c17", true},        // data-tomoni-block content
-	{"placeholder-c18", false},      // placeholder on a masked field
-	{"title-c19", true},             // title on a masked element
-	{"aria-label-c20", false},       // aria-label on a masked field
-	{"valuetext-c21", true},         // aria-valuetext on a masked element
-	{"alt-c22", true},               // alt inside a blocked element
-	{"data-attr-c23", false},        // data-* on a masked field
-	{"script-c24", false},           // value set by script
-	{"script-hidden-c25", true},     // hidden value set by script
-	{"autofill-c26", true},          // card number filled by autofill
-	{"before-c27", true},            // password typed before "show password"
-	{"after-c27", true},             // ... and after it turned the field into type=text
-	{"later-mask-c28", true},        // text added later inside a masked element
-	{"later-block-c29", true},       // text added later inside a blocked element
-	{"shadow-c30", true},            // shadow DOM under a masked host
-	{"shadow-input-c31", false},     // input inside a shadow root, typed
-	{"ignored-c32", false},          // rr-ignore field, seen again in a later full snapshot
-	{"query-c33", true},             // personal data in the page URL's query
-	{"acct-c34", false},             // policy mask selector
-	{"panel-c35", false},            // policy block selector
-	{"otp-c36", true},               // autocomplete=one-time-code, typed
-	{"unmask-pw-c37", true},         // password on the unmask allow-list
-	{"frag-c38", true},              // personal data in the URL fragment
-	{"link-c39", true},              // personal data in a link's query
-	{"later-option-c40", false},     // option added later to a masked select
-	{"pw-aria-c41", true},           // aria-label on a password field
-	{"changed-c42", false},          // contenteditable text changed by script
+	{"typed-c01-kawa", false},        // text input, typed
+	{"typed-c02-pw", true},           // password, typed
+	{"preset-c03", false},            // value attribute in the HTML
+	{"hidden-c04", true},             // input type=hidden (rrweb never masks it)
+	{"mail-c05@example.jp", false},   // email, typed
+	{"0312345606", false},            // tel, typed
+	{"7070707", false},               // number, typed
+	{"search-c08", false},            // search box not on the allow-list
+	{"textarea-c09", false},          // textarea, typed
+	{"initial-c10", false},           // textarea content in the HTML
+	{"option-text-c11", false},       // selected option's text
+	{"option-value-c12", false},      // selected option's value
+	{"list-a-c13", false},            // option list of a masked select
+	{"editable-c14", false},          // contenteditable, typed
+	{"initial-editable-c15", false},  // contenteditable content
+	{"mask-text-c16", true},          // data-tomoni-mask text
+	{"block-text-c17", true},         // data-tomoni-block content
+	{"placeholder-c18", false},       // placeholder on a masked field
+	{"title-c19", true},              // title on a masked element
+	{"aria-label-c20", false},        // aria-label on a masked field
+	{"valuetext-c21", true},          // aria-valuetext on a masked element
+	{"alt-c22", true},                // alt inside a blocked element
+	{"data-attr-c23", false},         // data-* on a masked field
+	{"script-c24", false},            // value set by script
+	{"script-hidden-c25", true},      // hidden value set by script
+	{"autofill-c26", true},           // card number filled by autofill
+	{"before-c27", true},             // password typed before "show password"
+	{"after-c27", true},              // ... and after it turned the field into type=text
+	{"later-mask-c28", true},         // text added later inside a masked element
+	{"later-block-c29", true},        // text added later inside a blocked element
+	{"shadow-c30", true},             // shadow DOM under a masked host
+	{"shadow-input-c31", false},      // input inside a shadow root, typed
+	{"ignored-c32", false},           // rr-ignore field, seen again in a later full snapshot
+	{"query-c33", true},              // personal data in the page URL's query
+	{"acct-c34", false},              // policy mask selector
+	{"panel-c35", false},             // policy block selector
+	{"otp-c36", true},                // autocomplete=one-time-code, typed
+	{"unmask-pw-c37", true},          // password on the unmask allow-list
+	{"frag-c38", true},               // personal data in the URL fragment
+	{"link-c39", true},               // personal data in a link's query
+	{"later-option-c40", false},      // option added later to a masked select
+	{"pw-aria-c41", true},            // aria-label on a password field
+	{"changed-c42", false},           // contenteditable text changed by script
+	{"srcdoc-pw-c43", true},          // password value inside an iframe's srcdoc
+	{"srcdoc-text-c44", true},        // text value inside an iframe's srcdoc
+	{"output-c45", true},             // <output> text
+	{"datalist-c46", true},           // <datalist> option
+	{"2001-04-07", true},             // date field's value
+	{"title-field-c48", true},        // title on a text field
+	{"aria-desc-c49", true},          // aria-description on a field
+	{"opt-data-c50", true},           // data-* on an option
+	{"ta-placeholder-c51", true},     // placeholder on a textarea
+	{"nested-edit-c52", true},        // markup inside contenteditable
+	{"added-later-c53", true},        // field added later with a value
+	{"script-ta-c54", true},          // textarea value set by script
+	{"select-script-c55", true},      // option chosen by script
+	{"url-c56.example", true},        // url field's value
+	{"output-later-c57", true},       // output value set by script
+	{"datalist-later-c58", true},     // datalist option added later
+	{"srcdoc-later-c59", true},       // srcdoc set later by script
+	{"srcdoc-later-input-c59", true}, // ... with a field in it
+	{"opt-label-c60", true},          // label attribute of an option
+	{"range-c61", true},              // aria-valuetext on a range
+	{"1999-12", true},                // month field's value
+	{"dataurl-c63", true},            // markup in a data: URL frame
+	{"keyword-c64", true},            // search box not on the allow-list, typed
 }
 
 const testPolicy = `{
@@ -118,6 +141,7 @@ func privacyRun(t *testing.T, sdkMasking bool) *env {
 	typeInto("#c32", "ignored-c32")
 	typeInto("#c36", "otp-c36")
 	typeInto("#c37", "unmask-pw-c37")
+	typeInto("#c64", "keyword-c64")
 	typeInto("#p1", "visible-query-p1")
 	e.exec(e.customer, `runCases()`)
 	e.waitStaffSees("all-cases-done", 3*time.Second)
@@ -149,8 +173,11 @@ func (e *env) assertHidden(t *testing.T, cases []privacyCase, alsoCustomerSent b
 			t.Errorf("staff view DOM contains %q", c.secret)
 		}
 		if alsoCustomerSent {
-			if _, found := containsAny(custSent, c.secret); found {
-				t.Errorf("customer browser sent %q", c.secret)
+			for _, f := range custSent {
+				if i := strings.Index(f, c.secret); i >= 0 {
+					t.Errorf("customer browser sent %q: …%s…", c.secret, f[max(0, i-200):min(len(f), i+100)])
+					break
+				}
 			}
 		}
 	}
@@ -160,7 +187,7 @@ func (e *env) assertHidden(t *testing.T, cases []privacyCase, alsoCustomerSent b
 // frame the customer sends, none the staff receives, and not in the staff
 // view; and the server filter finds nothing left to scrub.
 func TestPrivacyCasesMaskedInTheBrowser(t *testing.T) {
-	if len(privacyCases) < 30 {
+	if len(privacyCases) < 60 {
 		t.Fatalf("only %d privacy cases", len(privacyCases))
 	}
 	e := privacyRun(t, true)
@@ -172,20 +199,18 @@ func TestPrivacyCasesMaskedInTheBrowser(t *testing.T) {
 }
 
 // With the SDK's masking switched off (a test-only switch), the server
-// filter alone keeps every case it can recognise from reaching staff.
+// filter alone keeps every case from reaching staff: it masks every form
+// field by default, as the SDK does.
 func TestPrivacyCasesCaughtByServerAlone(t *testing.T) {
 	e := privacyRun(t, false)
-	var recognisable []privacyCase
-	for _, c := range privacyCases {
-		if c.server {
-			recognisable = append(recognisable, c)
+	e.assertHidden(t, privacyCases, false)
+	// The control: the SDK's masking really was off, so the secrets did
+	// leave the customer's browser, and only the server kept them from staff.
+	custSent, _ := e.custWS.snapshot()
+	for _, s := range []string{"typed-c01-kawa", "preset-c03", "output-c45", "keyword-c64"} {
+		if _, found := containsAny(custSent, s); !found {
+			t.Errorf("SDK masking was not off: %q never left the customer's browser", s)
 		}
-	}
-	e.assertHidden(t, recognisable, false)
-	// The control: without SDK masking, an ordinary typed value does reach staff.
-	_, staffGot := e.staffWS.snapshot()
-	if _, found := containsAny(staffGot, "typed-c01-kawa"); !found {
-		t.Error("SDK masking was not off: the unrecognisable case never reached the server")
 	}
 	if n := testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="values"}`); n == 0 {
 		t.Error("server filter counted no scrubbed values")

@@ -29,13 +29,6 @@ var ErrTooLarge = errors.New("page has too many sensitive nodes to filter")
 // ErrMalformed means an event is not in rrweb's shape.
 var ErrMalformed = errors.New("malformed rrweb event")
 
-// sensitiveAutocomplete are autocomplete tokens of fields whose values are
-// never shown, whatever the site's allow-list says.
-var sensitiveAutocomplete = []string{"current-password", "new-password", "one-time-code", "cc-number", "cc-csc", "cc-exp", "cc-exp-month", "cc-exp-year"}
-
-// scrubAttrs carry user data on sensitive elements.
-var scrubAttrs = []string{"value", "placeholder", "title", "aria-label", "aria-valuetext", "aria-description", "alt", "label"}
-
 // Stats counts what one Process call changed or dropped.
 type Stats struct {
 	Values     int // input values and value attributes
@@ -54,21 +47,31 @@ const (
 	fSensitive  uint8 = 1 << iota // its value and user-data attributes are masked
 	fContainer                    // everything inside it is masked
 	fMaskedText                   // a text node inside a container
+	fUnmasked                     // a form field the site's policy unmasks
 )
 
 // Filter is the server's second line of defence for one customer
-// connection. It recognises what it can without CSS — password, hidden and
-// one-time-code style fields, data-tomoni-mask and data-tomoni-block — and
-// scrubs their values and text. It is not safe for concurrent use.
+// connection. Like the SDK, it masks every form field's value by default —
+// inputs of every type but buttons, textareas, selects and their options,
+// contenteditable, output and datalist — with their user-data attributes,
+// everything under data-tomoni-mask/-block and the policy's mask and block
+// selectors it can evaluate, and replaces documents held in attributes
+// (srcdoc) by a blank one. A field stays visible only when the SDK marked
+// it unmasked and the policy's unmask selectors allow it (never password,
+// hidden, one-time-code or card fields). It is not safe for concurrent use.
 type Filter struct {
-	policy   *policy.Policy
-	flags    map[int64]uint8
-	excluded bool
+	policy              *policy.Policy
+	mask, block, unmask selectors
+	flags               map[int64]uint8
+	excluded            bool
 }
 
-// NewFilter returns a filter using p for page exclusion and URL cleaning.
+// NewFilter returns a filter applying p.
 func NewFilter(p *policy.Policy) *Filter {
-	return &Filter{policy: p, flags: make(map[int64]uint8)}
+	return &Filter{
+		policy: p, flags: make(map[int64]uint8),
+		mask: parseSelectors(p.MaskSelectors), block: parseSelectors(p.BlockSelectors), unmask: parseSelectors(p.UnmaskSelectors),
+	}
 }
 
 // Excluded reports whether the current page (the last Meta event) is excluded.
@@ -205,11 +208,18 @@ func (f *Filter) walk(n map[string]any, inherited uint8, st *Stats) error {
 				}
 			}
 		}
-		fl := inherited | elementFlags(n["tagName"], attrs)
+		tag, _ := n["tagName"].(string)
+		dropDocuments(tag, attrs, st)
+		fl := inherited | f.elementFlags(tag, attrs)
+		if fl&fSensitive != 0 {
+			fl &^= fUnmasked
+		}
 		if fl != 0 {
 			if err := f.mark(id, fl); err != nil {
 				return err
 			}
+		}
+		if fl&fSensitive != 0 {
 			scrubAttributes(attrs, st)
 		}
 		children, _ := n["childNodes"].([]any)
@@ -260,33 +270,114 @@ func maskText(m map[string]any, key string) bool {
 	return true
 }
 
-// elementFlags recognises sensitive elements from their attributes alone.
-func elementFlags(tag any, attrs map[string]any) uint8 {
+// elementFlags recognises what an element's attributes make it: a masked
+// or blocked container, a form field (masked unless the policy unmasks it),
+// a field that is never shown.
+func (f *Filter) elementFlags(tag string, attrs map[string]any) uint8 {
 	var fl uint8
-	if _, ok := attrs["data-tomoni-mask"]; ok {
+	lt := strings.ToLower(tag)
+	_, masked := attrs["data-tomoni-mask"]
+	_, blocked := attrs["data-tomoni-block"]
+	if masked || blocked || f.mask.match(lt, attrs) || f.block.match(lt, attrs) {
 		fl |= fContainer | fSensitive
 	}
-	if _, ok := attrs["data-tomoni-block"]; ok {
-		fl |= fContainer | fSensitive
+	typ := ""
+	if t, ok := attrs["type"].(string); ok {
+		typ = strings.ToLower(strings.TrimSpace(t))
 	}
-	t, _ := tag.(string)
-	if strings.EqualFold(t, "input") {
-		typ, _ := attrs["type"].(string)
-		switch strings.ToLower(strings.TrimSpace(typ)) {
-		case "password", "hidden":
-			fl |= fSensitive
-		}
+	never := sensitiveAutocomplete(attrs) || (lt == "input" && shared.neverUnmasked(typ))
+	if never {
+		fl |= fSensitive
 	}
-	if ac, ok := attrs["autocomplete"].(string); ok {
-		for _, tok := range strings.Fields(strings.ToLower(ac)) {
-			for _, s := range sensitiveAutocomplete {
-				if tok == s {
-					fl |= fSensitive
-				}
-			}
+	ce, editable := attrs["contenteditable"].(string)
+	editable = editable && !strings.EqualFold(strings.TrimSpace(ce), "false")
+	var field uint8
+	switch {
+	case lt == "input" && !shared.buttonType(typ):
+		field = fSensitive
+	case shared.containerTag(lt), editable:
+		field = fSensitive | fContainer
+	}
+	if field != 0 {
+		if !never && f.unmasked(lt, attrs) {
+			fl |= fUnmasked
+		} else {
+			fl |= field
 		}
 	}
 	return fl
+}
+
+// unmasked reports whether a field may be shown: the page marks it
+// (data-tomoni-unmask), an unmask selector the server can evaluate matches
+// it, or the SDK marked it unmasked under a policy whose unmask selectors
+// the server cannot all evaluate.
+func (f *Filter) unmasked(tag string, attrs map[string]any) bool {
+	if _, ok := attrs["data-tomoni-unmask"]; ok {
+		return true
+	}
+	if f.unmask.match(tag, attrs) {
+		return true
+	}
+	_, marked := attrs[shared.UnmaskedMarker]
+	return marked && f.unmask.unevaluable > 0
+}
+
+func sensitiveAutocomplete(attrs map[string]any) bool {
+	ac, ok := attrs["autocomplete"].(string)
+	if !ok {
+		return false
+	}
+	for _, tok := range strings.Fields(strings.ToLower(ac)) {
+		if shared.sensitiveToken(tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// changeFlags recognises what an attribute change makes an element (the
+// change does not name the tag): a field switched to type=password, a mask
+// marker added, an element made editable.
+func changeFlags(changed map[string]any) uint8 {
+	var fl uint8
+	if t, ok := changed["type"].(string); ok && shared.neverUnmasked(strings.ToLower(strings.TrimSpace(t))) {
+		fl |= fSensitive
+	}
+	if sensitiveAutocomplete(changed) {
+		fl |= fSensitive
+	}
+	_, masked := changed["data-tomoni-mask"]
+	_, blocked := changed["data-tomoni-block"]
+	if ce, ok := changed["contenteditable"].(string); masked || blocked || (ok && !strings.EqualFold(strings.TrimSpace(ce), "false")) {
+		fl |= fContainer | fSensitive
+	}
+	return fl
+}
+
+// dropDocuments replaces documents held in attributes (an iframe's srcdoc,
+// or its src as a data:text/html URL) by a blank document: they carry a
+// whole page, field values included, that the filter cannot see into.
+func dropDocuments(tag string, attrs map[string]any, st *Stats) {
+	for k, v := range attrs {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		switch {
+		case shared.documentAttribute(k) && s != "" && s != shared.BlankDocument:
+			attrs[k] = shared.BlankDocument
+			st.Attributes++
+		case (k == "src" || k == "rr_src" || k == "data") && isMarkupURL(s):
+			attrs[k] = "about:blank"
+			st.Attributes++
+		}
+	}
+}
+
+func isMarkupURL(u string) bool {
+	u = strings.ToLower(strings.TrimSpace(u))
+	return strings.HasPrefix(u, "data:text/html") || strings.HasPrefix(u, "data:application/xhtml") || strings.HasPrefix(u, "data:image/svg")
 }
 
 func scrubAttributes(attrs map[string]any, st *Stats) {
@@ -303,28 +394,25 @@ func scrubAttributes(attrs map[string]any, st *Stats) {
 			// Blank, not the mask: an empty field must not look filled.
 			attrs[k] = ""
 			st.Attributes++
-		} else if isData || contains(scrubAttrs, k) {
+		} else if isData || shared.userAttribute(k) {
 			attrs[k] = Mask
 			st.Attributes++
 		}
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // markers are the substrings without which a mutation cannot make anything
 // sensitive; with no sensitive node tracked either, it passes untouched.
-var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni-"), []byte("autocomplete")}
+var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni-"), []byte("autocomplete"), []byte("input"), []byte("textarea"),
+	[]byte("select"), []byte("option"), []byte("output"), []byte("datalist"), []byte("contenteditable"), []byte("srcdoc"), []byte("data:")}
+
+// tagged marks a mutation that adds elements: with mask or block selectors
+// in the policy, any added element may match one.
+var tagged = []byte(`"tagName"`)
 
 func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) {
+	selectors := len(f.mask.list) > 0 || len(f.block.list) > 0
+	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) && !(selectors && bytes.Contains(ev.Data, tagged)) {
 		return raw, true, nil
 	}
 	var data map[string]any
@@ -369,11 +457,11 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 			}
 			id, _ := idOf(am["id"])
 			changed, _ := am["attributes"].(map[string]any)
+			dropDocuments("", changed, st)
 			// An attribute change can make an element sensitive (a field
 			// switched to type=password, a mask marker added); once
-			// sensitive it stays so, even when toggled back to text. The
-			// mutation does not name the tag; only inputs have those types.
-			if fl := elementFlags("input", changed); fl != 0 {
+			// sensitive it stays so, even when toggled back to text.
+			if fl := changeFlags(changed); fl != 0 {
 				if err := f.mark(id, fl); err != nil {
 					return nil, false, err
 				}

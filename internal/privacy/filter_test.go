@@ -1,11 +1,12 @@
 package privacy
 
 import (
-	"github.com/tomoni-cobrowse/tomoni/internal/policy"
-
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 )
 
 func raw(ss ...string) []json.RawMessage {
@@ -35,7 +36,7 @@ const unmaskedSnapshot = `{"type":2,"timestamp":2,"data":{"initialOffset":{"left
   {"type":2,"tagName":"div","id":13,"attributes":{"data-tomoni-mask":"","title":"title-SECRET-6"},"childNodes":[
     {"type":3,"id":14,"textContent":"text-SECRET-7"},
     {"type":2,"tagName":"span","id":15,"attributes":{"aria-label":"aria-SECRET-8"},"isShadowHost":true,"childNodes":[{"type":3,"id":16,"textContent":"shadow-SECRET-9","isShadow":true}]}]},
-  {"type":2,"tagName":"input","id":20,"attributes":{"type":"text","value":"visible-ok"},"childNodes":[]},
+  {"type":2,"tagName":"input","id":20,"attributes":{"type":"text","value":"visible-ok","data-tomoni-unmask":""},"childNodes":[]},
   {"type":3,"id":21,"textContent":"public heading"}
  ]}]}]}}}`
 
@@ -70,6 +71,66 @@ func TestFilterScrubsRecognisableFields(t *testing.T) {
 	}
 	if st.Scrubbed() < 15 {
 		t.Errorf("counted %d scrubs (%s), want at least 15", st.Scrubbed(), st)
+	}
+}
+
+// With the SDK's masking off, the server masks every form field and every
+// user-data attribute on it, as the SDK would; documents in attributes are
+// replaced; only fields the policy unmasks stay visible.
+func TestFilterMasksEveryFieldByDefault(t *testing.T) {
+	pol := policy.Default()
+	pol.MaskSelectors = []string{".account-number"}
+	pol.BlockSelectors = []string{"#secret-panel"}
+	pol.UnmaskSelectors = []string{"input[name=q]"} // all evaluable: a forged marker is not believed
+	pol.Compile()
+	f := NewFilter(&pol)
+	el := func(id int, tag, attrs string, kids ...string) string {
+		return fmt.Sprintf(`{"type":2,"tagName":%q,"id":%d,"attributes":{%s},"childNodes":[%s]}`, tag, id, attrs, strings.Join(kids, ","))
+	}
+	text := func(id int, s string) string { return fmt.Sprintf(`{"type":3,"id":%d,"textContent":%q}`, id, s) }
+	body := []string{
+		el(10, "input", `"type":"text","value":"text-SECRET-1","title":"title-SECRET-2","aria-description":"desc-SECRET-3"`),
+		el(11, "input", `"type":"email","value":"mail-SECRET-4","placeholder":"ph-SECRET-5"`),
+		el(12, "input", `"type":"date","value":"date-SECRET-6"`),
+		el(13, "textarea", `"value":"ta-SECRET-7"`, text(14, "ta-text-SECRET-8")),
+		el(15, "select", `"value":"sel-SECRET-9"`, el(16, "option", `"value":"opt-SECRET-10","label":"label-SECRET-11","selected":true`, text(17, "opt-text-SECRET-12"))),
+		el(18, "div", `"contenteditable":"true"`, text(19, "edit-SECRET-13")),
+		el(20, "output", `"for":"a"`, text(21, "output-SECRET-14")),
+		el(22, "datalist", `"id":"dl"`, el(23, "option", `"value":"dl-SECRET-15"`)),
+		el(24, "iframe", `"srcdoc":"<input type=password value='srcdoc-SECRET-16'>","width":"300"`),
+		el(25, "iframe", `"rr_src":"data:text/html,<p>dataurl-SECRET-17"`),
+		el(26, "span", `"class":"account-number big"`, text(27, "acct-SECRET-18")),
+		el(28, "div", `"id":"secret-panel"`, text(29, "panel-SECRET-19")),
+		el(30, "input", `"type":"password","name":"q","value":"pw-SECRET-20","data-tomoni-unmasked":""`),
+		el(31, "input", `"type":"search","name":"other","value":"forged-SECRET-21","data-tomoni-unmasked":""`),
+		el(32, "input", `"type":"search","name":"q","value":"visible-query","data-tomoni-unmasked":""`),
+		el(33, "input", `"type":"submit","value":"送信する"`),
+		el(34, "div", `"contenteditable":"false"`, text(35, "plain text")),
+	}
+	snap := `{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[` + el(2, "html", "", el(3, "body", "", body...)) + `]}}}`
+	out, st, err := f.Process(raw(meta, snap,
+		`{"type":3,"timestamp":3,"data":{"source":5,"id":11,"text":"typed-SECRET-22"}}`,
+		`{"type":3,"timestamp":4,"data":{"source":5,"id":13,"text":"typed-ta-SECRET-23"}}`,
+		`{"type":3,"timestamp":5,"data":{"source":0,"texts":[{"id":21,"value":"output-later-SECRET-24"}],"attributes":[{"id":24,"attributes":{"srcdoc":"<p>later-SECRET-25"}},{"id":12,"attributes":{"value":"date-later-SECRET-26"}}],"removes":[],"adds":[{"parentId":22,"nextId":null,"node":`+el(40, "option", `"value":"dl-later-SECRET-27"`)+`},{"parentId":3,"nextId":null,"node":`+el(41, "input", `"value":"added-SECRET-28"`)+`}]}}`,
+		`{"type":3,"timestamp":6,"data":{"source":5,"id":32,"text":"typed-visible-query"}}`,
+		// An unmasked field switched to a password field is masked from then on.
+		`{"type":3,"timestamp":7,"data":{"source":0,"texts":[],"attributes":[{"id":32,"attributes":{"type":"password"}}],"removes":[],"adds":[]}}`,
+		`{"type":3,"timestamp":8,"data":{"source":5,"id":32,"text":"now-pw-SECRET-29"}}`,
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := joined(out)
+	if strings.Contains(s, "SECRET") {
+		t.Fatalf("secret survived the filter:\n%s", s)
+	}
+	for _, want := range []string{"visible-query", "typed-visible-query", "送信する", "plain text", `"width":"300"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("filter removed %q, which is not user data", want)
+		}
+	}
+	if st.Scrubbed() < 29 {
+		t.Errorf("counted %d scrubs (%s), want at least 29", st.Scrubbed(), st)
 	}
 }
 
@@ -141,6 +202,115 @@ func FuzzFilter(f *testing.F) {
 		}
 		if len(flt.flags) > maxTracked {
 			t.Fatalf("tracking %d nodes", len(flt.flags))
+		}
+	})
+}
+
+func TestServerSelectors(t *testing.T) {
+	s := parseSelectors([]string{".account-number", "input[name=q], #panel", `div[data-x="1"].a.b`, "form > input", "a:hover", ""})
+	if s.unevaluable != 3 || len(s.list) != 4 {
+		t.Fatalf("parsed %d, %d unevaluable", len(s.list), s.unevaluable)
+	}
+	attrs := func(kv ...string) map[string]any {
+		m := map[string]any{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		tag   string
+		attrs map[string]any
+		want  bool
+	}{
+		{"span", attrs("class", "x account-number"), true},
+		{"span", attrs("class", "account-numbers"), false},
+		{"INPUT", attrs("name", "q"), true},
+		{"textarea", attrs("name", "q"), false},
+		{"div", attrs("id", "panel"), true},
+		{"div", attrs("data-x", "1", "class", "b a"), true},
+		{"div", attrs("data-x", "2", "class", "a b"), false},
+	} {
+		if got := s.match(strings.ToLower(tc.tag), tc.attrs); got != tc.want {
+			t.Errorf("%s %v: %v, want %v", tc.tag, tc.attrs, got, tc.want)
+		}
+	}
+}
+
+// FuzzFilterNeverLeaksFieldData: a secret planted in the value or a
+// user-data attribute of any form field, or in text inside a field or a
+// masked element, in a snapshot, an added node, an attribute change or an
+// input event, never survives the filter.
+func FuzzFilterNeverLeaksFieldData(f *testing.F) {
+	f.Add(uint8(0), uint8(0), uint8(0), uint8(0), "abc")
+	f.Add(uint8(3), uint8(5), uint8(2), uint8(1), "x y")
+	f.Fuzz(func(t *testing.T, tagI, typeI, attrI, whereI uint8, salt string) {
+		tags := []string{"input", "textarea", "select", "output", "datalist", "div contenteditable", "span data-tomoni-mask", "option in select", "iframe"}
+		types := []string{"text", "email", "tel", "number", "date", "search", "password", "hidden", "", "url", "range", "checkbox", "TEXT", " text "}
+		attrNames := []string{"value", "placeholder", "title", "aria-label", "aria-valuetext", "aria-description", "alt", "label", "data-note", "srcdoc"}
+		secret := "SECRET" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, salt)
+		tag := tags[int(tagI)%len(tags)]
+		attr := attrNames[int(attrI)%len(attrNames)]
+		if tag == "iframe" {
+			attr = "srcdoc"
+		}
+		extra := ""
+		name := tag
+		switch tag {
+		case "input":
+			extra = fmt.Sprintf(`,"type":%q`, types[int(typeI)%len(types)])
+		case "div contenteditable":
+			name, extra = "div", `,"contenteditable":""`
+		case "span data-tomoni-mask":
+			name, extra = "span", `,"data-tomoni-mask":""`
+		}
+		node := fmt.Sprintf(`{"type":2,"tagName":%q,"id":10,"attributes":{%q:%q%s},"childNodes":[{"type":3,"id":11,"textContent":%q}]}`, name, attr, secret, extra, secret)
+		if tag == "input" || tag == "iframe" {
+			node = fmt.Sprintf(`{"type":2,"tagName":%q,"id":10,"attributes":{%q:%q%s},"childNodes":[]}`, name, attr, secret, extra)
+		}
+		if tag == "option in select" {
+			node = fmt.Sprintf(`{"type":2,"tagName":"select","id":9,"attributes":{},"childNodes":[{"type":2,"tagName":"option","id":10,"attributes":{%q:%q},"childNodes":[{"type":3,"id":11,"textContent":%q}]}]}`, attr, secret, secret)
+		}
+		body := `{"type":2,"tagName":"body","id":3,"attributes":{},"childNodes":[%s]}`
+		snap := func(kids string) string {
+			return `{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[` + fmt.Sprintf(body, kids) + `]}}}`
+		}
+		var evs []string
+		switch whereI % 4 {
+		case 0: // in the first snapshot
+			evs = []string{meta, snap(node)}
+		case 1: // added later
+			evs = []string{meta, snap(""), `{"type":3,"timestamp":3,"data":{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{"parentId":3,"nextId":null,"node":` + node + `}]}}`}
+		case 2: // typed, and changed later (as rrweb reports them: input
+			// events for fields, text changes for nodes that have text)
+			clean := strings.ReplaceAll(node, secret, "x")
+			evs = []string{meta, snap(clean)}
+			if tag == "input" || tag == "textarea" || tag == "select" {
+				evs = append(evs, fmt.Sprintf(`{"type":3,"timestamp":3,"data":{"source":5,"id":10,"text":%q}}`, secret))
+			}
+			texts := ""
+			if tag != "input" && tag != "iframe" {
+				texts = fmt.Sprintf(`{"id":11,"value":%q}`, secret)
+			}
+			evs = append(evs, fmt.Sprintf(`{"type":3,"timestamp":4,"data":{"source":0,"texts":[%s],"attributes":[{"id":10,"attributes":{%q:%q}}],"removes":[],"adds":[]}}`, texts, attr, secret))
+		case 3: // in a later full snapshot
+			evs = []string{meta, snap(""), snap(node)}
+		}
+		flt := NewFilter(ptr(policy.Default()))
+		out, _, err := flt.Process(raw(evs...))
+		if err != nil {
+			t.Fatalf("%v on %s", err, strings.Join(evs, "\n"))
+		}
+		got := joined(out)
+		// Buttons are not fields; a checkbox's typed "text" is not user data
+		// rrweb ever records, but its value attribute is masked all the same.
+		if strings.Contains(got, secret) {
+			t.Fatalf("%q survived (tag %s, attribute %s, case %d):\n%s", secret, tag, attr, whereI%4, got)
 		}
 	})
 }

@@ -4,13 +4,25 @@
 // this processor rewrites each event against the live DOM before it is
 // queued, so nothing sensitive is ever serialised into a frame.
 import { cleanURL, joinSelectors, PolicyView } from './policy';
+// What counts as user data: one file for the SDK and the server filter.
+import rules from '../../internal/privacy/rules.json';
 
 /** What a masked value looks like: a fixed length, so the real length is not revealed either. */
-export const MASK = '••••••';
+export const MASK: string = rules.mask;
 
-const SENSITIVE_AUTOCOMPLETE = ['current-password', 'new-password', 'one-time-code', 'cc-number', 'cc-csc', 'cc-exp', 'cc-exp-month', 'cc-exp-year'];
-const USER_ATTRS = ['value', 'placeholder', 'title', 'aria-label', 'aria-valuetext', 'aria-description', 'alt', 'label'];
-const BUTTON_TYPES = ['button', 'submit', 'reset', 'image'];
+const SENSITIVE_AUTOCOMPLETE: string[] = rules.sensitive_autocomplete;
+const USER_ATTRS: string[] = rules.user_attributes;
+const BUTTON_TYPES: string[] = rules.button_types;
+const NEVER_UNMASKED_TYPES: string[] = rules.never_unmasked_types;
+const CONTAINER_TAGS: string[] = rules.container_tags.map((t) => t.toUpperCase());
+const DOCUMENT_ATTRS: string[] = rules.document_attributes;
+const UNMASKED_MARKER: string = rules.unmasked_marker;
+
+/** Whether a URL holds a document of its own (data:text/html and the like). */
+function markupURL(u: string): boolean {
+  const v = u.trim().toLowerCase();
+  return v.startsWith('data:text/html') || v.startsWith('data:application/xhtml') || v.startsWith('data:image/svg');
+}
 
 // rrweb event and source numbers.
 const EV_FULL = 2;
@@ -57,8 +69,8 @@ export class Privacy {
   private sensitiveField(el: Element): boolean {
     if (this.everSensitive.has(el)) return true;
     if (el.tagName === 'INPUT') {
-      const t = (el.getAttribute('type') || '').toLowerCase();
-      if (t === 'password' || t === 'hidden') {
+      const t = (el.getAttribute('type') || '').trim().toLowerCase();
+      if (NEVER_UNMASKED_TYPES.includes(t)) {
         this.everSensitive.add(el);
         return true;
       }
@@ -73,9 +85,14 @@ export class Privacy {
 
   private isField(el: Element): boolean {
     const tag = el.tagName;
-    if (tag === 'TEXTAREA' || tag === 'SELECT' || tag === 'OPTION') return true;
+    if (CONTAINER_TAGS.includes(tag) || tag === 'OPTION') return true;
     if (tag !== 'INPUT') return false;
-    return !BUTTON_TYPES.includes((el.getAttribute('type') || '').toLowerCase());
+    return !BUTTON_TYPES.includes((el.getAttribute('type') || '').trim().toLowerCase());
+  }
+
+  /** Fields whose whole content is user data: textarea, select, output, datalist. */
+  private isContainer(el: Element): boolean {
+    return CONTAINER_TAGS.includes(el.tagName);
   }
 
   /** Whether a node lies inside a masked or blocked element, across shadow roots. */
@@ -85,7 +102,7 @@ export class Privacy {
       if (cur.nodeType === Node.ELEMENT_NODE) {
         const el = cur as Element;
         if (this.matches(el, this.maskSelector) || this.matches(el, this.blockSelector)) return true;
-        if ((el.tagName === 'SELECT' || el.tagName === 'TEXTAREA') && this.fieldMasked(el)) return true;
+        if (this.isContainer(el) && this.fieldMasked(el)) return true;
       }
       cur = cur.parentNode || (cur instanceof ShadowRoot ? cur.host : null);
     }
@@ -162,7 +179,7 @@ export class Privacy {
       const attrs = n.attributes || {};
       if (el instanceof Element) {
         if (this.matches(el, this.maskSelector) || this.matches(el, this.blockSelector)) inner = true;
-        if ((el.tagName === 'SELECT' || el.tagName === 'TEXTAREA') && this.fieldMasked(el)) inner = true;
+        if (this.isContainer(el) && this.fieldMasked(el)) inner = true;
         this.scrubAttrs(el, attrs, masked || inner);
       } else if ('data-tomoni-mask' in attrs || 'data-tomoni-block' in attrs) {
         inner = true;
@@ -174,13 +191,32 @@ export class Privacy {
 
   private scrubAttrs(el: Element, attrs: Record<string, unknown>, masked: boolean): void {
     const field = this.isField(el);
+    this.dropDocuments(attrs);
     if (masked || (field && this.fieldMasked(el))) {
       this.scrubElementAttrs(attrs);
     } else if (field && el.tagName === 'INPUT' && this.sensitiveField(el)) {
       this.scrubElementAttrs(attrs);
+    } else if (field && el.tagName !== 'OPTION') {
+      // Shown because the site's policy unmasks it: say so, so that the
+      // server filter, which masks every field, lets it through too.
+      attrs[UNMASKED_MARKER] = '';
     }
     if ((el.tagName === 'A' || el.tagName === 'AREA') && typeof attrs.href === 'string') attrs.href = cleanURL(this.policy, attrs.href);
     if (el.tagName === 'FORM' && typeof attrs.action === 'string') attrs.action = cleanURL(this.policy, attrs.action);
+  }
+
+  /**
+   * An attribute that holds a whole document (an iframe's srcdoc, a
+   * data:text/html URL) carries field values the masking cannot see into:
+   * it is replaced by a blank document; the frame keeps its size.
+   */
+  private dropDocuments(attrs: Record<string, unknown>): void {
+    for (const k of Object.keys(attrs)) {
+      const v = attrs[k];
+      if (typeof v !== 'string') continue;
+      if (DOCUMENT_ATTRS.includes(k) && v !== '' && v !== rules.blank_document) attrs[k] = rules.blank_document;
+      else if ((k === 'src' || k === 'rr_src' || k === 'data') && markupURL(v)) attrs[k] = 'about:blank';
+    }
   }
 
   private scrubElementAttrs(attrs: Record<string, unknown>): void {

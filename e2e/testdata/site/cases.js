@@ -25,6 +25,17 @@
     opt.textContent = 'later-option-c40';
     document.getElementById('c13').appendChild(opt);
     document.getElementById('c15').firstChild.data = 'changed-c42';
+    var added = document.createElement('input');
+    added.value = 'added-later-c53';
+    added.setAttribute('value', 'added-later-c53');
+    document.getElementById('c53box').appendChild(added);
+    document.getElementById('c54').value = 'script-ta-c54';
+    document.getElementById('c55').selectedIndex = 1;
+    document.getElementById('c57').value = 'output-later-c57';
+    var dl = document.createElement('option');
+    dl.value = 'datalist-later-c58';
+    document.getElementById('c58list').appendChild(dl);
+    document.getElementById('c59').srcdoc = '<p>page text in a frame is shared</p><input value="srcdoc-later-input-c59">';
     var done = document.createElement('p');
     done.id = 'done';
     done.textContent = 'all-cases-done';
