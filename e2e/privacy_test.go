@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,39 +184,111 @@ func (e *env) assertHidden(t *testing.T, cases []privacyCase, alsoCustomerSent b
 	}
 }
 
-// Every sensitive case is masked in the customer's browser: it is in no
-// frame the customer sends, none the staff receives, and not in the staff
-// view; and the server filter finds nothing left to scrub.
-func TestPrivacyCasesMaskedInTheBrowser(t *testing.T) {
+// fieldView is what staff see of every form field on the privacy page:
+// value, placeholder, user-data attributes and text, by element id.
+func fieldView(e *env) map[string]string {
+	return evalAs[map[string]string](e, e.staff, `(() => {
+		const out = {};
+		const doc = `+staffDoc+`;
+		for (const el of doc.querySelectorAll('input, textarea, select, output, datalist, [contenteditable]')) {
+			const key = el.id || (el.tagName + ':' + (el.getAttribute('list') || el.getAttribute('name') || '') + ':' + [...doc.querySelectorAll(el.tagName)].indexOf(el));
+			const attrs = ['placeholder', 'title', 'aria-label', 'aria-valuetext', 'aria-description']
+				.map((a) => a + '=' + (el.getAttribute(a) ?? '')).join(' ');
+			const opts = el.tagName === 'SELECT' || el.tagName === 'DATALIST' ? [...el.querySelectorAll('option')].map((o) => o.value + '/' + o.label + '/' + o.textContent).join(',') : '';
+			out[key] = ['value=' + (el.value ?? ''), attrs, 'text=' + el.textContent.trim(), 'options=' + opts].join(' | ');
+		}
+		return out;
+	})()`)
+}
+
+// The privacy corpus, twice: with the SDK's masking (the customer's browser
+// masks everything; nothing is left for the server to scrub), and with it
+// switched off, as if the SDK had a bug (the server filter alone keeps every
+// case from staff). Both times nothing reaches staff on the wire or in the
+// staff DOM, and staff see every form field exactly the same way.
+func TestPrivacyCases(t *testing.T) {
 	if len(privacyCases) < 60 {
 		t.Fatalf("only %d privacy cases", len(privacyCases))
 	}
-	e := privacyRun(t, true)
-	e.assertHidden(t, privacyCases, true)
-	if n := testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="values"}`) + testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="texts"}`) +
-		testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="attributes"}`); n != 0 {
-		t.Errorf("server filter scrubbed %v values the SDK let through", n)
+	var mu sync.Mutex
+	views := map[bool]map[string]string{}
+	t.Run("runs", func(t *testing.T) {
+		for _, sdk := range []bool{true, false} {
+			name := "masked in the browser"
+			if !sdk {
+				name = "caught by the server alone"
+			}
+			t.Run(name, func(t *testing.T) {
+				e := privacyRun(t, sdk)
+				if sdk {
+					e.assertHidden(t, privacyCases, true)
+					if n := testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="values"}`) + testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="texts"}`) +
+						testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="attributes"}`); n != 0 {
+						t.Errorf("server filter scrubbed %v values the SDK let through", n)
+					}
+				} else {
+					e.assertHidden(t, privacyCases, false)
+					// The control: the SDK's masking really was off, so the
+					// secrets did leave the customer's browser, and only the
+					// server kept them from staff.
+					custSent, _ := e.custWS.snapshot()
+					for _, s := range []string{"typed-c01-kawa", "preset-c03", "output-c45", "keyword-c64"} {
+						if _, found := containsAny(custSent, s); !found {
+							t.Errorf("SDK masking was not off: %q never left the customer's browser", s)
+						}
+					}
+					if n := testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="values"}`); n == 0 {
+						t.Error("server filter counted no scrubbed values")
+					}
+					if !strings.Contains(e.logs.String(), "server filter scrubbed values the SDK did not mask") {
+						t.Error("scrubs were not logged")
+					}
+				}
+				v := fieldView(e)
+				mu.Lock()
+				views[sdk] = v
+				mu.Unlock()
+			})
+		}
+	})
+	sdk, server := views[true], views[false]
+	if len(sdk) < 40 || len(server) != len(sdk) {
+		t.Fatalf("staff saw %d fields with the SDK masking, %d with the server alone", len(sdk), len(server))
+	}
+	for k, v := range sdk {
+		if server[k] != v {
+			t.Errorf("field %s: staff see\n  %s (SDK masked)\n  %s (server masked)", k, v, server[k])
+		}
 	}
 }
 
-// With the SDK's masking switched off (a test-only switch), the server
-// filter alone keeps every case from reaching staff: it masks every form
-// field by default, as the SDK does.
-func TestPrivacyCasesCaughtByServerAlone(t *testing.T) {
-	e := privacyRun(t, false)
+// The privacy corpus with the customer in WebKit (Safari's engine): what is
+// typed, preset, set by script or added later reaches staff masked, as in
+// Chromium.
+func TestPrivacyCasesWithAWebKitCustomer(t *testing.T) {
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(policyFile, []byte(testPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := mustStart(t, func(c *config.Config) { c.PolicyFile = policyFile })
+	site := httptest.NewServer(demo.Handler(os.DirFS("testdata/site"), func() demo.URLs { return demo.URLs{Tomoni: e.app.URL()} }))
+	t.Cleanup(site.Close)
+	if err := e.app.AllowOrigin(site.URL); err != nil {
+		t.Fatal(err)
+	}
+	wk := newWebKit(t)
+	e.staffLogin()
+	code := e.newCode()
+	wk.navigate(site.URL + "/privacy-cases.html?email=query-c33%40example.jp#frag-c38")
+	wk.waitJS("the SDK", "window.Tomoni && window.runCases", 20*time.Second)
+	wk.joinWith(e, code)
+	e.waitStaffSees("Privacy test page", 10*time.Second)
+	for sel, text := range map[string]string{"#c01": "typed-c01-kawa", "#c02": "typed-c02-pw", "#c05": "mail-c05@example.jp", "#c09": "textarea-c09", "#c36": "otp-c36", "#c64": "keyword-c64", "#p1": "visible-query-p1"} {
+		wk.typeInto(sel, text)
+	}
+	evalWK[any](wk, `runCases(); return null;`)
+	e.waitStaffSees("all-cases-done", 10*time.Second)
+	// The positive control: the allow-listed field shows what was typed.
+	e.waitJS(e.staff, "the allow-listed field", staffDoc+`.querySelector('#p1').value === 'visible-query-p1'`, 10*time.Second)
 	e.assertHidden(t, privacyCases, false)
-	// The control: the SDK's masking really was off, so the secrets did
-	// leave the customer's browser, and only the server kept them from staff.
-	custSent, _ := e.custWS.snapshot()
-	for _, s := range []string{"typed-c01-kawa", "preset-c03", "output-c45", "keyword-c64"} {
-		if _, found := containsAny(custSent, s); !found {
-			t.Errorf("SDK masking was not off: %q never left the customer's browser", s)
-		}
-	}
-	if n := testutilCount(t, e, `tomoni_privacy_scrubbed_total{kind="values"}`); n == 0 {
-		t.Error("server filter counted no scrubbed values")
-	}
-	if !strings.Contains(e.logs.String(), "server filter scrubbed values the SDK did not mask") {
-		t.Error("scrubs were not logged")
-	}
 }
