@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,6 +53,30 @@ func TestLoadValidates(t *testing.T) {
 	for _, bad := range []string{`{"mask_selectors":["a{}"]}`, `{"excluded_pages":["privacy"]}`, `{"unknown":1}`, `{`} {
 		if _, err := Load(write(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+// The SDK answers the same cases (web/test/policy.test.ts reads this file).
+func TestExcludedSharedCases(t *testing.T) {
+	b, err := os.ReadFile("globcases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		Globs []string `json:"globs"`
+		Cases [][2]any `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	p := Default()
+	p.ExcludedPages = fx.Globs
+	p.Compile()
+	for _, c := range fx.Cases {
+		url, want := c[0].(string), c[1].(bool)
+		if got := p.Excluded(url); got != want {
+			t.Errorf("Excluded(%q) = %v, want %v", url, got, want)
 		}
 	}
 }

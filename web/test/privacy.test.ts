@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { DEFAULT_POLICY, PolicyView } from '../sdk/policy';
 import { MASK, Privacy } from '../sdk/privacy';
 import { useDOM } from './dom';
+import rules from '../../internal/privacy/rules.json';
 
 const page = `<!doctype html><html><body>
   <input id="name" value="Yamada Taro" placeholder="your name" title="name-title" aria-label="name-label" data-user="u-123">
@@ -21,6 +22,10 @@ const page = `<!doctype html><html><body>
   <div id="blocked" data-tomoni-block><img alt="photo-of-id"><span>inside block</span></div>
   <a id="link" href="https://bank.example/next?email=a@b.jp#frag">next</a>
   <p id="public">Opening hours 9:00-15:00</p>
+  <iframe id="frame" srcdoc="<input value='in-srcdoc'>"></iframe>
+  <iframe id="dataframe" src="data:text/html,<p>in-data-url</p>"></iframe>
+  <output id="out">computed-total</output>
+  <datalist id="dl"><option value="earlier-entry"></option></datalist>
 </body></html>`;
 
 const policy: PolicyView = { ...DEFAULT_POLICY, mask_selectors: ['.account-number'], unmask_selectors: ['.safe', '#pw'], strip_fragment: true };
@@ -136,4 +141,37 @@ test('maskText hides text of any length behind the same mask, and leaves blank t
   assert.equal(privacy.maskText('a'), MASK);
   assert.equal(privacy.maskText('a much longer secret'), MASK);
   assert.equal(privacy.maskText('  \n '), '  \n ');
+});
+
+test('documents in attributes become a blank document, in snapshots and later changes', () => {
+  const { privacy, idOf } = setup();
+  const frame = snapshotOf(idOf, '#frame', { id: 'frame', srcdoc: "<input value='in-srcdoc'>" });
+  const data = snapshotOf(idOf, '#dataframe', { rr_src: 'data:text/html,<p>in-data-url</p>' });
+  privacy.scrub({ type: 2, data: { node: { type: 0, id: 0, childNodes: [frame, data] } } });
+  assert.equal(frame.attributes.srcdoc, rules.blank_document);
+  assert.equal(data.attributes.rr_src, 'about:blank');
+  const change = { id: idOf('#frame'), attributes: { srcdoc: '<input value="later">' } };
+  privacy.scrub({ type: 3, data: { source: 0, adds: [], removes: [], texts: [], attributes: [change] } });
+  assert.equal(change.attributes.srcdoc, rules.blank_document);
+});
+
+test('output text and datalist options are masked by default', () => {
+  const { privacy, idOf } = setup();
+  const out = snapshotOf(idOf, '#out', { id: 'out' }, 'computed-total');
+  const opt = snapshotOf(idOf, '#dl option', { value: 'earlier-entry' });
+  const dl = { ...snapshotOf(idOf, '#dl', { id: 'dl' }), childNodes: [opt] };
+  const ev = { type: 2, data: { node: { type: 0, id: 0, childNodes: [out, dl] } } };
+  privacy.scrub(ev);
+  const s = JSON.stringify(ev);
+  assert.ok(!s.includes('computed-total') && !s.includes('earlier-entry'), s);
+});
+
+test('a field the policy unmasks carries the marker the server checks', () => {
+  const { privacy, idOf } = setup();
+  const search = snapshotOf(idOf, '#search', { class: 'safe', value: 'opening hours' });
+  const name = snapshotOf(idOf, '#name', { value: 'Yamada Taro' });
+  privacy.scrub({ type: 2, data: { node: { type: 0, id: 0, childNodes: [search, name] } } });
+  assert.equal(search.attributes.value, 'opening hours');
+  assert.ok(rules.unmasked_marker in search.attributes);
+  assert.ok(!(rules.unmasked_marker in name.attributes));
 });
