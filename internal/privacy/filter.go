@@ -299,7 +299,9 @@ func (f *Filter) elementFlags(tag string, attrs map[string]any) uint8 {
 		field = fSensitive | fContainer
 	}
 	if field != 0 {
-		if !never && f.unmasked(lt, attrs) {
+		// contenteditable is masked whatever the unmask selectors say, as
+		// the SDK does: it is free text the customer writes.
+		if !never && !editable && f.unmasked(lt, attrs) {
 			fl |= fUnmasked
 		} else {
 			fl |= field
