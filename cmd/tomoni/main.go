@@ -29,9 +29,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "tomoni:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // asked for help, and got it
 		}
+		fmt.Fprintln(os.Stderr, "tomoni:", err)
 		os.Exit(1)
 	}
 }
@@ -86,8 +87,9 @@ every command also takes -data DIR`
 // user manages staff accounts in the data directory. A running server
 // closes the consoles of logins revoked here within a few seconds.
 func user(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(userUsage)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, userUsage)
+		return nil
 	}
 	cmd, args := args[0], args[1:]
 	cfg := config.Default()
@@ -96,6 +98,10 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 	}
 	fs := flag.NewFlagSet("tomoni user "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, userUsage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	display := fs.String("display", "", "name shown to customers")
 	admin := fs.Bool("admin", false, "may read the audit and manage accounts (add)")

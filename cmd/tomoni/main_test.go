@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"strings"
 	"sync"
 	"testing"
@@ -172,5 +174,22 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		} else if !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("%v refused with %q, which does not name %q", tc.args, err, tc.says)
 		}
+	}
+}
+
+// Asking for help is not an error (main exits 0 on flag.ErrHelp), and the
+// account commands explain themselves.
+func TestHelp(t *testing.T) {
+	env := func(string) string { return "" }
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, env, strings.NewReader(""), &out, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	if err := run(context.Background(), []string{"user", "add", "-h"}, env, strings.NewReader(""), &out, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("user add -h: %v", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"user"}, env, strings.NewReader(""), &out, &out); err != nil || !strings.Contains(out.String(), "tomoni user disable NAME") {
+		t.Fatalf("user: %v %q", err, out.String())
 	}
 }

@@ -386,6 +386,17 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	fs := flag.NewFlagSet("tomoni", flag.ContinueOnError)
 	c.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage:
+  tomoni [flags]                      run the server (and the demo bank, unless --demo-addr "")
+  tomoni user list|add|rename|disable|enable|passwd …   manage staff accounts ("tomoni user" tells more)
+
+Every flag can also be set by the TOMONI_* variable named in its description.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
