@@ -128,6 +128,7 @@ func (a *App) Open(ctx context.Context) error {
 		return err
 	}
 	a.Audit.Follow(a.Sessions)
+	a.Sessions.Subscribe(lifecycleLogger(a.Log))
 	a.ln, err = net.Listen("tcp", a.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", a.Config.Addr, err)
@@ -246,6 +247,29 @@ func (a *App) housekeeping(ctx context.Context) {
 				a.Log.Warn("delete expired logins", "err", err)
 			}
 			a.enforceRetention(ctx)
+		}
+	}
+}
+
+// lifecycleLogger logs each session's life at the info level: ids,
+// reasons, device classes and durations, never codes or content.
+func lifecycleLogger(log *slog.Logger) func(session.Change) {
+	return func(c session.Change) {
+		s := c.Session
+		switch {
+		case c.Warning > 0:
+		case c.Prev == "" && s.State == session.Waiting:
+			log.Info("session created", "session", s.ID, "staff", s.StaffID)
+		case c.RequestEvent == session.EventRequested:
+			log.Info("join request", "session", s.ID, "device", c.Request.Device, "browser", c.Request.Browser, "waiting_requests", len(s.Requests))
+		case c.RequestEvent == session.RequestAdmitted:
+			log.Info("join request admitted: customer joined", "session", s.ID, "device", s.Device, "browser", s.Browser)
+		case c.RequestEvent != "":
+			log.Info("join request closed", "session", s.ID, "how", c.RequestEvent)
+		case s.State == session.Ended && c.Prev != session.Ended:
+			log.Info("session ended", "session", s.ID, "reason", s.Reason, "joined_for", s.Duration().Round(time.Second))
+		case c.Prev != s.State && (s.State == session.Paused || s.State == session.Live):
+			log.Info("session "+string(s.State), "session", s.ID, "reason", s.Reason)
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
@@ -101,3 +103,36 @@ func TestAuditRetentionIsEnforced(t *testing.T) {
 		t.Fatalf("rows after retention: %+v %v", rows, err)
 	}
 }
+
+// A session's life is in the log at the default level: created, requested,
+// admitted, ended with its reason; no code in any line.
+func TestLifecycleIsLogged(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return buf.Write(p) }), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	m, err := session.NewManager(session.FromConfig(config.Default()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Subscribe(lifecycleLogger(log))
+	s, _ := m.Create(1, "佐藤")
+	if _, _, err := sessiontest.Join(m, s.Code, "phone"); err != nil {
+		t.Fatal(err)
+	}
+	m.End(s.ID, session.ReasonStaff)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	for _, want := range []string{"session created", "join request", "admitted", "session ended", "reason=staff", "device=phone"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, s.Code) {
+		t.Error("the log holds the join code")
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -87,6 +87,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, apperr.ErrInvalidCode):
+		s.log.Info("join refused: wrong, expired or used code")
 		s.metrics.joinFailures.WithLabelValues("invalid_code").Inc()
 		s.noteWrongCode()
 		s.refusal(r, store.AuditJoinFailed, "invalid_code", ip)
@@ -94,6 +95,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	case isBusy(err):
 		refund()
+		s.log.Info("join refused: the deployment is at its live-session limit", "max_live", s.opt.Config.MaxLive)
 		s.metrics.refused.WithLabelValues("join").Inc()
 		s.refusal(r, store.AuditJoinRefused, "busy", ip)
 		s.writeError(w, r, err)

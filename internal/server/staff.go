@@ -131,6 +131,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		audited = st.Username
 	}
 	fail := func(reason string, e error) {
+		s.log.Info("login failed", "reason", reason, "username", audited)
 		s.metrics.loginFailures.WithLabelValues(reason).Inc()
 		if reason != "busy" {
 			s.opt.Audit.Refused(r.Context(), store.AuditEntry{Kind: store.AuditLoginFailed, Username: audited, Reason: reason, ClientHash: s.opt.Audit.ClientHash(prefixKey(ip))})
@@ -187,6 +188,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Name: s.cookieName(), Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.secure, Expires: login.ExpiresAt,
 	})
+	s.log.Info("login", "username", st.Username, "staff", st.ID)
 	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.opt.Audit.ClientHash(ip)})
 	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, CSRF: csrf})
 }
