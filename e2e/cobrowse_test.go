@@ -226,6 +226,23 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 	// Leaving the view hides it.
 	e.run(e.staff, chromedp.MouseEvent(chromedp.MouseMoved, 5, 5))
 	e.waitJS(e.customer, "the 〇 to hide", `Tomoni.pointerPosition() === null`, 3*time.Second)
+
+	// A highlight shows on both screens, on the same element; a second click turns it off on both.
+	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-highlight]`)))
+	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
+	e.waitJS(e.customer, "the customer's highlight", shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
+	e.waitJS(e.staff, "the staff's own highlight over the button", `(() => {
+		const h = document.querySelector('[data-testid=own-highlight]');
+		if (!h || h.hidden) return false;
+		const r = h.getBoundingClientRect();
+		const f = document.querySelector('#view iframe'); const fr = f.getBoundingClientRect(); const s = fr.width / f.offsetWidth;
+		const b = f.contentDocument.querySelector('`+button+`').getBoundingClientRect();
+		const cx = fr.left + (b.left + b.width / 2) * s, cy = fr.top + (b.top + b.height / 2) * s;
+		return cx > r.left && cx < r.right && cy > r.top && cy < r.bottom;
+	})()`, 3*time.Second)
+	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
+	e.waitJS(e.customer, "the customer's highlight to go", `!`+shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
+	e.waitJS(e.staff, "the staff's highlight to go", `document.querySelector('[data-testid=own-highlight]').hidden`, 3*time.Second)
 }
 
 // Staff messages outside the allow-list close the socket and never reach the customer.
@@ -323,6 +340,8 @@ func TestCodesAndEnding(t *testing.T) {
 		e.waitStaffSees("インターネットバンキング ログイン", 3*time.Second)
 		e.run(e.staff, chromedp.Click(chromedp.CSS("#end-session")))
 		e.waitJS(e.customer, "the banner to disappear", `!`+shadow+`.querySelector('[data-tomoni=banner]')`, 3*time.Second)
+		// The customer is told who ended it.
+		e.waitJS(e.customer, "the end notice", shadow+`.querySelector('[data-tomoni=toast]')?.textContent === '担当者が画面共有を終了しました'`, 3*time.Second)
 		if st := evalAs[string](e, e.customer, `Tomoni.current.state`); st != "ended" {
 			t.Errorf("customer state %q", st)
 		}

@@ -46,6 +46,8 @@ func TestDecliningTheStaffNameSharesNothing(t *testing.T) {
 	e.admit(code, check)
 	e.waitJS(e.customer, "the staff-name confirmation", shadow+`.querySelector('[data-tomoni=confirm]')`, 5*time.Second)
 	e.waitJS(e.staff, "the console to say the customer is confirming", `document.querySelector('#session-state').dataset.phase === 'customer_confirming'`, 3*time.Second)
+	// Not "live" in the list either, until the customer's page shares.
+	e.waitJS(e.staff, "the list to say the customer is confirming", `document.querySelector('#session-list li.selected [data-testid=list-state]')?.textContent === '担当者名を確認中'`, 5*time.Second)
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=decline]').click()`)
 	e.waitJS(e.staff, "the refusal in the console", `document.querySelector('#session-state').dataset.phase === 'ended' && document.querySelector('#session-state').dataset.reason === 'customer_declined'`, 5*time.Second)
 	mustHaveCaptured(t, e.staffWS, `"t":"state"`)
@@ -75,10 +77,15 @@ func TestCapacityLimitsAreClear(t *testing.T) {
 	if code := other.enterCode(second); code != "busy" {
 		t.Fatalf("second customer at the limit: %q, want busy", code)
 	}
-	// The customer reads why, in Japanese.
+	// The customer reads why, in Japanese; so does the staff on the phone.
 	if msg := evalAs[string](other, other.customer, shadow+`.querySelector('[data-tomoni=error]').textContent`); !strings.Contains(msg, "混雑") {
 		t.Errorf("busy message %q does not say the service is busy", msg)
 	}
+	e.exec(e.staff, `[...document.querySelectorAll('#session-list li')].find((li) => (li.querySelector('.code')?.textContent || '').replace(/\s/g, '') === '`+second+`')?.click()`)
+	e.waitJS(e.staff, "the console to say the customer was turned away", `document.querySelector('#session-state').dataset.phase === 'customer_refused_busy' && document.querySelector('#session-state').textContent.includes('混雑')`, 5*time.Second)
+	// While every live place is taken, no new code is issued, and the console says why.
+	e.run(e.staff, chromedp.Click(chromedp.CSS("#new-session")))
+	e.waitJS(e.staff, "the refusal of a new code", `document.querySelector('#dashboard-error').dataset.code === 'full' && document.querySelector('#dashboard-error').textContent.includes('上限')`, 3*time.Second)
 	for series, want := range map[string]float64{
 		`tomoni_capacity_refused_total{what="join"}`:   1,
 		`tomoni_capacity_refused_total{what="create"}`: 1,

@@ -94,6 +94,9 @@ func startBrowser() (cancel func()) {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("lang", "ja-JP"),
+		// Staff and customers here use Japanese browsers: the console follows
+		// the browser's language, and headless-shell takes it from this.
+		chromedp.Flag("accept-lang", "ja-JP,ja"),
 		chromedp.WindowSize(1280, 900),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)

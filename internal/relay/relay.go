@@ -179,9 +179,10 @@ func stateMessage(s session.Session, staff bool) []byte {
 	}
 	return mustJSON(struct {
 		protocol.State
-		Browser  string            `json:"browser,omitempty"`
-		Requests []session.Request `json:"requests,omitempty"`
-	}{st, s.Browser, s.Requests})
+		Browser     string            `json:"browser,omitempty"`
+		Requests    []session.Request `json:"requests,omitempty"`
+		RefusedBusy int               `json:"refused_busy,omitempty"`
+	}{st, s.Browser, s.Requests, s.RefusedBusy})
 }
 
 // mustJSON encodes values whose encoding cannot fail (fixed structs of

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -203,10 +204,16 @@ func (m *Manager) countsLocked() (waiting, active int) {
 // apperr.ErrBusy when a capacity limit is reached.
 func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	m.mu.Lock()
-	waiting, _ := m.countsLocked()
+	waiting, active := m.countsLocked()
 	if waiting >= m.cfg.MaxWaiting {
 		m.mu.Unlock()
 		return Session{}, busy("too many codes are waiting for customers")
+	}
+	// A code issued now could not be used: say so to the staff on the
+	// phone rather than let the customer be refused later.
+	if active >= m.cfg.MaxLive {
+		m.mu.Unlock()
+		return Session{}, ErrFull
 	}
 	mine := 0
 	for _, s := range m.byID {
@@ -216,7 +223,7 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	}
 	if mine >= m.cfg.MaxPerStaff {
 		m.mu.Unlock()
-		return Session{}, busy(fmt.Sprintf("you already have %d open sessions; end one first", mine))
+		return Session{}, ErrTooManyOpen
 	}
 	code, err := m.uniqueCodeLocked()
 	if err != nil {
@@ -240,6 +247,13 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	m.unlockAndNotify(Change{Session: out, Prev: ""})
 	return out, nil
 }
+
+// Refusals of a new code, each with its own code so the console can say
+// which in the staff's language.
+var (
+	ErrFull        = apperr.New(http.StatusServiceUnavailable, "full", "every live-session place is taken; try again when a session ends")
+	ErrTooManyOpen = apperr.New(http.StatusConflict, "too_many_open", "you have as many open sessions as one person may; end one first")
+)
 
 func busy(msg string) *apperr.Error {
 	e := *apperr.ErrBusy

@@ -257,7 +257,7 @@ func TestCapacityLimits(t *testing.T) {
 		m, _, _ := newTestManager(t, Config{MaxPerStaff: 2})
 		m.Create(1, "A")
 		m.Create(1, "A")
-		if _, err := m.Create(1, "A"); !errors.Is(err, apperr.ErrBusy) {
+		if _, err := m.Create(1, "A"); !errors.Is(err, ErrTooManyOpen) {
 			t.Fatalf("third session: %v", err)
 		}
 		if _, err := m.Create(2, "B"); err != nil {
@@ -280,6 +280,13 @@ func TestCapacityLimits(t *testing.T) {
 		}
 		if _, _, err := join(m, b.Code, "pc"); !errors.Is(err, apperr.ErrBusy) {
 			t.Fatalf("join over MaxLive: %v", err)
+		}
+		if g, _ := m.Get(b.ID); g.RefusedBusy != 1 {
+			t.Fatalf("the refusal is not on the session for its staff: %+v", g)
+		}
+		// While every live place is taken, no new code is issued.
+		if _, err := m.Create(3, "C"); !errors.Is(err, ErrFull) {
+			t.Fatalf("new code while full: %v", err)
 		}
 		m.End(a.ID, ReasonStaff)
 		if _, _, err := join(m, b.Code, "pc"); err != nil {

@@ -107,7 +107,10 @@ func (m *Manager) RequestJoin(code string, who JoinInfo) (Ticket, error) {
 		return Ticket{}, apperr.ErrInvalidCode
 	}
 	if _, active := m.countsLocked(); active >= m.cfg.MaxLive {
-		m.mu.Unlock()
+		// The staff on the phone must hear why the customer got nowhere.
+		s.RefusedBusy++
+		c := Change{Session: s.snapshot(), Prev: s.State}
+		m.unlockAndNotify(c)
 		return Ticket{}, apperr.ErrBusy
 	}
 	var changes []Change

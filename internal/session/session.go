@@ -45,8 +45,11 @@ type Session struct {
 	Browser   string `json:"browser,omitempty"`
 	// Requests are the join requests waiting for the staff's decision
 	// (only while waiting).
-	Requests          []Request `json:"requests,omitempty"`
-	CustomerConnected bool      `json:"customer_connected"`
+	Requests []Request `json:"requests,omitempty"`
+	// RefusedBusy counts customers who entered this code while the
+	// deployment was full (they were told so; staff are told too).
+	RefusedBusy       int  `json:"refused_busy,omitempty"`
+	CustomerConnected bool `json:"customer_connected"`
 	// CustomerSeen is false between the join and the customer's first
 	// socket, while the customer checks the staff member's name.
 	CustomerSeen     bool      `json:"customer_seen"`

@@ -8,6 +8,10 @@ type H = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, 
 const END_REASONS = ['staff', 'staff_cut', 'customer', 'customer_declined', 'customer_error', 'expired', 'shutdown', 'customer_lost', 'staff_idle', 'max_duration'];
 
 export class AdminViews {
+  // Each render of the accounts view; an answer for an older one is dropped,
+  // so answers arriving out of order cannot show a stale list.
+  private accountsSeq = 0;
+
   constructor(private api: API, private h: H, private t: () => Texts, private locale: () => string) {}
 
   /** The audit: a filter form, a page of rows, older rows on demand, CSV. */
@@ -92,7 +96,9 @@ export class AdminViews {
       status.dataset.code = x instanceof APIError ? x.code : 'network';
     };
     let list: Account[];
+    const seq = ++this.accountsSeq;
     try { list = await this.api.accounts(); } catch (x) { panel.replaceChildren(status); fail(x); return; }
+    if (seq !== this.accountsSeq) return;
     const refresh = () => void this.accounts(panel);
     const rows = list.map((a) => {
       const user = h('input', { value: a.username, 'aria-label': t.accountCols[0], 'data-testid': 'account-username' });

@@ -15,7 +15,7 @@ export interface Account {
 export interface JoinRequest { id: string; check: string; device: string; browser: string; at: string }
 export interface SessionInfo {
   id: string; code?: string; staff_name: string; state: string; reason?: string; device?: string; browser?: string;
-  requests?: JoinRequest[];
+  requests?: JoinRequest[]; refused_busy?: number;
   customer_connected: boolean; customer_seen: boolean; created_at: string; expires_in_ms?: number; duration_ms?: number;
 }
 

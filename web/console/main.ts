@@ -8,7 +8,7 @@ import { AdminViews } from './admin';
 import { backoff, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
 
 const api = new API();
-let lang: Lang = (localStorage.getItem('tomoni.lang') as Lang) || (navigator.language.startsWith('ja') ? 'ja' : 'ja');
+let lang: Lang = (localStorage.getItem('tomoni.lang') as Lang) || (navigator.language.toLowerCase().startsWith('en') ? 'en' : 'ja');
 let t: Texts = texts(lang);
 let me: Me | null = null;
 let sessions: SessionInfo[] = [];
@@ -107,7 +107,8 @@ function renderDashboard(): void {
       openSession(s);
     } catch (x) {
       err.dataset.code = x instanceof APIError ? x.code : 'network';
-      err.textContent = x instanceof APIError && x.code === 'busy' ? `${t.busy} (${x.message})` : t.error;
+      // The server's message is English: the console says it in the staff's language.
+      err.textContent = (x instanceof APIError && t.createErrors[x.code]) || t.error;
     }
   };
   const list = h('ul', { class: 'sessions', id: 'session-list' });
@@ -150,8 +151,14 @@ function renderList(): void {
     return;
   }
   list.replaceChildren(...sessions.map((s) => {
-    const label = s.state === 'ended' ? (t.reasons[s.reason || ''] || t.state.ended) : s.state === 'paused' ? (t.paused[s.reason || ''] || t.state.paused) : t.state[s.state] || s.state;
-    const li = h('li', { class: `s-${s.state}${current?.id === s.id ? ' selected' : ''}`, 'data-session': s.id },
+    const label = s.state === 'ended' ? (t.reasons[s.reason || ''] || t.state.ended)
+      : s.state === 'paused' ? (t.paused[s.reason || ''] || t.state.paused)
+        // "Live" only once the customer's page is connected and sharing.
+        : s.state === 'live' && !s.customer_seen ? t.listConfirming
+          : s.state === 'live' && !s.customer_connected ? t.listDisconnected
+            : t.state[s.state] || s.state;
+    const cls = s.state === 'live' && (!s.customer_seen || !s.customer_connected) ? 's-pending' : `s-${s.state}`;
+    const li = h('li', { class: `${cls}${current?.id === s.id ? ' selected' : ''}`, 'data-session': s.id },
       h('span', { class: 'when' }, new Date(s.created_at).toLocaleTimeString(lang === 'ja' ? 'ja-JP' : 'en-GB', { hour: '2-digit', minute: '2-digit' })),
       h('span', { class: 'code' }, s.code ? formatCode(s.code) : ''),
       h('span', { class: 'state', 'data-testid': 'list-state' }, label));
@@ -203,6 +210,7 @@ class Current {
   private closed = false;
   private device = '';
   private requests: JoinRequest[] = [];
+  private refusedBusy = 0;
   private requestError = '';
 
   constructor(private s: SessionInfo) {
@@ -213,6 +221,7 @@ class Current {
     this.connected = s.customer_connected;
     this.seen = s.customer_seen;
     this.requests = s.requests || [];
+    this.refusedBusy = s.refused_busy || 0;
     this.expiresAt = s.expires_in_ms ? Date.now() + s.expires_in_ms : 0;
     this.view = new LiveView(this.viewBox, (m) => this.send(m), (i) => this.showInfo(i));
     this.root.append(this.status, this.codeBox, this.tools, this.infoBar, this.viewBox);
@@ -284,7 +293,7 @@ class Current {
   }
 
   private onMessage(data: string): void {
-    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number };
+    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; refused_busy?: number; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number };
     try { m = JSON.parse(data); } catch { return; }
     switch (m.t) {
       case 'events':
@@ -299,6 +308,7 @@ class Current {
         this.connected = Boolean(m.connected);
         this.seen = Boolean(m.seen);
         this.requests = Array.isArray(m.requests) ? m.requests : [];
+        this.refusedBusy = Number(m.refused_busy) || 0;
         // Paused or ended means the view goes blank at once.
         if (this.state !== 'live' || !this.connected) this.view.clear();
         if (this.state === 'ended') void refreshList();
@@ -333,6 +343,8 @@ class Current {
     entry.state = this.state;
     entry.reason = this.reason;
     entry.requests = this.requests;
+    entry.customer_connected = this.connected;
+    entry.customer_seen = this.seen;
     if (this.state !== 'waiting') entry.code = undefined;
     renderList();
   }
@@ -346,6 +358,7 @@ class Current {
     if (this.refused) return ['refused', this.refused === 'unauthorized' ? t.loginExpired : t.refused];
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return ['reconnecting', t.state.reconnecting];
     if (this.state === 'waiting' && this.requests.length) return ['request_pending', t.requestPending];
+    if (this.state === 'waiting' && this.refusedBusy) return ['customer_refused_busy', t.refusedBusy];
     if (this.state === 'paused') return ['paused', t.paused[this.reason] || t.state.paused];
     if (this.state === 'live' && !this.connected) return this.seen ? ['customer_disconnected', t.customerDisconnected] : ['customer_confirming', t.customerConfirming];
     if (this.state === 'live' && !this.view.hasContent()) return ['waiting_for_screen', t.waitingForScreen];

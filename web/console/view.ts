@@ -34,6 +34,9 @@ export class LiveView {
   info: ViewInfo = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
   private visual: Visual | null = null;
   private frame: HTMLElement;
+  // The staff's own highlight, drawn over the view where the customer sees it.
+  private ownHighlight: HTMLElement;
+  private highlightLoop = 0;
   /** Show only the part the customer sees when zoomed in, rather than the whole page with a frame on it. */
   follow = true;
   tool: Tool = 'pointer';
@@ -48,7 +51,11 @@ export class LiveView {
     this.frame = document.createElement('div');
     this.frame.className = 'visual-frame';
     this.frame.hidden = true;
-    this.overlay.append(this.frame);
+    this.ownHighlight = document.createElement('div');
+    this.ownHighlight.className = 'own-highlight';
+    this.ownHighlight.dataset.testid = 'own-highlight';
+    this.ownHighlight.hidden = true;
+    this.overlay.append(this.frame, this.ownHighlight);
     root.append(this.stage, this.overlay);
     this.overlay.addEventListener('mousemove', (e) => this.onMove(e));
     this.overlay.addEventListener('mouseleave', () => this.hidePointer());
@@ -135,6 +142,7 @@ export class LiveView {
     this.pending = [];
     this.stage.textContent = '';
     this.highlighted = 0;
+    this.placeHighlight();
     this.info = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
     this.visual = null;
     this.frame.hidden = true;
@@ -229,6 +237,31 @@ export class LiveView {
     const id = t && t.id !== this.highlighted ? t.id : 0;
     this.highlighted = id;
     this.send({ t: 'highlight', id });
+    this.placeHighlight();
+  }
+
+  /**
+   * Keeps the staff's own highlight on its element, as the customer sees
+   * it, through scrolling, layout changes and zoom; hidden when there is
+   * none or its element is gone.
+   */
+  private placeHighlight(): void {
+    cancelAnimationFrame(this.highlightLoop);
+    const el = this.highlighted && this.replayer ? this.replayer.getMirror().getNode(this.highlighted) : null;
+    if (!el || el.nodeType !== Node.ELEMENT_NODE || !this.replayer) {
+      this.ownHighlight.hidden = true;
+      return;
+    }
+    const b = (el as Element).getBoundingClientRect();
+    const f = this.replayer.iframe.getBoundingClientRect();
+    const o = this.overlay.getBoundingClientRect();
+    Object.assign(this.ownHighlight.style, {
+      left: `${f.left - o.left + (b.left - 4) * this.scale}px`, top: `${f.top - o.top + (b.top - 4) * this.scale}px`,
+      width: `${(b.width + 8) * this.scale}px`, height: `${(b.height + 8) * this.scale}px`,
+    });
+    this.ownHighlight.hidden = false;
+    this.ownHighlight.dataset.node = String(this.highlighted);
+    this.highlightLoop = requestAnimationFrame(() => this.placeHighlight());
   }
 }
 

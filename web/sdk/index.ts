@@ -573,10 +573,17 @@ class Tomoni implements TomoniAPI {
   }
 
   /** Ends the session on this page and forgets it, so no later page continues it. */
-  private finish(reason: string, sendClose = true, message = this.t.ended): void {
+  private finish(reason: string, sendClose = true, message = this.endedText(reason)): void {
     this.stopHere(reason, sendClose);
     forget();
-    this.ui.toast(message, message === this.t.ended ? 4000 : 10000, reason === 'customer' || message === this.t.ended ? 'ended' : 'error');
+    const error = message === this.t.endedError;
+    // data-kind says how it ended: ended (normally), error, or the end reason.
+    this.ui.toast(message, error || message !== this.t.ended ? 10000 : 4000, error ? 'error' : reason === 'customer' || message === this.t.ended ? 'ended' : reason);
+  }
+
+  /** What the customer reads when the session ends: who or what ended it. */
+  private endedText(reason: string): string {
+    return this.t.endedBy[reason] || this.t.ended;
   }
 
   private setState(s: State, reason = ''): void {
@@ -598,7 +605,10 @@ class Tomoni implements TomoniAPI {
         this.ui.showBanner('live', this.t.sharing, staff, onEnd);
         break;
       case 'paused': {
-        const text = this.reason === 'secure_input' ? this.t.pausedSecure : this.reason === 'excluded_page' ? this.t.pausedExcluded : this.t.pausedSite;
+        // A phone's banner must not cover the keypad it is pausing for: short texts there.
+        const narrow = typeof matchMedia === 'function' && matchMedia('(max-width: 480px)').matches;
+        const text = this.reason === 'secure_input' ? (narrow ? this.t.pausedSecureShort : this.t.pausedSecure)
+          : this.reason === 'excluded_page' ? this.t.pausedExcluded : this.t.pausedSite;
         this.ui.showBanner('paused', text, staff, onEnd);
         break;
       }

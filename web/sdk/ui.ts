@@ -32,14 +32,15 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .banner.reconnecting { background: #555; }
 .banner .dot { width: 10px; height: 10px; border-radius: 50%; background: #fff; animation: blink 1.2s infinite; flex: none; }
 .banner .staff { font-weight: 400; font-size: 13px; opacity: .9; }
-.banner button { background: #fff; color: #c62828; border: none; padding: 6px 16px; min-height: 36px; font-weight: 700; }
+.banner button { background: #fff; color: #c62828; border: none; padding: 6px 16px; min-height: 36px; font-weight: 700; white-space: nowrap; flex: none; }
+.banner .label { min-width: 0; }
 @keyframes blink { 50% { opacity: .3; } }
 @media (prefers-reduced-motion: reduce) { .banner .dot { animation: none; } .pointer { transition: none; } }
 .toast { position: fixed; left: 50%; bottom: 72px; transform: translateX(-50%); background: #333; color: #fff; padding: 10px 16px; border-radius: 8px; z-index: 2147483647; font-size: 14px; }
 .pointer { position: fixed; width: 36px; height: 36px; margin: -18px 0 0 -18px; border: 4px solid #e53935; border-radius: 50%;
   box-shadow: 0 0 0 2px #fff, 0 0 8px rgba(0,0,0,.4); pointer-events: none; z-index: 2147483647; transition: left .08s linear, top .08s linear; }
 .highlight { position: fixed; border: 3px solid #fbc02d; background: rgba(251,192,45,.18); border-radius: 4px; pointer-events: none; z-index: 2147483646; }
-@media (max-width: 480px) { .banner { bottom: 8px; font-size: 14px; } .banner .staff { display: none; } }
+@media (max-width: 480px) { .banner { bottom: 8px; font-size: 14px; gap: 8px; padding: 6px 6px 6px 12px; } .banner .staff { display: none; } .banner button { padding: 6px 12px; } }
 `;
 
 export interface Rect { left: number; top: number; width: number; height: number }
