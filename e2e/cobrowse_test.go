@@ -243,6 +243,15 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
 	e.waitJS(e.customer, "the customer's highlight to go", `!`+shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
 	e.waitJS(e.staff, "the staff's highlight to go", `document.querySelector('[data-testid=own-highlight]').hidden`, 3*time.Second)
+
+	// On a phone the pause banner stays one line, and 終了 does not wrap.
+	e.exec(e.customer, `Tomoni.pause('secure_input')`)
+	e.waitJS(e.customer, "a one-line pause banner", `(() => {
+		const b = `+shadow+`.querySelector('[data-tomoni=banner]');
+		if (!b || b.dataset.state !== 'paused') return false;
+		const end = b.querySelector('[data-tomoni=end]').getBoundingClientRect();
+		return b.getBoundingClientRect().height <= 56 && end.height <= 40 && end.width >= 40;
+	})()`, 3*time.Second)
 }
 
 // Staff messages outside the allow-list close the socket and never reach the customer.
