@@ -164,7 +164,7 @@ func DefaultBounds() Bounds {
 func Default() Config {
 	return Config{
 		Addr:               "127.0.0.1:8080",
-		MetricsAddr:        "127.0.0.1:9090",
+		MetricsAddr:        "127.0.0.1:8083",
 		AuditRetentionDays: 400,
 		DemoAddr:           "127.0.0.1:8081",
 		DemoIBAddr:         "127.0.0.1:8082",
