@@ -196,6 +196,8 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 	e.join("index.html")
 	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
 	e.waitJS(e.staff, "device class phone", `document.querySelector('#view-info').dataset.device === 'phone' && document.querySelector('#view-info').dataset.width === '390'`, 3*time.Second)
+	// The console shows how good the customer's link is (measured by the server's pings).
+	e.waitJS(e.staff, "the link badge", `(() => { const b = document.querySelector('[data-testid=link-badge]'); return b && !b.hidden && b.dataset.quality === 'good' && b.textContent.startsWith('通信: 良好'); })()`, 5*time.Second)
 
 	const button = `.hero [data-action=share]`
 	// Where the button is on the staff's screen: inside the scaled replay.

@@ -35,7 +35,17 @@ const (
 	TypeFile        = "file"
 	// The part of the page a phone's customer actually sees after a pinch-zoom.
 	TypeViewport = "viewport"
+	// The round trip of a socket's ping, server to staff only.
+	TypeLink = "link"
 )
+
+// Link tells a console how long a ping took to come back on the customer's
+// socket or on its own (Side), in milliseconds.
+type Link struct {
+	T     string `json:"t"`
+	Side  string `json:"side"`
+	RTTMS int64  `json:"rtt_ms"`
+}
 
 // Hello is the customer's first message: what kind of screen it has.
 type Hello struct {

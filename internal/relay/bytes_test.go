@@ -156,3 +156,33 @@ func drain(ctx context.Context, c *websocket.Conn) {
 		}
 	}
 }
+
+// Staff hear the round trip of the customer's socket and of their own, for
+// the console's connection badge.
+func TestStaffHearBothLinksRoundTrips(t *testing.T) {
+	f := newFixture(t, Config{PingInterval: 100 * time.Millisecond})
+	st := f.staff()
+	cu := f.customer()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go drain(ctx, cu) // a customer page answers pings while it reads
+	seen := map[string]bool{}
+	for !seen["customer"] || !seen["staff"] {
+		_, b, err := st.Read(ctx)
+		if err != nil {
+			t.Fatalf("heard %v before %v", seen, err)
+		}
+		var m struct {
+			T     string `json:"t"`
+			Side  string `json:"side"`
+			RTTMS *int64 `json:"rtt_ms"`
+		}
+		json.Unmarshal(b, &m)
+		if m.T == "link" {
+			if m.RTTMS == nil || *m.RTTMS < 0 {
+				t.Fatalf("link message without a round trip: %s", b)
+			}
+			seen[m.Side] = true
+		}
+	}
+}

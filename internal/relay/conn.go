@@ -142,7 +142,12 @@ type conn struct {
 	ws  *websocket.Conn
 	q   *outQueue
 	cfg Config
+	// onRTT hears each ping's round trip: the link's quality for the console.
+	onRTT func(time.Duration)
 }
+
+// firstPing is when a socket is first pinged.
+const firstPing = 2 * time.Second
 
 func newConn(ws *websocket.Conn, cfg Config) *conn {
 	return &conn{ws: ws, q: newOutQueue(cfg.QueueMessages, cfg.QueueBytes), cfg: cfg}
@@ -197,19 +202,28 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 		}
 	})
 	g.Go(func() error {
+		// The first ping comes soon, so the console can show the link's
+		// quality early; then one per interval.
+		first := time.NewTimer(min(firstPing, c.cfg.PingInterval))
+		defer first.Stop()
 		t := time.NewTicker(c.cfg.PingInterval)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
+			case <-first.C:
 			case <-t.C:
-				pctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
-				err := c.ws.Ping(pctx)
-				cancel()
-				if err != nil {
-					return fmt.Errorf("ping: %w", err)
-				}
+			}
+			pctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+			start := time.Now()
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+			if c.onRTT != nil {
+				c.onRTT(time.Since(start))
 			}
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
@@ -50,6 +51,10 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 			r.metrics.Dropped.WithLabelValues("customer", "queue_full").Inc()
 		},
 		opened: func(context.Context, session.Session) {},
+		// Staff see how good the customer's link is.
+		rtt: func(_ *conn, d time.Duration) {
+			r.publish(context.Background(), broker.ToStaff(s.ID), linkMessage("customer", d))
+		},
 		handle: func(ctx context.Context, data []byte) error {
 			return r.handleCustomer(ctx, s.ID, filter, rewriter, data)
 		},

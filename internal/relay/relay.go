@@ -185,6 +185,12 @@ func stateMessage(s session.Session, staff bool) []byte {
 	}{st, s.Browser, s.Requests, s.RefusedBusy})
 }
 
+// linkMessage tells a console the round trip of one side's socket (a
+// ping and its pong), for its connection-quality badge.
+func linkMessage(side string, d time.Duration) []byte {
+	return mustJSON(protocol.Link{T: protocol.TypeLink, Side: side, RTTMS: d.Milliseconds()})
+}
+
 // mustJSON encodes values whose encoding cannot fail (fixed structs of
 // strings, numbers and booleans).
 func mustJSON(v any) []byte {

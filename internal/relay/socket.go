@@ -32,6 +32,8 @@ type side struct {
 	overflow func(c *conn)
 	// opened runs once the socket is attached and the current state queued.
 	opened func(ctx context.Context, cur session.Session)
+	// rtt hears the round trip of each ping on c.
+	rtt    func(c *conn, d time.Duration)
 	handle func(ctx context.Context, data []byte) error
 }
 
@@ -60,6 +62,9 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 	}
 	ws.SetReadLimit(sd.readLimit)
 	c := newConn(ws, r.cfg)
+	if sd.rtt != nil {
+		c.onRTT = func(d time.Duration) { sd.rtt(c, d) }
+	}
 
 	r.mu.Lock()
 	if r.closing {

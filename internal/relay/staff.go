@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
@@ -73,6 +74,8 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 				r.publish(ctx, broker.ToCustomer(s.ID), resyncMsg)
 			}
 		},
+		// Each console hears its own link's round trip.
+		rtt:    func(c *conn, d time.Duration) { c.q.push(item{data: linkMessage("staff", d)}) },
 		handle: func(ctx context.Context, data []byte) error { return r.handleStaff(ctx, s.ID, data) },
 	})
 }

@@ -194,6 +194,9 @@ class Current {
   private status = h('div', { class: 'status', id: 'session-state', role: 'status' });
   private codeBox = h('div', { class: 'codebox' });
   private infoBar = h('div', { class: 'info', id: 'view-info' });
+  private linkBadge = h('span', { class: 'link-badge', 'data-testid': 'link-badge', hidden: '' });
+  private customerRTT = -1;
+  private staffRTT = -1;
   private viewBox = h('div', { class: 'view', id: 'view' });
   private tools = h('div', { class: 'tools' });
   private view: LiveView;
@@ -224,7 +227,7 @@ class Current {
     this.refusedBusy = s.refused_busy || 0;
     this.expiresAt = s.expires_in_ms ? Date.now() + s.expires_in_ms : 0;
     this.view = new LiveView(this.viewBox, (m) => this.send(m), (i) => this.showInfo(i));
-    this.root.append(this.status, this.codeBox, this.tools, this.infoBar, this.viewBox);
+    this.root.append(this.status, this.codeBox, this.tools, h('div', { class: 'infoline' }, this.infoBar, this.linkBadge), this.viewBox);
     this.timer = setInterval(() => this.renderCode(), 250);
     if (s.state !== 'ended') this.connect();
     this.renderAll();
@@ -293,7 +296,7 @@ class Current {
   }
 
   private onMessage(data: string): void {
-    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; refused_busy?: number; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number };
+    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; refused_busy?: number; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number; side?: string; rtt_ms?: number };
     try { m = JSON.parse(data); } catch { return; }
     switch (m.t) {
       case 'events':
@@ -325,6 +328,12 @@ class Current {
       case 'hello':
         this.device = m.device || this.device;
         this.renderAll();
+        break;
+      case 'link':
+        // Round trips of the customer's socket and of this console's own.
+        if (m.side === 'customer') this.customerRTT = Number(m.rtt_ms);
+        else if (m.side === 'staff') this.staffRTT = Number(m.rtt_ms);
+        this.renderLink();
         break;
       case 'viewport': {
         const was = this.view.zoomed;
@@ -403,6 +412,7 @@ class Current {
     end.onclick = () => void this.end('staff');
     this.tools.append(end);
     this.showInfo(this.view.info);
+    this.renderLink();
   }
 
   private async end(reason: 'staff' | 'staff_cut'): Promise<void> {
@@ -484,6 +494,25 @@ class Current {
     }
     this.syncList();
     this.renderAll();
+  }
+
+  /**
+   * How good the link is: the customer's round trip decides (a slow phone
+   * network is what staff need to know about), the console's own is shown
+   * beside it.
+   */
+  private renderLink(): void {
+    const b = this.linkBadge;
+    if (this.state === 'waiting' || this.state === 'ended' || !this.connected || this.customerRTT < 0) {
+      b.hidden = true;
+      return;
+    }
+    const worst = Math.max(this.customerRTT, this.staffRTT);
+    const q = worst < 150 ? 'good' : worst < 400 ? 'fair' : 'poor';
+    b.hidden = false;
+    b.dataset.quality = q;
+    b.dataset.customerMs = String(this.customerRTT);
+    b.textContent = `${t.link}: ${t.linkQuality[q]} (${t.customerShort} ${this.customerRTT} ms${this.staffRTT >= 0 ? ` / ${t.staffShort} ${this.staffRTT} ms` : ''})`;
   }
 
   private showInfo(i: ViewInfo): void {
