@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -260,132 +259,21 @@ func NormalizeOrigin(o string) (string, error) {
 	return u.Scheme + "://" + host, nil
 }
 
-// RegisterFlags binds every setting to a flag on fs, with defaults taken
-// from c (so apply environment variables first).
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "addr", c.Addr, "server listen address (TOMONI_ADDR)")
-	fs.StringVar(&c.DemoAddr, "demo-addr", c.DemoAddr, "demo bank listen address; empty disables the demo (TOMONI_DEMO_ADDR)")
-	fs.StringVar(&c.DemoIBAddr, "demo-ib-addr", c.DemoIBAddr, "demo internet banking listen address; empty disables it (TOMONI_DEMO_IB_ADDR)")
-	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory for the embedded database (TOMONI_DATA)")
-	fs.StringVar(&c.AdminName, "admin-name", c.AdminName, "display name of the administrator created on first start; customers see it (TOMONI_ADMIN_NAME)")
-	fs.IntVar(&c.AuditRetentionDays, "audit-retention-days", c.AuditRetentionDays, "days audit rows are kept; older ones are deleted (TOMONI_AUDIT_RETENTION_DAYS)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "listen address of /metrics and /healthz for operators; empty turns it off (TOMONI_METRICS_ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL browsers use to reach the server (TOMONI_PUBLIC_URL)")
-	fs.Func("site-origin", "site origin allowed to embed the SDK; repeat or comma-separate (TOMONI_SITE_ORIGINS)", func(v string) error {
-		c.SiteOrigins = append(c.SiteOrigins, splitList(v)...)
-		return nil
-	})
-	fs.Func("trusted-proxy", "reverse proxy (CIDR) whose X-Forwarded-For names the client; repeat or comma-separate (TOMONI_TRUSTED_PROXIES)", func(v string) error {
-		c.TrustedProxies = append(c.TrustedProxies, splitList(v)...)
-		return nil
-	})
-	fs.DurationVar(&c.CodeTTL, "code-ttl", c.CodeTTL, "how long a join code stays valid (TOMONI_CODE_TTL)")
-	fs.DurationVar(&c.Grace, "grace", c.Grace, "how long a disconnected customer may take to come back (TOMONI_GRACE)")
-	fs.DurationVar(&c.StaffIdle, "staff-idle", c.StaffIdle, "end a session with no staff connected after this long (TOMONI_STAFF_IDLE)")
-	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "longest a session may last (TOMONI_MAX_DURATION)")
-	fs.IntVar(&c.MaxLive, "max-live", c.MaxLive, "concurrent live sessions (TOMONI_MAX_LIVE)")
-	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "codes waiting for a customer (TOMONI_MAX_WAITING)")
-	fs.IntVar(&c.MaxPerStaff, "max-per-staff", c.MaxPerStaff, "open sessions per staff member (TOMONI_MAX_PER_STAFF)")
-	fs.Float64Var(&c.JoinPerMinute, "join-rate", c.JoinPerMinute, "join attempts per client address per minute (TOMONI_JOIN_RATE)")
-	fs.IntVar(&c.JoinBurst, "join-burst", c.JoinBurst, "join attempts a client address may make at once (TOMONI_JOIN_BURST)")
-	fs.Float64Var(&c.JoinAlertPerMinute, "join-alert-rate", c.JoinAlertPerMinute, "wrong codes per minute, deployment-wide, that raise a guessing alert; nobody is refused (TOMONI_JOIN_ALERT_RATE)")
-	fs.Float64Var(&c.LoginPerMinute, "login-rate", c.LoginPerMinute, "staff login attempts per address per minute (TOMONI_LOGIN_RATE)")
-	fs.IntVar(&c.LoginBurst, "login-burst", c.LoginBurst, "staff login attempts at once (TOMONI_LOGIN_BURST)")
-	fs.Int64Var(&c.MaxCustomerMessage, "max-customer-message", c.MaxCustomerMessage, "bytes per customer message (TOMONI_MAX_CUSTOMER_MESSAGE)")
-	fs.Int64Var(&c.MaxStaffMessage, "max-staff-message", c.MaxStaffMessage, "bytes per staff message (TOMONI_MAX_STAFF_MESSAGE)")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (TOMONI_LOG_LEVEL)")
-	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "site policy JSON file (TOMONI_POLICY)")
-}
-
-// ApplyEnv reads TOMONI_* variables from getenv.
-func (c *Config) ApplyEnv(getenv func(string) string) error {
-	var errs []error
-	str := func(key string, dst *string) {
-		if v, ok := lookup(getenv, key); ok {
-			*dst = v
-		}
-	}
-	dur := func(key string, dst *time.Duration) {
-		if v, ok := lookup(getenv, key); ok {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", key, err))
-				return
-			}
-			*dst = d
-		}
-	}
-	num := func(key string, dst *int) {
-		if v, ok := lookup(getenv, key); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", key, err))
-				return
-			}
-			*dst = n
-		}
-	}
-	num64 := func(key string, dst *int64) {
-		if v, ok := lookup(getenv, key); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", key, err))
-				return
-			}
-			*dst = n
-		}
-	}
-	flt := func(key string, dst *float64) {
-		if v, ok := lookup(getenv, key); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", key, err))
-				return
-			}
-			*dst = f
-		}
-	}
-	str("TOMONI_ADDR", &c.Addr)
-	str("TOMONI_DEMO_ADDR", &c.DemoAddr)
-	str("TOMONI_DEMO_IB_ADDR", &c.DemoIBAddr)
-	str("TOMONI_DATA", &c.DataDir)
-	str("TOMONI_PUBLIC_URL", &c.PublicURL)
-	str("TOMONI_METRICS_ADDR", &c.MetricsAddr)
-	num("TOMONI_AUDIT_RETENTION_DAYS", &c.AuditRetentionDays)
-	str("TOMONI_ADMIN_NAME", &c.AdminName)
-	if v, ok := lookup(getenv, "TOMONI_SITE_ORIGINS"); ok {
-		c.SiteOrigins = splitList(v)
-	}
-	if v, ok := lookup(getenv, "TOMONI_TRUSTED_PROXIES"); ok {
-		c.TrustedProxies = splitList(v)
-	}
-	dur("TOMONI_CODE_TTL", &c.CodeTTL)
-	dur("TOMONI_GRACE", &c.Grace)
-	dur("TOMONI_STAFF_IDLE", &c.StaffIdle)
-	dur("TOMONI_MAX_DURATION", &c.MaxDuration)
-	num("TOMONI_MAX_LIVE", &c.MaxLive)
-	num("TOMONI_MAX_WAITING", &c.MaxWaiting)
-	num("TOMONI_MAX_PER_STAFF", &c.MaxPerStaff)
-	flt("TOMONI_JOIN_RATE", &c.JoinPerMinute)
-	num("TOMONI_JOIN_BURST", &c.JoinBurst)
-	flt("TOMONI_JOIN_ALERT_RATE", &c.JoinAlertPerMinute)
-	flt("TOMONI_LOGIN_RATE", &c.LoginPerMinute)
-	num("TOMONI_LOGIN_BURST", &c.LoginBurst)
-	num64("TOMONI_MAX_CUSTOMER_MESSAGE", &c.MaxCustomerMessage)
-	num64("TOMONI_MAX_STAFF_MESSAGE", &c.MaxStaffMessage)
-	str("TOMONI_LOG_LEVEL", &c.LogLevel)
-	str("TOMONI_POLICY", &c.PolicyFile)
-	return errors.Join(errs...)
-}
-
-// Load builds a Config from defaults, then the environment, then args.
+// Load builds a Config from defaults, then the config file (--config or
+// TOMONI_CONFIG), then the environment, then the flags in args.
 func Load(args []string, getenv func(string) string) (Config, error) {
 	c := Default()
+	if path := configPath(args, getenv); path != "" {
+		if err := c.ApplyFile(path); err != nil {
+			return c, err
+		}
+	}
 	if err := c.ApplyEnv(getenv); err != nil {
 		return c, err
 	}
 	fs := flag.NewFlagSet("tomoni", flag.ContinueOnError)
 	c.RegisterFlags(fs)
+	fs.String("config", "", "YAML file whose keys are these flags' names; the environment and flags override it (TOMONI_CONFIG)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage:
   tomoni [flags]                      run the server (and the demo bank, unless --demo-addr "")
