@@ -26,11 +26,7 @@ const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'uns
 	"frame-ancestors 'none'; object-src 'none'"
 
 func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
-	b, err := fs.ReadFile(s.opt.Web, "console/index.html")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	b := s.consoleIndex
 	h := w.Header()
 	h.Set("Content-Security-Policy", consoleCSP)
 	h.Set("X-Frame-Options", "DENY")
@@ -42,9 +38,34 @@ func (s *Server) handleConsole(w http.ResponseWriter, r *http.Request) {
 func (s *Server) consoleAssets() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := "console/assets/" + strings.TrimPrefix(r.URL.Path, "/console/assets/")
-		// Not hashed in its name: the browser keeps it, and asks whether it changed.
+		if orig, ok := s.hashedAssets[name]; ok {
+			// Its name changes with its content: kept for a year, never asked about.
+			s.serveWeb(w, r, orig, mime.TypeByExtension(path.Ext(orig)), "public, max-age=31536000, immutable")
+			return
+		}
+		// The plain name (an older page, a bookmark): kept, and asked whether it changed.
 		s.serveWeb(w, r, name, mime.TypeByExtension(path.Ext(name)), "no-cache")
 	})
+}
+
+// hashConsoleAssets names each console asset after its content
+// (console.js → console.3f2a9c0d1e4b.js) and points the console's page at
+// those names, so browsers may cache them for good and still never run a
+// stale script after an upgrade.
+func hashConsoleAssets(web map[string]webFile, index []byte) (map[string]string, []byte) {
+	hashed := make(map[string]string)
+	for name, f := range web {
+		rest, ok := strings.CutPrefix(name, "console/assets/")
+		if !ok {
+			continue
+		}
+		ext := path.Ext(rest)
+		h := strings.Trim(f.etag, `"`)
+		hname := strings.TrimSuffix(rest, ext) + "." + h + ext
+		hashed["console/assets/"+hname] = name
+		index = bytes.ReplaceAll(index, []byte(`"assets/`+rest+`"`), []byte(`"assets/`+hname+`"`))
+	}
+	return hashed, index
 }
 
 // sdkFile serves a customer script (sdk.js, or sdk-capture.js which sdk.js

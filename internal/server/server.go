@@ -60,7 +60,10 @@ type Server struct {
 	verifier   *auth.Verifier
 	trusted    []netip.Prefix // reverse proxies whose X-Forwarded-For is believed
 	web        map[string]webFile
-	metrics    *metrics
+	// The console's page, pointing at its assets' content-hashed names.
+	consoleIndex []byte
+	hashedAssets map[string]string // hashed name → built file
+	metrics      *metrics
 
 	// consoleOrigins are the console's own origins: the public URL's, and
 	// for a loopback URL its other spelling (localhost, 127.0.0.1, [::1]).
@@ -97,6 +100,11 @@ func New(opt Options) (*Server, error) {
 		return nil, fmt.Errorf("web files: %w", err)
 	}
 	s.web = web
+	index, ok := web["console/index.html"]
+	if !ok {
+		return nil, fmt.Errorf("web files: console/index.html is missing")
+	}
+	s.hashedAssets, s.consoleIndex = hashConsoleAssets(web, index.plain)
 	for _, p := range cfg.TrustedProxies {
 		pr, err := netip.ParsePrefix(p)
 		if err != nil {

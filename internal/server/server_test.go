@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -1234,5 +1235,42 @@ func TestRevokedElsewhereClosesTheConsole(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// The console's page points at its assets by content-hashed names, which
+// browsers may keep for good; the plain names still answer, revalidated.
+func TestConsoleAssetsHaveHashedNames(t *testing.T) {
+	h := newHarness(t, nil)
+	res, err := http.Get(h.url("/console/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`assets/(console\.[0-9a-f]{16}\.js)`).FindSubmatch(page)
+	if m == nil || !regexp.MustCompile(`assets/console\.[0-9a-f]{16}\.css`).Match(page) {
+		t.Fatalf("console page does not name hashed assets:\n%s", page)
+	}
+	hashed, err := http.Get(h.url("/console/assets/" + string(m[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(hashed.Body)
+	hashed.Body.Close()
+	if hashed.StatusCode != 200 || hashed.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || len(body) < 1000 {
+		t.Fatalf("hashed asset: %d %q %d bytes", hashed.StatusCode, hashed.Header.Get("Cache-Control"), len(body))
+	}
+	plain, err := http.Get(h.url("/console/assets/console.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainBody, _ := io.ReadAll(plain.Body)
+	plain.Body.Close()
+	if plain.Header.Get("Cache-Control") != "no-cache" || !bytes.Equal(plainBody, body) {
+		t.Fatalf("plain name: %q, same body %v", plain.Header.Get("Cache-Control"), bytes.Equal(plainBody, body))
+	}
+	if res, _ := h.do("GET", "/console/assets/console.0000000000000000.js", ""); res.StatusCode != 404 {
+		t.Fatalf("a hash that is not the asset's: %d", res.StatusCode)
 	}
 }
