@@ -358,9 +358,16 @@ func changeFlags(changed map[string]any) uint8 {
 }
 
 // dropDocuments replaces documents held in attributes (an iframe's srcdoc,
-// or its src as a data:text/html URL) by a blank document: they carry a
-// whole page, field values included, that the filter cannot see into.
+// or a frame's src as a data:text/html URL) by a blank document: they
+// carry a whole page, field values included, that the filter cannot see
+// into. tag is "" for an attribute change, which does not name it; an
+// image's SVG data URL is a picture, not a page, and stays.
 func dropDocuments(tag string, attrs map[string]any, st *Stats) {
+	frame := tag == ""
+	switch strings.ToLower(tag) {
+	case "iframe", "frame", "object", "embed":
+		frame = true
+	}
 	for k, v := range attrs {
 		s, ok := v.(string)
 		if !ok {
@@ -370,16 +377,18 @@ func dropDocuments(tag string, attrs map[string]any, st *Stats) {
 		case shared.documentAttribute(k) && s != "" && s != shared.BlankDocument:
 			attrs[k] = shared.BlankDocument
 			st.Attributes++
-		case (k == "src" || k == "rr_src" || k == "data") && isMarkupURL(s):
+		case frame && (k == "src" || k == "rr_src" || k == "data") && isMarkupURL(s, tag != ""):
 			attrs[k] = "about:blank"
 			st.Attributes++
 		}
 	}
 }
 
-func isMarkupURL(u string) bool {
+// isMarkupURL recognises a data: URL holding a page; an SVG one counts
+// only where the element is known to be a frame.
+func isMarkupURL(u string, svgToo bool) bool {
 	u = strings.ToLower(strings.TrimSpace(u))
-	return strings.HasPrefix(u, "data:text/html") || strings.HasPrefix(u, "data:application/xhtml") || strings.HasPrefix(u, "data:image/svg")
+	return strings.HasPrefix(u, "data:text/html") || strings.HasPrefix(u, "data:application/xhtml") || (svgToo && strings.HasPrefix(u, "data:image/svg"))
 }
 
 func scrubAttributes(attrs map[string]any, st *Stats) {

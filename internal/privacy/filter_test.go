@@ -106,6 +106,7 @@ func TestFilterMasksEveryFieldByDefault(t *testing.T) {
 		el(32, "input", `"type":"search","name":"q","value":"visible-query","data-tomoni-unmasked":""`),
 		el(33, "input", `"type":"submit","value":"送信する"`),
 		el(34, "div", `"contenteditable":"false"`, text(35, "plain text")),
+		el(36, "img", `"src":"data:image/svg+xml,<svg id='icon-kept'/>"`),
 	}
 	snap := `{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[` + el(2, "html", "", el(3, "body", "", body...)) + `]}}}`
 	out, st, err := f.Process(raw(meta, snap,
@@ -124,7 +125,7 @@ func TestFilterMasksEveryFieldByDefault(t *testing.T) {
 	if strings.Contains(s, "SECRET") {
 		t.Fatalf("secret survived the filter:\n%s", s)
 	}
-	for _, want := range []string{"visible-query", "typed-visible-query", "送信する", "plain text", `"width":"300"`} {
+	for _, want := range []string{"visible-query", "typed-visible-query", "送信する", "plain text", `"width":"300"`, "icon-kept"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("filter removed %q, which is not user data", want)
 		}

@@ -18,11 +18,13 @@ const CONTAINER_TAGS: string[] = rules.container_tags.map((t) => t.toUpperCase()
 const DOCUMENT_ATTRS: string[] = rules.document_attributes;
 const UNMASKED_MARKER: string = rules.unmasked_marker;
 
-/** Whether a URL holds a document of its own (data:text/html and the like). */
+/** Whether a frame's URL holds a document of its own (data:text/html and the like). */
 function markupURL(u: string): boolean {
   const v = u.trim().toLowerCase();
   return v.startsWith('data:text/html') || v.startsWith('data:application/xhtml') || v.startsWith('data:image/svg');
 }
+
+const FRAME_TAGS = ['IFRAME', 'FRAME', 'OBJECT', 'EMBED'];
 
 // rrweb event and source numbers.
 const EV_FULL = 2;
@@ -191,7 +193,7 @@ export class Privacy {
 
   private scrubAttrs(el: Element, attrs: Record<string, unknown>, masked: boolean): void {
     const field = this.isField(el);
-    this.dropDocuments(attrs);
+    this.dropDocuments(attrs, FRAME_TAGS.includes(el.tagName));
     if (masked || (field && this.fieldMasked(el))) {
       this.scrubElementAttrs(attrs);
     } else if (field && el.tagName === 'INPUT' && this.sensitiveField(el)) {
@@ -210,12 +212,13 @@ export class Privacy {
    * data:text/html URL) carries field values the masking cannot see into:
    * it is replaced by a blank document; the frame keeps its size.
    */
-  private dropDocuments(attrs: Record<string, unknown>): void {
+  private dropDocuments(attrs: Record<string, unknown>, frame: boolean): void {
     for (const k of Object.keys(attrs)) {
       const v = attrs[k];
       if (typeof v !== 'string') continue;
       if (DOCUMENT_ATTRS.includes(k) && v !== '' && v !== rules.blank_document) attrs[k] = rules.blank_document;
-      else if ((k === 'src' || k === 'rr_src' || k === 'data') && markupURL(v)) attrs[k] = 'about:blank';
+      // An image's SVG data URL is a picture, not a page: only frames lose theirs.
+      else if (frame && (k === 'src' || k === 'rr_src' || k === 'data') && markupURL(v)) attrs[k] = 'about:blank';
     }
   }
 
