@@ -410,7 +410,9 @@ func TestEndReachesBothSides(t *testing.T) {
 // A staff console that does not read gets its queue replaced by a reset and
 // a resync request; the customer is never slowed and memory stays bounded.
 func TestSlowStaffIsResyncedNotBuffered(t *testing.T) {
-	f := newFixture(t, Config{QueueMessages: 8, QueueBytes: 256 << 10, CustomerRate: 1e6, CustomerBurst: 1 << 20, CustomerBytesRate: 1 << 40, CustomerBytesBurst: 1 << 40})
+	// Neither socket reads, so neither answers pings: a long write timeout
+	// keeps the server from closing them for that while the test runs.
+	f := newFixture(t, Config{QueueMessages: 8, QueueBytes: 256 << 10, CustomerRate: 1e6, CustomerBurst: 1 << 20, CustomerBytesRate: 1 << 40, CustomerBytesBurst: 1 << 40, WriteTimeout: time.Minute})
 	cu := f.customer()
 	readType(t, cu, "state")
 	st := f.staff() // never read from after this
