@@ -447,3 +447,23 @@ func TestOnlyTheAdmittedRequestJoins(t *testing.T) {
 	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
 	e.waitStaffSees("インターネットバンキング ログイン", 5*time.Second)
 }
+
+// A customer who moves to another page while the join request waits keeps
+// the request: the next page shows the same check number and goes on when
+// staff admit it.
+func TestJoinRequestSurvivesAPageChange(t *testing.T) {
+	e := mustStart(t)
+	e.staffLogin()
+	code := e.newCode()
+	e.openCustomer("index.html")
+	check, problem := e.requestJoin(code)
+	if problem != "" {
+		t.Fatalf("join: %s", problem)
+	}
+	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/login.html"))
+	e.waitJS(e.customer, "the same check number on the next page", shadow+`.querySelector('[data-tomoni=check]')?.textContent === '`+check+`'`, 10*time.Second)
+	e.admit(code, check)
+	e.waitJS(e.customer, "the staff-name confirmation", shadow+`.querySelector('[data-tomoni=confirm]')`, 5*time.Second)
+	e.exec(e.customer, shadow+`.querySelector('[data-tomoni=confirm]').click()`)
+	e.waitStaffSees("インターネットバンキング ログイン", 5*time.Second)
+}

@@ -28,6 +28,28 @@ export function forget(): void {
   try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* ignore */ }
 }
 
+/** A join request waiting for the staff's admission, carried to the next page of the tab. */
+export interface Pending { token: string; check: string }
+
+const PENDING_KEY = 'tomoni.pending';
+
+export function loadPending(): Pending | null {
+  try {
+    const raw = sessionStorage.getItem(PENDING_KEY);
+    const p = raw ? (JSON.parse(raw) as Pending) : null;
+    return p && typeof p.token === 'string' && typeof p.check === 'string' ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+export function persistPending(p: Pending | null): void {
+  try {
+    if (p) sessionStorage.setItem(PENDING_KEY, JSON.stringify(p));
+    else sessionStorage.removeItem(PENDING_KEY);
+  } catch { /* private mode: the request is simply not carried */ }
+}
+
 /** Takes a hand-off token out of the URL, leaving the rest of the fragment. */
 export function takeHandoff(): string | null {
   const m = location.hash.match(HANDOFF);

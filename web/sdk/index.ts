@@ -5,7 +5,7 @@
 // the recorder (capture.ts) is a separate file loaded when a session starts.
 import { CLOSE_REPLACED, CLOSE_SESSION_ENDED, CLOSE_UNAUTHORIZED } from '../shared/closecodes';
 import type { Capture } from './capture';
-import { crossOriginLink, forget, loadSaved, persist, Saved, Tabs, takeHandoff, withHandoff } from './continuity';
+import { crossOriginLink, forget, loadPending, loadSaved, persist, persistPending, Saved, Tabs, takeHandoff, withHandoff } from './continuity';
 import { detectLang, Lang, texts, Texts } from './i18n';
 import { Pauses, PauseReason } from './pauses';
 import { customerFileAllowed, DEFAULT_POLICY, PolicyView } from './policy';
@@ -197,21 +197,32 @@ class Tomoni implements TomoniAPI {
       throw new JoinFailure(err === 'invalid_code' || err === 'busy' || err === 'rate_limited' || err === 'too_many_requests' ? err : status === 400 ? 'invalid_code' : 'network');
     }
     if (typeof body.token !== 'string' || typeof body.check !== 'string') throw new JoinFailure('network');
-    const token = body.token;
+    await this.waitAndConfirm(body.token, body.check, opts);
+  }
+
+  /**
+   * Waits for the staff's admission of the request (token), then has the
+   * customer confirm the staff name, then shares. The request is kept in the
+   * tab, so a page change while waiting does not lose it.
+   */
+  private async waitAndConfirm(token: string, check: string, opts: JoinOptions): Promise<void> {
     this.pendingToken = token;
+    persistPending({ token, check });
     this.setState('waiting');
     let admitted: { session: string; staff: string };
     try {
-      admitted = await this.awaitAdmission(token, body.check, opts);
+      admitted = await this.awaitAdmission(token, check, opts);
     } catch (e) {
       if (this.pendingToken === token) {
         this.pendingToken = '';
+        persistPending(null);
         this.ui.closeDialog();
         this.setState('idle');
       }
       throw e;
     }
     this.pendingToken = '';
+    persistPending(null);
     const staff = admitted.staff;
     let ok = false;
     try {
@@ -227,6 +238,17 @@ class Tomoni implements TomoniAPI {
     persist(this.saved);
     await this.loadPolicy();
     this.connect();
+  }
+
+  /** A join request made on an earlier page of this tab still waits: wait on here. */
+  private resumePending(): boolean {
+    const p = loadPending();
+    if (!p) return false;
+    void this.waitAndConfirm(p.token, p.check, {}).catch((e) => {
+      const c = e instanceof JoinFailure ? e.code : 'network';
+      if (c !== 'declined' && c !== 'cancelled') this.ui.showMessage(this.joinErrorText(c), c);
+    });
+    return true;
   }
 
   /**
@@ -288,6 +310,7 @@ class Tomoni implements TomoniAPI {
     if (this.pendingToken) {
       void this.post('/api/leave', { token: this.pendingToken }, true).catch(() => undefined);
       this.pendingToken = '';
+      persistPending(null);
       this.ui.closeDialog();
       this.setState('idle');
       return;
@@ -328,7 +351,10 @@ class Tomoni implements TomoniAPI {
       return;
     }
     const saved = loadSaved();
-    if (!saved) return;
+    if (!saved) {
+      this.resumePending();
+      return;
+    }
     void this.tabs.sharedElsewhere(saved.session).then((elsewhere) => {
       if (elsewhere) {
         forget();
