@@ -414,6 +414,8 @@ func TestOnlyTheAdmittedRequestJoins(t *testing.T) {
 		t.Fatalf("customer: %s", problem)
 	}
 	e.waitJS(e.staff, "both requests in the console", `document.querySelectorAll('#join-requests li').length === 2 && document.querySelector('#session-state').dataset.phase === 'request_pending'`, 5*time.Second)
+	// The browser tab's title says so too, for staff looking at another tab.
+	e.waitJS(e.staff, "the title to show the requests", `document.title.startsWith('(2) 接続の申し込み')`, 5*time.Second)
 	decline := func(check string) {
 		e.exec(e.staff, fmt.Sprintf(`document.querySelector('#join-requests li[data-check="%s"] [data-testid=request-decline]').click()`, check))
 	}

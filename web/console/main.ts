@@ -144,6 +144,9 @@ async function refreshList(): Promise<void> {
 }
 
 function renderList(): void {
+  // A join request must not go unseen while the staff look at another tab.
+  const asking = sessions.reduce((n, s) => n + (s.state === 'waiting' ? s.requests?.length || 0 : 0), 0);
+  document.title = asking ? `(${asking}) ${t.requestsTitle} — ${t.appTitle}` : t.appTitle;
   const list = document.getElementById('session-list');
   if (!list) return;
   if (!sessions.length) {
