@@ -1,7 +1,7 @@
 // Capture: rrweb record with Tomoni's masking. Every form field's value is
 // replaced in the browser before anything is serialised; the site can mask
 // more (data-tomoni-mask, policy selectors) or block whole elements.
-import { record } from 'rrweb';
+import { record } from '@rrweb/record';
 import { PolicyView } from './policy';
 import { boxClosedShadowHosts } from './fidelity';
 import { blockedCanvases, Privacy } from './privacy';
