@@ -435,3 +435,33 @@ func TestAuditShowsMetadataOnly(t *testing.T) {
 		t.Fatalf("stored account %+v %v", a, err)
 	}
 }
+
+// The console's replay keeps only the events since the last full snapshot:
+// the recorder takes one periodically (here every second), so a long
+// session does not grow the staff's memory without bound.
+func TestConsoleKeepsOnlyEventsSinceTheLastSnapshot(t *testing.T) {
+	e := mustStart(t, func(c *config.Config) { c.Bounds.SnapshotEvery = time.Second })
+	e.staffLogin()
+	e.join("index.html")
+	e.waitStaffSees("くらしに、そっと寄りそう銀行。", 3*time.Second)
+	// Four seconds of a busy page: a counter that changes every 20 ms.
+	e.exec(e.customer, `(() => {
+		const p = document.body.appendChild(document.createElement('p'));
+		let n = 0;
+		const t = setInterval(() => { p.textContent = 'tick ' + (++n); if (n === 200) { clearInterval(t); p.textContent = 'ticks-done'; } }, 20);
+	})()`)
+	e.waitStaffSees("ticks-done", 10*time.Second)
+	_, got := e.staffWS.snapshot()
+	received := 0
+	for _, f := range got {
+		received += strings.Count(f, `"timestamp"`)
+	}
+	kept := evalAs[int](e, e.staff, `Number(document.querySelector('#view').dataset.events)`)
+	t.Logf("the staff received %d events; the replay keeps %d", received, kept)
+	if received < 150 {
+		t.Fatalf("only %d events reached the staff: the page was not busy enough to tell", received)
+	}
+	if kept <= 0 || kept > received/2 {
+		t.Fatalf("the replay keeps %d of %d events: it does not start over from the periodic snapshots", kept, received)
+	}
+}

@@ -104,6 +104,7 @@ type Bounds struct {
 	PingInterval       time.Duration // each socket is pinged this often
 	WriteTimeout       time.Duration // deadline of each write and ping
 	ResyncMinInterval  time.Duration // at most one slow-console resync per socket per interval
+	SnapshotEvery      time.Duration // the recorder takes a fresh full snapshot this often; the console's replay keeps only events since the last one
 
 	RateLimitKeys int // addresses or usernames tracked per rate-limit table
 
@@ -144,6 +145,7 @@ func DefaultBounds() Bounds {
 		PingInterval:       10 * time.Second,
 		WriteTimeout:       10 * time.Second,
 		ResyncMinInterval:  2 * time.Second,
+		SnapshotEvery:      10 * time.Minute,
 		RateLimitKeys:      100_000,
 		LoginHashes:        2,
 		LoginHashWait:      5 * time.Second,

@@ -85,6 +85,7 @@ func TestReadmeStatesTheFixedBounds(t *testing.T) {
 		fmt.Sprintf("hand-off token lives %s (at most %d outstanding per session)", short(d.HandoffTTL), d.MaxHandoffs),
 		fmt.Sprintf("recognised for %d minutes after its session ends", int(d.TokenAfterEnd.Minutes())),
 		fmt.Sprintf("has %d minutes to confirm", int(d.ConfirmWithin.Minutes())),
+		fmt.Sprintf("fresh full snapshot every %d minutes", int(d.SnapshotEvery.Minutes())),
 		fmt.Sprintf("at most %d join requests wait on one code", d.MaxJoinRequests),
 		fmt.Sprintf("lapses when its page has not asked for %s; each ask is held open up to %s", short(d.JoinRequestIdle), short(d.JoinPollWait)),
 		fmt.Sprintf("warned %d minutes before", int(d.WarnBefore.Minutes())),

@@ -260,6 +260,9 @@ type policyView struct {
 	SiteOrigins []string `json:"site_origins"`
 	// SDKMasking is false only in tests that show the server filter alone.
 	SDKMasking bool `json:"sdk_masking"`
+	// SnapshotEveryMS is how often the recorder takes a fresh full
+	// snapshot, which bounds what the console's replay keeps.
+	SnapshotEveryMS int64 `json:"snapshot_every_ms"`
 }
 
 // handlePolicy serves the site policy to the SDK (site origins, CORS) and to
@@ -271,5 +274,5 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	origins := s.siteOrigins()
 	sort.Strings(origins)
-	writeJSON(w, http.StatusOK, policyView{Policy: *s.opt.Policy, SiteOrigins: origins, SDKMasking: !s.opt.Config.TestDisableSDKMasking})
+	writeJSON(w, http.StatusOK, policyView{Policy: *s.opt.Policy, SiteOrigins: origins, SDKMasking: !s.opt.Config.TestDisableSDKMasking, SnapshotEveryMS: s.opt.Config.Bounds.SnapshotEvery.Milliseconds()})
 }

@@ -255,8 +255,12 @@ class Current {
   /** Called when the staff's own network goes away or comes back. */
   network(online: boolean): void {
     if (this.closed || this.state === 'ended') return;
-    if (!online) this.ws?.close(1000, 'offline');
-    else if (!this.ws && !this.refused) { this.retries = 0; this.connect(); }
+    if (!online) {
+      this.ws?.close(1000, 'offline');
+      // Say so at once: with the network gone, the socket's close can take
+      // a long while to complete.
+      this.renderAll();
+    } else if (!this.ws && !this.refused) { this.retries = 0; this.connect(); }
   }
 
   private connect(): void {

@@ -29,6 +29,9 @@ export class LiveView {
   private lastPointerSent = 0;
   private pointerTimer: ReturnType<typeof setTimeout> | undefined;
   private highlighted = 0;
+  // Events the replay holds since its last full snapshot (data-events, for tests).
+  private kept = 0;
+  private restarting = false;
   private resetTimer: ReturnType<typeof setTimeout> | undefined;
   private docId = 1;
   info: ViewInfo = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
@@ -72,13 +75,22 @@ export class LiveView {
       // customer clock that is off by minutes does not delay the replay.
       e.timestamp = st + this.skew - Math.max(0, ct - e.timestamp);
       this.track(e);
-      if (this.replayer) {
+      if (this.replayer && e.type === EV_META) {
+        // A new page or a periodic snapshot follows: the replay starts over
+        // from it and drops every older event (rrweb's live replay keeps
+        // them all), so the console's memory stays flat. The old page stays
+        // on screen until the new snapshot is in.
+        this.pending = [e];
+        this.restarting = true;
+      } else if (this.replayer && !this.restarting) {
         this.replayer.addEvent(e as never);
+        this.kept++;
       } else if (e.type === EV_META || (this.pending.length > 0)) {
         this.pending.push(e);
         if (e.type === EV_FULL) this.startReplayer();
       }
     }
+    this.root.dataset.events = String(this.kept);
   }
 
   private track(e: RREvent): void {
@@ -104,6 +116,10 @@ export class LiveView {
     clearTimeout(this.resetTimer);
     const events = this.pending;
     this.pending = [];
+    this.restarting = false;
+    this.replayer?.destroy();
+    this.stage.textContent = '';
+    this.kept = events.length;
     this.replayer = new Replayer(events as never[], {
       root: this.stage,
       liveMode: true,
@@ -140,6 +156,8 @@ export class LiveView {
     this.replayer?.destroy();
     this.replayer = null;
     this.pending = [];
+    this.restarting = false;
+    this.kept = 0;
     this.stage.textContent = '';
     this.highlighted = 0;
     this.placeHighlight();

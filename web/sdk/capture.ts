@@ -58,6 +58,10 @@ export class Capture {
       collectFonts: false,
       inlineImages: false,
       recordCrossOriginIframes: false,
+      // A fresh full snapshot every so often: the console then starts its
+      // replay over from it and lets go of everything before, so a long
+      // session does not grow the staff's memory without bound.
+      checkoutEveryNms: policy.snapshot_every_ms && policy.snapshot_every_ms > 0 ? policy.snapshot_every_ms : undefined,
       sampling: {
         // rrweb's default only emits mouse positions every 500 ms: too
         // slow to talk over. 50 ms keeps the staff's view fluid.

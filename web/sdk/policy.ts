@@ -2,6 +2,8 @@
 // rules that depend only on URLs.
 export interface PolicyView {
   site_origins: string[];
+  /** How often the recorder takes a fresh full snapshot (ms). */
+  snapshot_every_ms?: number;
   mask_selectors: string[];
   block_selectors: string[];
   unmask_selectors: string[];
