@@ -201,13 +201,14 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 
 	const button = `.hero [data-action=share]`
 	// Where the button is on the staff's screen: inside the scaled replay.
-	pt := evalAs[[]float64](e, e.staff, `(() => {
+	where := `(() => {
 		const f = document.querySelector('#view iframe');
 		const r = f.getBoundingClientRect();
 		const s = r.width / f.offsetWidth;
-		const b = f.contentDocument.querySelector('`+button+`').getBoundingClientRect();
+		const b = f.contentDocument.querySelector('` + button + `').getBoundingClientRect();
 		return [r.left + (b.left + b.width * 0.3) * s, r.top + (b.top + b.height * 0.6) * s, s];
-	})()`)
+	})()`
+	pt := evalAs[[]float64](e, e.staff, where)
 	if pt[2] >= 1.5 || pt[2] <= 0 {
 		t.Logf("replay scale %.2f", pt[2])
 	}
@@ -224,12 +225,17 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 	// It stays on the button when the customer scrolls.
 	e.exec(e.customer, `window.scrollBy(0, 40)`)
 	e.waitJS(e.customer, "the 〇 still inside the button after scrolling", inButton, 3*time.Second)
+	// The staff view follows before anything else is drawn on it.
+	sy := evalAs[int](e, e.customer, `Math.round(scrollY)`)
+	e.waitJS(e.staff, "the staff view to follow the scroll", fmt.Sprintf(`document.querySelector('#view-info').dataset.scrollY === '%d'`, sy), 5*time.Second)
 
 	// Leaving the view hides it.
 	e.run(e.staff, chromedp.MouseEvent(chromedp.MouseMoved, 5, 5))
 	e.waitJS(e.customer, "the 〇 to hide", `Tomoni.pointerPosition() === null`, 3*time.Second)
 
 	// A highlight shows on both screens, on the same element; a second click turns it off on both.
+	// (Where the button is now: the customer scrolled.)
+	pt = evalAs[[]float64](e, e.staff, where)
 	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-highlight]`)))
 	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
 	e.waitJS(e.customer, "the customer's highlight", shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
@@ -245,6 +251,38 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
 	e.waitJS(e.customer, "the customer's highlight to go", `!`+shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
 	e.waitJS(e.staff, "the staff's highlight to go", `document.querySelector('[data-testid=own-highlight]').hidden`, 3*time.Second)
+
+	// A pen stroke drawn over the button lands on the button on the customer's screen.
+	pt = evalAs[[]float64](e, e.staff, where)
+	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-pen]`)))
+	e.run(e.staff,
+		chromedp.MouseEvent(chromedp.MouseMoved, pt[0], pt[1]),
+		chromedp.MouseEvent(chromedp.MousePressed, pt[0], pt[1], chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, pt[0]+4, pt[1]+2, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, pt[0]+8, pt[1]+3, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, pt[0]+8, pt[1]+3, chromedp.ButtonLeft))
+	e.waitJS(e.customer, "the pen stroke on the button", `(() => {
+		const l = `+shadow+`.querySelector('[data-tomoni=strokes] polyline[data-kind=pen]');
+		if (!l) return false;
+		const [x, y] = l.getAttribute('points').split(' ')[0].split(',').map(Number);
+		const b = document.querySelector('`+button+`').getBoundingClientRect();
+		return x >= b.left - 1 && x <= b.right + 1 && y >= b.top - 1 && y <= b.bottom + 1 && l.getAttribute('points').split(' ').length >= 2;
+	})()`, 3*time.Second)
+	if !evalAs[bool](e, e.staff, `Boolean(document.querySelector('[data-testid=own-stroke]'))`) {
+		t.Error("the staff do not see their own stroke")
+	}
+	// It fades by itself, and it was never input: the share button it crossed
+	// opens a dialog when clicked, and none opened.
+	e.waitJS(e.customer, "the pen stroke to fade", `!`+shadow+`.querySelector('[data-tomoni=strokes] polyline[data-kind=pen]')`, 8*time.Second)
+	if evalAs[bool](e, e.customer, `Boolean(`+shadow+`.querySelector('[data-tomoni=agree]'))`) {
+		t.Error("a stroke acted on the customer's page")
+	}
+	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-laser]`)))
+	e.run(e.staff,
+		chromedp.MouseEvent(chromedp.MousePressed, pt[0], pt[1], chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, pt[0]+6, pt[1], chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, pt[0]+6, pt[1], chromedp.ButtonLeft))
+	e.waitJS(e.customer, "the laser trail", shadow+`.querySelector('[data-tomoni=strokes] polyline[data-kind=laser]')`, 3*time.Second)
 
 	// On a phone the pause banner stays one line, and 終了 does not wrap.
 	e.exec(e.customer, `Tomoni.pause('secure_input')`)

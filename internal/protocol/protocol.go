@@ -37,7 +37,29 @@ const (
 	TypeViewport = "viewport"
 	// The round trip of a socket's ping, server to staff only.
 	TypeLink = "link"
+	// A line staff draw over the customer's page (laser trail or pen).
+	TypeStroke = "stroke"
 )
+
+// Stroke kinds: a laser trail fades within a second, a pen stroke after a
+// few seconds. Neither is input on the customer's page.
+const (
+	StrokeLaser = "laser"
+	StrokePen   = "pen"
+)
+
+// MaxStrokePoints bounds one stroke message.
+const MaxStrokePoints = 64
+
+// Stroke is a line staff draw over the customer's page. Each point is
+// anchored to a node, at a fraction of its box, like the pointer, so it
+// lands on the same thing whatever the customer's screen size:
+// [node id, x fraction, y fraction].
+type Stroke struct {
+	T    string       `json:"t"`
+	Kind string       `json:"kind"`
+	Pts  [][3]float64 `json:"pts"`
+}
 
 // Link tells a console how long a ping took to come back on the customer's
 // socket or on its own (Side), in milliseconds.
@@ -165,10 +187,12 @@ const maxNodeID = 1 << 31
 // freshly built message: fields not in the schema are never forwarded.
 func ParseStaff(data []byte) (any, error) {
 	var raw struct {
-		T  string   `json:"t"`
-		ID *int64   `json:"id"`
-		X  *float64 `json:"x"`
-		Y  *float64 `json:"y"`
+		T    string      `json:"t"`
+		ID   *int64      `json:"id"`
+		X    *float64    `json:"x"`
+		Y    *float64    `json:"y"`
+		Kind string      `json:"kind"`
+		Pts  [][]float64 `json:"pts"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -194,6 +218,21 @@ func ParseStaff(data []byte) (any, error) {
 			return nil, fmt.Errorf("%w: highlight id", ErrMalformed)
 		}
 		return Highlight{T: TypeHighlight, ID: *raw.ID}, nil
+	case TypeStroke:
+		if raw.Kind != StrokeLaser && raw.Kind != StrokePen {
+			return nil, fmt.Errorf("%w: stroke kind", ErrMalformed)
+		}
+		if len(raw.Pts) == 0 || len(raw.Pts) > MaxStrokePoints {
+			return nil, fmt.Errorf("%w: a stroke has 1 to %d points", ErrMalformed, MaxStrokePoints)
+		}
+		st := Stroke{T: TypeStroke, Kind: raw.Kind, Pts: make([][3]float64, 0, len(raw.Pts))}
+		for _, p := range raw.Pts {
+			if len(p) != 3 || p[0] < 1 || p[0] > maxNodeID || p[0] != math.Trunc(p[0]) || !fraction(p[1]) || !fraction(p[2]) {
+				return nil, fmt.Errorf("%w: a stroke point is [node id, x, y] with x and y within [0,1]", ErrMalformed)
+			}
+			st.Pts = append(st.Pts, [3]float64{p[0], p[1], p[2]})
+		}
+		return st, nil
 	case TypeEnd, TypeResync:
 		return Simple{T: raw.T}, nil
 	case "":

@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -67,6 +68,33 @@ func TestBrowserFromUA(t *testing.T) {
 	} {
 		if got := BrowserFromUA(ua); got != want {
 			t.Errorf("%.40q: %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestStrokes(t *testing.T) {
+	m, err := ParseStaff([]byte(`{"t":"stroke","kind":"pen","pts":[[12,0.5,0.25],[13,1,0]],"script":"x"}`))
+	st, ok := m.(Stroke)
+	if err != nil || !ok || len(st.Pts) != 2 || st.Pts[0] != [3]float64{12, 0.5, 0.25} {
+		t.Fatalf("%#v %v", m, err)
+	}
+	if b, _ := json.Marshal(st); strings.Contains(string(b), "script") {
+		t.Fatalf("an unknown field was forwarded: %s", b)
+	}
+	many := `{"t":"stroke","kind":"laser","pts":[` + strings.TrimSuffix(strings.Repeat(`[1,0,0],`, MaxStrokePoints+1), ",") + `]}`
+	for _, bad := range []string{
+		`{"t":"stroke","kind":"brush","pts":[[1,0,0]]}`,
+		`{"t":"stroke","kind":"pen","pts":[]}`,
+		`{"t":"stroke","kind":"pen","pts":[[1,0]]}`,
+		`{"t":"stroke","kind":"pen","pts":[[0,0,0]]}`,
+		`{"t":"stroke","kind":"pen","pts":[[1.5,0,0]]}`,
+		`{"t":"stroke","kind":"pen","pts":[[1,2,0]]}`,
+		`{"t":"stroke","kind":"pen","pts":[[1,0,-0.1]]}`,
+		`{"t":"stroke","kind":"pen","pts":"x"}`,
+		many,
+	} {
+		if _, err := ParseStaff([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%.60s: %v, want malformed", bad, err)
 		}
 	}
 }

@@ -104,7 +104,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, data []byte) error {
 		if cur.State != session.Live {
 			return nil
 		}
-	case protocol.Pointer, protocol.Highlight:
+	case protocol.Pointer, protocol.Highlight, protocol.Stroke:
 		if cur.State != session.Live {
 			// Nothing on a paused page may be pointed at.
 			r.metrics.Dropped.WithLabelValues("staff", "paused").Inc()

@@ -20,6 +20,10 @@ const ja = {
   cut: '緊急停止',
   pointer: 'ポインタ〇',
   highlight: 'ハイライト',
+  pen: 'ペン',
+  penHint: 'ドラッグして線を描きます。お客さまの画面に数秒表示されて消えます',
+  laser: 'レーザー',
+  laserHint: 'ドラッグした軌跡が、お客さまの画面に一瞬だけ表示されます',
   follow: '拡大部分を表示',
   followHint: 'お客さまがスマートフォンで拡大しているときは、見えている部分だけを表示します',
   state: {
@@ -145,6 +149,10 @@ const en: typeof ja = {
   cut: 'Cut off now',
   pointer: 'Pointer 〇',
   highlight: 'Highlight',
+  pen: 'Pen',
+  penHint: 'Drag to draw a line; it shows on the customer’s screen for a few seconds',
+  laser: 'Laser',
+  laserHint: 'Drag: the trail shows on the customer’s screen for a moment',
   follow: 'Follow zoom',
   followHint: "When the customer zooms in on a phone, show only the part they see",
   state: {

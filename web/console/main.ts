@@ -403,11 +403,15 @@ class Current {
     if (this.state !== 'waiting') {
       const pointer = h('button', { class: this.view.tool === 'pointer' ? 'tool on' : 'tool', 'data-testid': 'tool-pointer' }, t.pointer);
       const hl = h('button', { class: this.view.tool === 'highlight' ? 'tool on' : 'tool', 'data-testid': 'tool-highlight' }, t.highlight);
+      const pen = h('button', { class: this.view.tool === 'pen' ? 'tool on' : 'tool', 'data-testid': 'tool-pen', title: t.penHint }, t.pen);
+      const laser = h('button', { class: this.view.tool === 'laser' ? 'tool on' : 'tool', 'data-testid': 'tool-laser', title: t.laserHint }, t.laser);
       pointer.onclick = () => { this.view.tool = 'pointer'; this.renderAll(); };
       hl.onclick = () => { this.view.tool = 'highlight'; this.view.hidePointer(); this.renderAll(); };
+      pen.onclick = () => { this.view.tool = 'pen'; this.view.hidePointer(); this.renderAll(); };
+      laser.onclick = () => { this.view.tool = 'laser'; this.view.hidePointer(); this.renderAll(); };
       const cut = h('button', { class: 'danger', id: 'cut-session' }, t.cut);
       cut.onclick = () => void this.end('staff_cut');
-      this.tools.append(pointer, hl);
+      this.tools.append(pointer, hl, laser, pen);
       if (this.view.zoomed) {
         const follow = h('button', { class: this.view.follow ? 'tool on' : 'tool', 'data-testid': 'tool-follow', title: t.followHint }, t.follow);
         follow.onclick = () => { this.view.follow = !this.view.follow; this.view.fit(); this.renderAll(); };

@@ -17,7 +17,9 @@ export interface ViewInfo { width: number; height: number; scrollX: number; scro
 /** The customer's visual viewport: the part of the page a pinch-zoomed phone shows. */
 export interface Visual { x: number; y: number; w: number; h: number; s: number }
 
-export type Tool = 'pointer' | 'highlight';
+export type Tool = 'pointer' | 'highlight' | 'pen' | 'laser';
+
+interface Drawing { kind: 'pen' | 'laser'; pts: [number, number, number][]; unsent: number; line: SVGPolylineElement; screen: string[]; lastSent: number }
 
 export class LiveView {
   private replayer: Replayer | null = null;
@@ -63,6 +65,9 @@ export class LiveView {
     this.overlay.addEventListener('mousemove', (e) => this.onMove(e));
     this.overlay.addEventListener('mouseleave', () => this.hidePointer());
     this.overlay.addEventListener('click', (e) => this.onClick(e));
+    this.overlay.addEventListener('mousedown', (e) => this.startDrawing(e));
+    this.overlay.addEventListener('mousemove', (e) => this.continueDrawing(e));
+    window.addEventListener('mouseup', () => this.endDrawing());
     new ResizeObserver(() => this.fit()).observe(root);
   }
 
@@ -230,6 +235,61 @@ export class LiveView {
     const fx = b.width > 0 ? (x - b.left) / b.width : 0.5;
     const fy = b.height > 0 ? (y - b.top) / b.height : 0.5;
     return { id, x: clamp01(fx), y: clamp01(fy) };
+  }
+
+  private drawing: Drawing | null = null;
+  private strokes: SVGSVGElement | null = null;
+
+  /** Pen and laser: a line drawn over the customer's page, anchored to its nodes like the pointer. */
+  private startDrawing(e: MouseEvent): void {
+    if (!this.enabled || (this.tool !== 'pen' && this.tool !== 'laser') || e.button !== 0) return;
+    e.preventDefault();
+    const ns = 'http://www.w3.org/2000/svg';
+    if (!this.strokes) {
+      this.strokes = document.createElementNS(ns, 'svg');
+      this.strokes.setAttribute('class', 'strokes');
+      this.overlay.append(this.strokes);
+    }
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('class', this.tool);
+    line.dataset.testid = 'own-stroke';
+    this.strokes.append(line);
+    this.drawing = { kind: this.tool, pts: [], unsent: 0, line, screen: [], lastSent: 0 };
+    this.continueDrawing(e);
+  }
+
+  private continueDrawing(e: MouseEvent): void {
+    const d = this.drawing;
+    if (!d) return;
+    const t = this.target(e);
+    if (!t) return;
+    const o = this.overlay.getBoundingClientRect();
+    d.pts.push([t.id, round(t.x), round(t.y)]);
+    d.unsent++;
+    d.screen.push(`${Math.round(e.clientX - o.left)},${Math.round(e.clientY - o.top)}`);
+    d.line.setAttribute('points', d.screen.join(' '));
+    // A laser trail goes out as it is drawn; a pen stroke in pieces of at most 64 points.
+    const now = Date.now();
+    if ((d.kind === 'laser' && now - d.lastSent >= 80) || d.unsent >= 63) this.sendStroke(d);
+  }
+
+  private endDrawing(): void {
+    const d = this.drawing;
+    if (!d) return;
+    this.drawing = null;
+    if (d.unsent > 0 || d.pts.length === 1) this.sendStroke(d);
+    const line = d.line;
+    const stay = d.kind === 'laser' ? 400 : 3400;
+    setTimeout(() => { line.style.opacity = '0'; }, stay);
+    setTimeout(() => line.remove(), stay + 700);
+  }
+
+  private sendStroke(d: Drawing): void {
+    // Each piece starts where the last one ended, so the line is unbroken.
+    const pts = d.pts.slice(-Math.min(64, d.unsent + 1));
+    d.unsent = 0;
+    d.lastSent = Date.now();
+    this.send({ t: 'stroke', kind: d.kind, pts });
   }
 
   private onMove(e: MouseEvent): void {

@@ -506,11 +506,15 @@ class Tomoni implements TomoniAPI {
   }
 
   private onMessage(data: string): void {
-    let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string; url?: string };
+    let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string; url?: string; kind?: string; pts?: unknown };
     try { m = JSON.parse(data); } catch { return; }
-    // Staff may only point, highlight and ask for a fresh snapshot. Anything
-    // else from the server is a state update; nothing here acts on the page.
+    // Staff may only point, highlight, draw over the page and ask for a
+    // fresh snapshot. Anything else from the server is a state update;
+    // nothing here acts on the page.
     switch (m.t) {
+      case 'stroke':
+        this.drawStroke(m.kind === 'laser' ? 'laser' : 'pen', Array.isArray(m.pts) ? m.pts : []);
+        break;
       case 'pointer':
         this.pointer = m.id ? { id: Number(m.id), x: clamp01(m.x), y: clamp01(m.y) } : null;
         this.placeOverlays();
@@ -562,6 +566,24 @@ class Tomoni implements TomoniAPI {
     } catch {
       answer();
     }
+  }
+
+  /**
+   * Draws a staff stroke over the page, each point on its node as the
+   * customer's page lays it out now; it fades by itself. Nothing of it
+   * touches the page: it lives in Tomoni's own overlay.
+   */
+  private drawStroke(kind: 'laser' | 'pen', pts: unknown[]): void {
+    if (this.state !== 'live' || !this.capture) return;
+    const out: { x: number; y: number }[] = [];
+    for (const p of pts.slice(0, 64)) {
+      if (!Array.isArray(p) || p.length !== 3) continue;
+      const el = elementOf(this.capture.node(Number(p[0])));
+      if (!el) continue;
+      const r = el.getBoundingClientRect();
+      out.push({ x: r.left + clamp01(p[1]) * r.width, y: r.top + clamp01(p[2]) * r.height });
+    }
+    if (out.length) this.ui.drawStroke(out, kind);
   }
 
   private placeOverlays(): void {

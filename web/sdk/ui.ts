@@ -39,6 +39,10 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .toast { position: fixed; left: 50%; bottom: 72px; transform: translateX(-50%); background: #333; color: #fff; padding: 10px 16px; border-radius: 8px; z-index: 2147483647; font-size: 14px; }
 .pointer { position: fixed; width: 36px; height: 36px; margin: -18px 0 0 -18px; border: 4px solid #e53935; border-radius: 50%;
   box-shadow: 0 0 0 2px #fff, 0 0 8px rgba(0,0,0,.4); pointer-events: none; z-index: 2147483647; transition: left .08s linear, top .08s linear; }
+.strokes { position: fixed; inset: 0; width: 100vw; height: 100vh; pointer-events: none; z-index: 2147483647; overflow: visible; }
+.strokes polyline { fill: none; stroke-linecap: round; stroke-linejoin: round; transition: opacity .6s linear; }
+.strokes polyline.pen { stroke: #e53935; stroke-width: 4; }
+.strokes polyline.laser { stroke: #ff1744; stroke-width: 6; filter: drop-shadow(0 0 4px rgba(255,23,68,.8)); }
 .highlight { position: fixed; border: 3px solid #fbc02d; background: rgba(251,192,45,.18); border-radius: 4px; pointer-events: none; z-index: 2147483646; }
 @media (max-width: 480px) { .banner { bottom: 8px; font-size: 14px; gap: 8px; padding: 6px 6px 6px 12px; } .banner .staff { display: none; } .banner button { padding: 6px 12px; } }
 `;
@@ -325,6 +329,29 @@ export class UI {
     h.height = `${r.height + 8}px`;
   }
 
+  private strokes: SVGSVGElement | null = null;
+
+  /** Draws a stroke in viewport pixels; a laser trail fades within a second, a pen stroke after four. */
+  drawStroke(points: { x: number; y: number }[], kind: 'laser' | 'pen'): void {
+    this.mount();
+    const ns = 'http://www.w3.org/2000/svg';
+    if (!this.strokes) {
+      this.strokes = document.createElementNS(ns, 'svg');
+      this.strokes.setAttribute('class', 'strokes');
+      this.strokes.setAttribute('aria-hidden', 'true');
+      this.strokes.dataset.tomoni = 'strokes';
+      this.root.appendChild(this.strokes);
+    }
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('class', kind);
+    line.setAttribute('points', points.map((p) => `${Math.round(p.x)},${Math.round(p.y)}`).join(' '));
+    line.dataset.kind = kind;
+    this.strokes.appendChild(line);
+    const stay = kind === 'laser' ? 400 : 3400;
+    setTimeout(() => { line.style.opacity = '0'; }, stay);
+    setTimeout(() => line.remove(), stay + 700);
+  }
+
   hideHighlight(): void {
     this.highlight?.remove();
     this.highlight = null;
@@ -345,6 +372,8 @@ export class UI {
   }
 
   clearAll(): void {
+    this.strokes?.remove();
+    this.strokes = null;
     this.closeDialog();
     this.hideBanner();
     this.hidePointer();
