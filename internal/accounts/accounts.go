@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -33,10 +34,14 @@ var (
 	ErrLastAdmin   = apperr.New(http.StatusConflict, "last_admin", "this is the last administrator who can log in; enable or create another first")
 )
 
-// Service changes accounts in a store.
+// Service changes accounts in a store. Its changes read an account and
+// write it back whole, so one Service serialises them: a rename racing a
+// disable must not undo it. Share one Service per process.
 type Service struct {
 	Store store.Store
 	Hash  auth.Params
+
+	mu sync.Mutex
 }
 
 // List returns every account, by username.
@@ -55,6 +60,8 @@ func (s *Service) Get(ctx context.Context, username string) (store.Staff, error)
 
 // Add creates an account. An empty password is generated and returned.
 func (s *Service) Add(ctx context.Context, username, displayName, password string, admin bool) (store.Staff, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if displayName == "" {
 		displayName = username
 	}
@@ -83,6 +90,8 @@ func (s *Service) Add(ctx context.Context, username, displayName, password strin
 // Rename changes an account's username and the name customers confirm;
 // an empty value keeps the current one.
 func (s *Service) Rename(ctx context.Context, id int64, username, displayName string) (store.Staff, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, err := s.Store.StaffByID(ctx, id)
 	if err != nil {
 		return st, err
@@ -112,6 +121,8 @@ func (s *Service) Rename(ctx context.Context, id int64, username, displayName st
 // close their sockets. The last administrator who can log in cannot be
 // disabled.
 func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (store.Staff, []string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, err := s.Store.StaffByID(ctx, id)
 	if err != nil {
 		return st, nil, err
@@ -136,6 +147,8 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (sto
 // empty) and revokes its logins except keep (the caller's own, when staff
 // change their own password); it returns the revoked token hashes.
 func (s *Service) SetPassword(ctx context.Context, id int64, password, keep string) (string, []string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, err := s.Store.StaffByID(ctx, id)
 	if err != nil {
 		return "", nil, err

@@ -27,9 +27,7 @@ func viewOf(st store.Staff) accountView {
 	return accountView{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, Disabled: st.Disabled, CreatedAt: st.CreatedAt}
 }
 
-func (s *Server) accounts() *accounts.Service {
-	return &accounts.Service{Store: s.opt.Store, Hash: s.opt.HashParams}
-}
+func (s *Server) accounts() *accounts.Service { return s.accountSvc }
 
 // adminOnly lets administrators through.
 func (s *Server) adminOnly(h http.HandlerFunc) http.Handler {

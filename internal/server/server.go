@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
@@ -58,7 +59,8 @@ type Server struct {
 	lastAlert  time.Time
 	dummyHash  string
 	verifier   *auth.Verifier
-	trusted    []netip.Prefix // reverse proxies whose X-Forwarded-For is believed
+	accountSvc *accounts.Service // one per server: it serialises account changes
+	trusted    []netip.Prefix    // reverse proxies whose X-Forwarded-For is believed
 	web        map[string]webFile
 	// The console's page, pointing at its assets' content-hashed names.
 	consoleIndex []byte
@@ -91,6 +93,7 @@ func New(opt Options) (*Server, error) {
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
 		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
+		accountSvc: &accounts.Service{Store: opt.Store, Hash: opt.HashParams},
 	}
 	if err := s.setPublicURL(cfg.PublicURL); err != nil {
 		return nil, err

@@ -91,9 +91,12 @@ export class AdminViews {
     const { h } = this;
     const t = this.t();
     const status = h('div', { class: 'error', role: 'alert', id: 'accounts-error' });
+    // Written to the error line on screen now: a newer render may have
+    // replaced the one this handler came from.
     const fail = (x: unknown) => {
-      status.textContent = x instanceof APIError ? t.accountErrors[x.code] || x.message : t.error;
-      status.dataset.code = x instanceof APIError ? x.code : 'network';
+      const line = (panel.querySelector('#accounts-error') as HTMLElement | null) || status;
+      line.textContent = x instanceof APIError ? t.accountErrors[x.code] || x.message : t.error;
+      line.dataset.code = x instanceof APIError ? x.code : 'network';
     };
     let list: Account[];
     const seq = ++this.accountsSeq;
