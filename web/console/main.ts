@@ -197,7 +197,9 @@ class Current {
   private status = h('div', { class: 'status', id: 'session-state', role: 'status' });
   private codeBox = h('div', { class: 'codebox' });
   private infoBar = h('div', { class: 'info', id: 'view-info' });
-  private linkBadge = h('span', { class: 'link-badge', 'data-testid': 'link-badge', hidden: '' });
+  // Its place is kept while it has nothing to say, so that it appearing or
+  // changing never moves the view under the staff's pointer.
+  private linkBadge = h('span', { class: 'link-badge', 'data-testid': 'link-badge', 'data-quality': 'none' });
   private customerRTT = -1;
   private staffRTT = -1;
   private viewBox = h('div', { class: 'view', id: 'view' });
@@ -515,12 +517,12 @@ class Current {
   private renderLink(): void {
     const b = this.linkBadge;
     if (this.state === 'waiting' || this.state === 'ended' || !this.connected || this.customerRTT < 0) {
-      b.hidden = true;
+      b.dataset.quality = 'none';
+      b.textContent = '';
       return;
     }
     const worst = Math.max(this.customerRTT, this.staffRTT);
     const q = worst < 150 ? 'good' : worst < 400 ? 'fair' : 'poor';
-    b.hidden = false;
     b.dataset.quality = q;
     b.dataset.customerMs = String(this.customerRTT);
     b.textContent = `${t.link}: ${t.linkQuality[q]} (${t.customerShort} ${this.customerRTT} ms${this.staffRTT >= 0 ? ` / ${t.staffShort} ${this.staffRTT} ms` : ''})`;
