@@ -201,14 +201,21 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 
 	const button = `.hero [data-action=share]`
 	// Where the button is on the staff's screen: inside the scaled replay.
-	where := `(() => {
-		const f = document.querySelector('#view iframe');
-		const r = f.getBoundingClientRect();
-		const s = r.width / f.offsetWidth;
-		const b = f.contentDocument.querySelector('` + button + `').getBoundingClientRect();
-		return [r.left + (b.left + b.width * 0.3) * s, r.top + (b.top + b.height * 0.6) * s, s];
-	})()`
-	pt := evalAs[[]float64](e, e.staff, where)
+	// Where the button is on the staff's screen, once the view has held
+	// still for 150 ms (the customer scrolls, the console re-renders).
+	where := `new Promise((done) => {
+		const at = () => {
+			const f = document.querySelector('#view iframe');
+			const r = f.getBoundingClientRect();
+			const s = r.width / f.offsetWidth;
+			const b = f.contentDocument.querySelector('` + button + `').getBoundingClientRect();
+			return [r.left + (b.left + b.width * 0.3) * s, r.top + (b.top + b.height * 0.6) * s, s];
+		};
+		let last = '';
+		const tick = () => { const p = at(); const k = JSON.stringify(p); if (k === last) done(p); else { last = k; setTimeout(tick, 150); } };
+		tick();
+	})`
+	pt := evalAs[[]float64](e, e.staff, where, chromedp.EvalAwaitPromise)
 	if pt[2] >= 1.5 || pt[2] <= 0 {
 		t.Logf("replay scale %.2f", pt[2])
 	}
@@ -235,8 +242,8 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 
 	// A highlight shows on both screens, on the same element; a second click turns it off on both.
 	// (Where the button is now: the customer scrolled.)
-	pt = evalAs[[]float64](e, e.staff, where)
 	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-highlight]`)))
+	pt = evalAs[[]float64](e, e.staff, where, chromedp.EvalAwaitPromise)
 	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
 	e.waitJS(e.customer, "the customer's highlight", shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
 	e.waitJS(e.staff, "the staff's own highlight over the button", `(() => {
@@ -248,26 +255,27 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 		const cx = fr.left + (b.left + b.width / 2) * s, cy = fr.top + (b.top + b.height / 2) * s;
 		return cx > r.left && cx < r.right && cy > r.top && cy < r.bottom;
 	})()`, 3*time.Second)
-	pt = evalAs[[]float64](e, e.staff, where)
+	pt = evalAs[[]float64](e, e.staff, where, chromedp.EvalAwaitPromise)
 	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
 	e.waitJS(e.customer, "the customer's highlight to go", `!`+shadow+`.querySelector('[data-tomoni=highlight]')`, 3*time.Second)
 	e.waitJS(e.staff, "the staff's highlight to go", `document.querySelector('[data-testid=own-highlight]').hidden`, 3*time.Second)
 
 	// A pen stroke drawn over the button lands on the button on the customer's screen.
-	pt = evalAs[[]float64](e, e.staff, where)
 	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-pen]`)))
+	pt = evalAs[[]float64](e, e.staff, where, chromedp.EvalAwaitPromise)
 	e.run(e.staff,
 		chromedp.MouseEvent(chromedp.MouseMoved, pt[0], pt[1]),
 		chromedp.MouseEvent(chromedp.MousePressed, pt[0], pt[1], chromedp.ButtonLeft),
 		chromedp.MouseEvent(chromedp.MouseMoved, pt[0]+4, pt[1]+2, chromedp.ButtonLeft),
 		chromedp.MouseEvent(chromedp.MouseMoved, pt[0]+8, pt[1]+3, chromedp.ButtonLeft),
 		chromedp.MouseEvent(chromedp.MouseReleased, pt[0]+8, pt[1]+3, chromedp.ButtonLeft))
+	// (Read from what the overlay keeps of the last stroke: the line itself fades.)
 	e.waitJS(e.customer, "the pen stroke on the button", `(() => {
-		const l = `+shadow+`.querySelector('[data-tomoni=strokes] polyline[data-kind=pen]');
-		if (!l) return false;
-		const [x, y] = l.getAttribute('points').split(' ')[0].split(',').map(Number);
+		const last = (`+shadow+`.querySelector('[data-tomoni=strokes]')?.dataset.last || '').split(' ');
+		if (last[0] !== 'pen') return false;
+		const [x, y] = last[1].split(',').map(Number);
 		const b = document.querySelector('`+button+`').getBoundingClientRect();
-		return x >= b.left - 1 && x <= b.right + 1 && y >= b.top - 1 && y <= b.bottom + 1 && l.getAttribute('points').split(' ').length >= 2;
+		return x >= b.left - 1 && x <= b.right + 1 && y >= b.top - 1 && y <= b.bottom + 1 && Number(last[2]) >= 2;
 	})()`, 3*time.Second)
 	if !evalAs[bool](e, e.staff, `Boolean(document.querySelector('[data-testid=own-stroke]'))`) {
 		t.Error("the staff do not see their own stroke")
@@ -279,11 +287,12 @@ func TestPointerLandsOnTheSameElement(t *testing.T) {
 		t.Error("a stroke acted on the customer's page")
 	}
 	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-laser]`)))
+	pt = evalAs[[]float64](e, e.staff, where, chromedp.EvalAwaitPromise)
 	e.run(e.staff,
 		chromedp.MouseEvent(chromedp.MousePressed, pt[0], pt[1], chromedp.ButtonLeft),
 		chromedp.MouseEvent(chromedp.MouseMoved, pt[0]+6, pt[1], chromedp.ButtonLeft),
 		chromedp.MouseEvent(chromedp.MouseReleased, pt[0]+6, pt[1], chromedp.ButtonLeft))
-	e.waitJS(e.customer, "the laser trail", shadow+`.querySelector('[data-tomoni=strokes] polyline[data-kind=laser]')`, 3*time.Second)
+	e.waitJS(e.customer, "the laser trail", `(`+shadow+`.querySelector('[data-tomoni=strokes]')?.dataset.last || '').startsWith('laser ')`, 3*time.Second)
 
 	// On a phone the pause banner stays one line, and 終了 does not wrap.
 	e.exec(e.customer, `Tomoni.pause('secure_input')`)

@@ -164,7 +164,8 @@ export class LiveView {
     this.restarting = false;
     this.kept = 0;
     this.stage.textContent = '';
-    this.highlighted = 0;
+    // The highlight stays chosen: the customer's page still shows it, and
+    // it shows here again with the next snapshot (a reset, a reconnect).
     this.placeHighlight();
     this.info = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
     this.visual = null;

@@ -347,6 +347,8 @@ export class UI {
     line.setAttribute('points', points.map((p) => `${Math.round(p.x)},${Math.round(p.y)}`).join(' '));
     line.dataset.kind = kind;
     this.strokes.appendChild(line);
+    // What was drawn last, kept after it fades: for tests and support tools.
+    this.strokes.dataset.last = `${kind} ${Math.round(points[0].x)},${Math.round(points[0].y)} ${points.length}`;
     const stay = kind === 'laser' ? 400 : 3400;
     setTimeout(() => { line.style.opacity = '0'; }, stay);
     setTimeout(() => line.remove(), stay + 700);
