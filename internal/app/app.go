@@ -209,7 +209,9 @@ func (a *App) Open(ctx context.Context) error {
 	a.wg.Go(func() { a.Sessions.Run(runCtx, time.Second) })
 	a.wg.Go(func() { a.housekeeping(runCtx) })
 	a.wg.Go(func() { a.Audit.Run(runCtx, 5*time.Second) })
-	a.wg.Go(func() { a.closeRevokedLogins(runCtx, 5*time.Second) })
+	// Consoles of logins revoked outside this process (tomoni user
+	// disable|passwd, another node) close within 5 s.
+	a.wg.Go(func() { every(runCtx, 5*time.Second, func() { a.server.CloseRevokedLogins(runCtx) }) })
 	return nil
 }
 
@@ -234,19 +236,26 @@ func (a *App) serve(s *http.Server, ln net.Listener) {
 }
 
 func (a *App) housekeeping(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
 	a.enforceRetention(ctx)
+	every(ctx, time.Minute, func() {
+		a.server.Sweep()
+		if _, err := a.Store.DeleteExpiredLogins(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("delete expired logins", "err", err)
+		}
+		a.enforceRetention(ctx)
+	})
+}
+
+// every runs fn each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.server.Sweep()
-			if _, err := a.Store.DeleteExpiredLogins(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				a.Log.Warn("delete expired logins", "err", err)
-			}
-			a.enforceRetention(ctx)
+			fn()
 		}
 	}
 }
@@ -270,21 +279,6 @@ func lifecycleLogger(log *slog.Logger) func(session.Change) {
 			log.Info("session ended", "session", s.ID, "reason", s.Reason, "joined_for", s.Duration().Round(time.Second))
 		case c.Prev != s.State && (s.State == session.Paused || s.State == session.Live):
 			log.Info("session "+string(s.State), "session", s.ID, "reason", s.Reason)
-		}
-	}
-}
-
-// closeRevokedLogins closes, within interval, the consoles of logins that
-// were revoked outside this process (tomoni user disable|passwd).
-func (a *App) closeRevokedLogins(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.server.CloseRevokedLogins(ctx)
 		}
 	}
 }

@@ -955,17 +955,7 @@ func TestLogoutClosesTheStaffSockets(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	hdr := http.Header{}
-	hdr.Set("Origin", h.srv.URL)
-	hdr.Set("Cookie", c.Name+"="+c.Value)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	if _, _, err := ws.Read(ctx); err != nil { // the session's state
-		t.Fatal(err)
-	}
+	ws := h.console(ctx, t, c, s.ID)
 	if res, _ := h.do("POST", "/api/logout", "", h.self(), withCookie(c), withHeader(csrfHeader, csrf)); res.StatusCode != http.StatusNoContent {
 		t.Fatalf("logout: %d", res.StatusCode)
 	}
@@ -979,6 +969,37 @@ func TestLogoutClosesTheStaffSockets(t *testing.T) {
 		}
 		if strings.Contains(string(msg), `"t":"events"`) {
 			t.Fatalf("events after logout: %s", msg)
+		}
+	}
+}
+
+// console opens a staff socket on a session as the login of cookie c, and
+// reads the session's state, which every console gets first.
+func (h *harness) console(ctx context.Context, t *testing.T, c *http.Cookie, sessionID string) *websocket.Conn {
+	t.Helper()
+	hdr := http.Header{}
+	hdr.Set("Origin", h.srv.URL)
+	hdr.Set("Cookie", c.Name+"="+c.Value)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+sessionID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// closedAs reads ws until the server closes it, and fails unless it closed with code.
+func closedAs(ctx context.Context, t *testing.T, ws *websocket.Conn, code int) {
+	t.Helper()
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			if got := websocket.CloseStatus(err); got != websocket.StatusCode(code) {
+				t.Fatalf("console ended with %v (%d), want close %d", err, got, code)
+			}
+			return
 		}
 	}
 }
@@ -1109,29 +1130,12 @@ func TestAccountsAdministration(t *testing.T) {
 	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	hdr := http.Header{}
-	hdr.Set("Origin", h.srv.URL)
-	hdr.Set("Cookie", sato.Name+"="+sato.Value)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	if _, _, err := ws.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ws := h.console(ctx, t, sato, s.ID)
 	id := fmt.Sprint(h.staff.ID)
 	if res, m := admin("/api/staff/"+id, `{"display_name":"佐藤 花子","disabled":true}`); res.StatusCode != 200 || m["disabled"] != true || m["display_name"] != "佐藤 花子" {
 		t.Fatalf("disable: %d %v", res.StatusCode, m)
 	}
-	for {
-		if _, _, err := ws.Read(ctx); err != nil {
-			if code := websocket.CloseStatus(err); code != protocol.CloseUnauthorized {
-				t.Fatalf("sato's console ended with %v, want close %d", err, protocol.CloseUnauthorized)
-			}
-			break
-		}
-	}
+	closedAs(ctx, t, ws, protocol.CloseUnauthorized)
 	if res, _ := h.do("POST", "/api/sessions", "", h.self(), withCookie(sato), withHeader(csrfHeader, satoCSRF)); res.StatusCode != 401 {
 		t.Fatalf("a disabled account's login still works: %d", res.StatusCode)
 	}
@@ -1198,44 +1202,20 @@ func TestRevokedElsewhereClosesTheConsole(t *testing.T) {
 	s, _ := h.mgr.Create(h.staff.ID, "佐藤")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	hdr := http.Header{}
-	hdr.Set("Origin", h.srv.URL)
-	hdr.Set("Cookie", c.Name+"="+c.Value)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	if _, _, err := ws.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ws := h.console(ctx, t, c, s.ID)
 	h.server.CloseRevokedLogins(ctx) // nothing revoked: the console stays
 	quiet, stop := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, _, err = ws.Read(quiet)
+	_, _, err := ws.Read(quiet)
 	stop()
 	if code := websocket.CloseStatus(err); code != -1 {
 		t.Fatalf("a valid login's console was closed (%d)", code)
 	}
-	ws, _, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(h.url("/api/sessions/"+s.ID+"/ws"), "http"), &websocket.DialOptions{HTTPHeader: hdr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	if _, _, err := ws.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ws = h.console(ctx, t, c, s.ID)
 	if _, err := h.db.DeleteLoginsOf(ctx, h.staff.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	h.server.CloseRevokedLogins(ctx)
-	for {
-		if _, _, err := ws.Read(ctx); err != nil {
-			if code := websocket.CloseStatus(err); code != protocol.CloseUnauthorized {
-				t.Fatalf("console ended with %v, want close %d", err, protocol.CloseUnauthorized)
-			}
-			return
-		}
-	}
+	closedAs(ctx, t, ws, protocol.CloseUnauthorized)
 }
 
 // The console's page points at its assets by content-hashed names, which
