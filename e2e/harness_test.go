@@ -190,7 +190,7 @@ func mustStart(t *testing.T, opts ...option) *env {
 	if err := a.Open(ctx); err != nil {
 		t.Fatalf("start tomoni: %v", err)
 	}
-	if _, err := a.AddStaff(ctx, staffUser, staffName, staffPass, true); err != nil {
+	if _, err := a.AddStaff(ctx, staffUser, staffName, staffPass, store.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 

@@ -23,6 +23,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
 func main() {
@@ -77,8 +78,10 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 const userUsage = `usage:
   tomoni user list
-  tomoni user add NAME [-display NAME] [-admin]   (password from stdin, or generated)
+  tomoni user add NAME [-display NAME] [-role agent|supervisor|admin] [-admin]
+                                                 (password from stdin, or generated)
   tomoni user rename NAME [-to NEWNAME] [-display NAME]
+  tomoni user role NAME -role agent|supervisor|admin
   tomoni user disable NAME                       (ends its logins at once)
   tomoni user enable NAME
   tomoni user passwd NAME                        (password from stdin, or generated; ends its logins)
@@ -104,7 +107,8 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 	}
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	display := fs.String("display", "", "name shown to customers")
-	admin := fs.Bool("admin", false, "may read the audit and manage accounts (add)")
+	admin := fs.Bool("admin", false, "short for -role admin (add)")
+	roleName := fs.String("role", "", "agent (own sessions), supervisor (also watches and takes over any session) or admin (also the audit and accounts); add defaults to agent")
 	to := fs.String("to", "", "new username (rename)")
 	// The name may come before or after the flags.
 	var name string
@@ -118,6 +122,16 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		name = fs.Arg(0)
 	} else if fs.NArg() != 0 || (name == "" && cmd != "list") || (name != "" && cmd == "list") {
 		return errors.New(userUsage)
+	}
+	role := store.Role(*roleName)
+	if *admin {
+		role = store.RoleAdmin
+	}
+	if cmd == "add" && role == "" {
+		role = store.RoleAgent
+	}
+	if _, ok := store.ParseRole(string(role)); (cmd == "add" || cmd == "role") && !ok {
+		return accounts.ErrRole
 	}
 	st, err := app.OpenStore(ctx, cfg.DataDir)
 	if err != nil {
@@ -133,14 +147,11 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tROLE\tSTATUS")
 		for _, a := range list {
-			role, status := "staff", "active"
-			if a.Admin {
-				role = "admin"
-			}
+			status := "active"
 			if a.Disabled {
 				status = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Username, a.DisplayName, role, status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Username, a.DisplayName, a.Role, status)
 		}
 		return tw.Flush()
 	}
@@ -149,7 +160,7 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		if err != nil {
 			return err
 		}
-		_, generated, err := svc.Add(ctx, name, *display, pw, *admin)
+		_, generated, err := svc.Add(ctx, name, *display, pw, role)
 		if err != nil {
 			return err
 		}
@@ -174,6 +185,12 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 			return err
 		}
 		fmt.Fprintf(stdout, "Account %s is now %s (shown to customers as %s).\n", name, a.Username, a.DisplayName)
+	case "role":
+		a, err := svc.SetRole(ctx, acct.ID, role)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Account %s is now %s.\n", name, a.Role)
 	case "disable", "enable":
 		revoked := []string(nil)
 		if _, revoked, err = svc.SetDisabled(ctx, acct.ID, cmd == "disable"); err != nil {

@@ -31,6 +31,7 @@ var (
 	ErrDisplayName = apperr.New(http.StatusBadRequest, "bad_display_name", "a display name is 1 to 64 characters without control characters")
 	ErrPassword    = apperr.New(http.StatusBadRequest, "bad_password", fmt.Sprintf("a password must be at least %d characters", MinPassword))
 	ErrTaken       = apperr.New(http.StatusConflict, "username_taken", "that username is already in use")
+	ErrRole        = apperr.New(http.StatusBadRequest, "bad_role", "the role must be agent, supervisor or admin")
 	ErrLastAdmin   = apperr.New(http.StatusConflict, "last_admin", "this is the last administrator who can log in; enable or create another first")
 )
 
@@ -59,9 +60,12 @@ func (s *Service) Get(ctx context.Context, username string) (store.Staff, error)
 }
 
 // Add creates an account. An empty password is generated and returned.
-func (s *Service) Add(ctx context.Context, username, displayName, password string, admin bool) (store.Staff, string, error) {
+func (s *Service) Add(ctx context.Context, username, displayName, password string, role store.Role) (store.Staff, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := store.ParseRole(string(role)); !ok {
+		return store.Staff{}, "", ErrRole
+	}
 	if displayName == "" {
 		displayName = username
 	}
@@ -80,7 +84,7 @@ func (s *Service) Add(ctx context.Context, username, displayName, password strin
 	if err != nil {
 		return store.Staff{}, "", err
 	}
-	st, err := s.Store.CreateStaff(ctx, store.Staff{Username: username, DisplayName: displayName, PasswordHash: h, Admin: admin})
+	st, err := s.Store.CreateStaff(ctx, store.Staff{Username: username, DisplayName: displayName, PasswordHash: h, Role: role})
 	if errors.Is(err, apperr.ErrConflict) {
 		return st, "", ErrTaken
 	}
@@ -127,7 +131,7 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (sto
 	if err != nil {
 		return st, nil, err
 	}
-	if disabled && st.Admin && !st.Disabled {
+	if disabled && st.Role.Administers() && !st.Disabled {
 		if err := s.keepAnAdmin(ctx, id); err != nil {
 			return st, nil, err
 		}
@@ -141,6 +145,31 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (sto
 	}
 	revoked, err := s.Store.DeleteLoginsOf(ctx, id, "")
 	return st, revoked, err
+}
+
+// SetRole changes what an account may do. The last administrator who can
+// log in keeps the role. Sessions already open keep running; the new role
+// applies to the account's next request and socket.
+func (s *Service) SetRole(ctx context.Context, id int64, role store.Role) (store.Staff, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := store.ParseRole(string(role)); !ok {
+		return store.Staff{}, ErrRole
+	}
+	st, err := s.Store.StaffByID(ctx, id)
+	if err != nil {
+		return st, err
+	}
+	if st.Role == role {
+		return st, nil
+	}
+	if st.Role.Administers() && !st.Disabled {
+		if err := s.keepAnAdmin(ctx, id); err != nil {
+			return st, err
+		}
+	}
+	st.Role = role
+	return st, s.Store.UpdateStaff(ctx, st)
 }
 
 // SetPassword sets an account's password (generated and returned when
@@ -187,7 +216,7 @@ func (s *Service) keepAnAdmin(ctx context.Context, id int64) error {
 		return err
 	}
 	for _, o := range list {
-		if o.ID != id && o.Admin && !o.Disabled {
+		if o.ID != id && o.Role.Administers() && !o.Disabled {
 			return nil
 		}
 	}

@@ -376,7 +376,7 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 	if name == "" {
 		name = "管理者"
 	}
-	_, pw, err := a.Accounts().Add(ctx, "admin", name, "", true)
+	_, pw, err := a.Accounts().Add(ctx, "admin", name, "", store.RoleAdmin)
 	if err != nil {
 		return fmt.Errorf("first administrator: %w", err)
 	}
@@ -393,11 +393,11 @@ func (a *App) Accounts() *accounts.Service {
 }
 
 // AddStaff creates a staff account with a chosen password.
-func (a *App) AddStaff(ctx context.Context, username, displayName, password string, admin bool) (store.Staff, error) {
+func (a *App) AddStaff(ctx context.Context, username, displayName, password string, role store.Role) (store.Staff, error) {
 	if password == "" {
 		return store.Staff{}, accounts.ErrPassword
 	}
-	st, _, err := a.Accounts().Add(ctx, username, displayName, password, admin)
+	st, _, err := a.Accounts().Add(ctx, username, displayName, password, role)
 	return st, err
 }
 

@@ -13,18 +13,18 @@ import (
 
 // accountView is an account as administrators see it (never its hash).
 type accountView struct {
-	ID          int64     `json:"id"`
-	Username    string    `json:"username"`
-	DisplayName string    `json:"display_name"`
-	Admin       bool      `json:"admin"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int64      `json:"id"`
+	Username    string     `json:"username"`
+	DisplayName string     `json:"display_name"`
+	Role        store.Role `json:"role"`
+	Disabled    bool       `json:"disabled"`
+	CreatedAt   time.Time  `json:"created_at"`
 	// Password is set only in the answer that generated it, once.
 	Password string `json:"password,omitempty"`
 }
 
 func viewOf(st store.Staff) accountView {
-	return accountView{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, Disabled: st.Disabled, CreatedAt: st.CreatedAt}
+	return accountView{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Role: st.Role, Disabled: st.Disabled, CreatedAt: st.CreatedAt}
 }
 
 func (s *Server) accounts() *accounts.Service { return s.accountSvc }
@@ -32,7 +32,7 @@ func (s *Server) accounts() *accounts.Service { return s.accountSvc }
 // adminOnly lets administrators through.
 func (s *Server) adminOnly(h http.HandlerFunc) http.Handler {
 	return s.staffOnly(func(w http.ResponseWriter, r *http.Request) {
-		if !staffFrom(r.Context()).Staff.Admin {
+		if !staffFrom(r.Context()).Staff.Role.Administers() {
 			s.metrics.denied.WithLabelValues("not_admin").Inc()
 			s.writeError(w, r, apperr.New(http.StatusForbidden, "forbidden", "only administrators may do this"))
 			return
@@ -90,16 +90,19 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Username    string `json:"username"`
-		DisplayName string `json:"display_name"`
-		Password    string `json:"password"`
-		Admin       bool   `json:"admin"`
+		Username    string     `json:"username"`
+		DisplayName string     `json:"display_name"`
+		Password    string     `json:"password"`
+		Role        store.Role `json:"role"`
 	}
 	if err := readJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	st, pw, err := s.accounts().Add(r.Context(), req.Username, req.DisplayName, req.Password, req.Admin)
+	if req.Role == "" {
+		req.Role = store.RoleAgent
+	}
+	st, pw, err := s.accounts().Add(r.Context(), req.Username, req.DisplayName, req.Password, req.Role)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -110,7 +113,7 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, v)
 }
 
-// handleUpdateAccount renames, disables or enables an account. Disabling
+// handleUpdateAccount renames an account, changes its role, disables or enables it. Disabling
 // ends its logins and closes their consoles at once.
 func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -119,9 +122,10 @@ func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Username    string `json:"username"`
-		DisplayName string `json:"display_name"`
-		Disabled    *bool  `json:"disabled"`
+		Username    string     `json:"username"`
+		DisplayName string     `json:"display_name"`
+		Disabled    *bool      `json:"disabled"`
+		Role        store.Role `json:"role"`
 	}
 	if err := readJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -140,6 +144,13 @@ func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditAccountChanged, StaffID: id, Username: by, Reason: "renamed"})
+	}
+	if req.Role != "" && req.Role != st.Role {
+		if st, err = svc.SetRole(r.Context(), id, req.Role); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditAccountChanged, StaffID: id, Username: by, Reason: "role_" + string(st.Role)})
 	}
 	if req.Disabled != nil && *req.Disabled != st.Disabled {
 		var revoked []string

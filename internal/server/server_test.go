@@ -751,7 +751,7 @@ func TestAuditIsForAdministrators(t *testing.T) {
 		t.Fatalf("non-admin read the audit: %d", res.StatusCode)
 	}
 	hash, _ := auth.HashPassword("boss-password-1", fastHash)
-	if _, err := h.db.CreateStaff(context.Background(), store.Staff{Username: "boss", DisplayName: "Boss", PasswordHash: hash, Admin: true}); err != nil {
+	if _, err := h.db.CreateStaff(context.Background(), store.Staff{Username: "boss", DisplayName: "Boss", PasswordHash: hash, Role: store.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	res, m := h.do("POST", "/api/login", `{"username":"boss","password":"boss-password-1"}`, h.self())
@@ -1111,7 +1111,7 @@ func TestAccountsAdministration(t *testing.T) {
 		t.Fatalf("a non-admin listed accounts: %d", res.StatusCode)
 	}
 	hash, _ := auth.HashPassword("boss-password-1", fastHash)
-	h.db.CreateStaff(context.Background(), store.Staff{Username: "boss", DisplayName: "上司", PasswordHash: hash, Admin: true})
+	h.db.CreateStaff(context.Background(), store.Staff{Username: "boss", DisplayName: "上司", PasswordHash: hash, Role: store.RoleAdmin})
 	res, m := h.do("POST", "/api/login", `{"username":"boss","password":"boss-password-1"}`, h.self())
 	if res.StatusCode != 200 {
 		t.Fatalf("admin login: %d %v", res.StatusCode, m)

@@ -97,11 +97,11 @@ func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
 }
 
 type meResponse struct {
-	ID          int64  `json:"id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-	Admin       bool   `json:"admin"`
-	CSRF        string `json:"csrf"`
+	ID          int64      `json:"id"`
+	Username    string     `json:"username"`
+	DisplayName string     `json:"display_name"`
+	Role        store.Role `json:"role"`
+	CSRF        string     `json:"csrf"`
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -190,7 +190,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	})
 	s.log.Info("login", "username", st.Username, "staff", st.ID)
 	s.opt.Audit.Write(r.Context(), store.AuditEntry{Kind: store.AuditLogin, StaffID: st.ID, Username: st.Username, ClientHash: s.opt.Audit.ClientHash(ip)})
-	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Admin: st.Admin, CSRF: csrf})
+	writeJSON(w, http.StatusOK, meResponse{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Role: st.Role, CSRF: csrf})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -207,7 +207,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	sc := staffFrom(r.Context())
-	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, Admin: sc.Staff.Admin, CSRF: sc.Login.CSRF})
+	writeJSON(w, http.StatusOK, meResponse{ID: sc.Staff.ID, Username: sc.Staff.Username, DisplayName: sc.Staff.DisplayName, Role: sc.Staff.Role, CSRF: sc.Login.CSRF})
 }
 
 // auditRow is one audit row as administrators read it.
@@ -281,7 +281,7 @@ func auditQuery(r *http.Request) (store.AuditQuery, error) {
 // handleAudit gives administrators the audit (metadata only), newest
 // first, a page at a time with filters, or all of it as CSV (format=csv).
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
-	if !staffFrom(r.Context()).Staff.Admin {
+	if !staffFrom(r.Context()).Staff.Role.Administers() {
 		s.metrics.denied.WithLabelValues("not_admin").Inc()
 		s.writeError(w, r, apperr.New(http.StatusForbidden, "forbidden", "only administrators may read the audit"))
 		return

@@ -88,6 +88,12 @@ type Change struct {
 	// was admitted (RequestEvent is then RequestAdmitted).
 	Request      *Request
 	RequestEvent string
+	// Handover and HandoverEvent are set when a hand-over was asked for,
+	// answered, lapsed or cancelled.
+	Handover      *Handover
+	HandoverEvent string
+	// Watching is set when a supervisor began watching read-only.
+	Watching *Member
 }
 
 // Manager keeps the sessions of one node. It is safe for concurrent use.
@@ -240,6 +246,7 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	s := &Session{
 		ID: id, Code: code, StaffID: staffID, StaffName: staffName, State: Waiting,
 		CreatedAt: now, ExpiresAt: now.Add(m.cfg.CodeTTL), LastStaffSeen: now,
+		Presenters: []Member{{StaffID: staffID, Name: staffName, Colour: 0}}, nextColour: 1,
 	}
 	m.byID[id] = s
 	m.byCode[code] = id
@@ -364,13 +371,14 @@ func (m *Manager) Get(id string) (Session, error) {
 	return s.snapshot(), nil
 }
 
-// List returns a staff member's sessions, newest first.
+// List returns a staff member's sessions, newest first: those in their
+// charge, those they present on, and one waiting for them to take over.
 func (m *Manager) List(staffID int64) []Session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Session
 	for _, s := range m.byID {
-		if s.StaffID == staffID {
+		if s.Involves(staffID) {
 			out = append(out, s.snapshot())
 		}
 	}
@@ -464,6 +472,7 @@ func (m *Manager) endLocked(s *Session, reason string) Change {
 	}
 	s.State, s.Reason = Ended, reason
 	s.EndedAt = m.cfg.Now()
+	s.Handover = nil
 	delete(m.warned, s.ID)
 	return Change{Session: s.snapshot(), Prev: prev}
 }
@@ -506,6 +515,7 @@ func (m *Manager) Sweep() {
 		}
 	}
 	changes = append(changes, m.sweepRequestsLocked(now)...)
+	changes = append(changes, m.sweepHandoversLocked()...)
 	m.forgetLocked(now)
 	m.unlockAndNotify(changes...)
 }

@@ -60,6 +60,18 @@ type Session struct {
 	EndedAt          time.Time `json:"ended_at,omitzero"`  // when ended
 	LastCustomerSeen time.Time `json:"-"`
 	LastStaffSeen    time.Time `json:"-"`
+	// Presenters may point, highlight and draw on the customer's screen:
+	// the staff member in charge first, then supervisors' predecessors who
+	// stayed on after a take-over.
+	Presenters []Member `json:"presenters,omitempty"`
+	// Watchers are supervisors watching read-only (the customer is told).
+	Watchers []Member `json:"watchers,omitempty"`
+	// Handover waits for the customer's consent to a new staff member.
+	Handover *Handover `json:"handover,omitempty"`
+
+	watching      map[int64]*watch
+	nextColour    int
+	handoverUntil time.Time
 }
 
 // Active reports whether the customer has joined and the session has not ended.
@@ -81,5 +93,12 @@ func (s Session) Duration() time.Duration {
 func (s *Session) snapshot() Session {
 	out := *s
 	out.Requests = slices.Clone(s.Requests)
+	out.Presenters = slices.Clone(s.Presenters)
+	out.Watchers = s.watchers()
+	out.watching = nil
+	if s.Handover != nil {
+		h := *s.Handover
+		out.Handover = &h
+	}
 	return out
 }

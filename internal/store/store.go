@@ -14,10 +14,39 @@ type Staff struct {
 	Username     string
 	DisplayName  string
 	PasswordHash string // argon2id, PHC string format
-	Admin        bool   // may read the audit and manage accounts
-	Disabled     bool   // may not log in
+	Role         Role
+	Disabled     bool // may not log in
 	CreatedAt    time.Time
 }
+
+// Role is what a staff account may do; each role may do all that the
+// ones before it may.
+type Role string
+
+const (
+	RoleAgent      Role = "agent"      // runs own sessions and hands them over to colleagues
+	RoleSupervisor Role = "supervisor" // also sees every session, watches any read-only and takes one over
+	RoleAdmin      Role = "admin"      // also reads the audit and manages accounts
+)
+
+// Roles lists the roles, least to most.
+var Roles = []Role{RoleAgent, RoleSupervisor, RoleAdmin}
+
+// ParseRole accepts a role's name.
+func ParseRole(s string) (Role, bool) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// Supervises reports whether the role sees and may watch every session.
+func (r Role) Supervises() bool { return r == RoleSupervisor || r == RoleAdmin }
+
+// Administers reports whether the role reads the audit and manages accounts.
+func (r Role) Administers() bool { return r == RoleAdmin }
 
 // Login is a staff login session, keyed by the SHA-256 of its cookie token.
 type Login struct {
@@ -42,6 +71,8 @@ const (
 	AuditCreateRefused  = "create_refused"
 	AuditSessionPaused  = "session_paused"
 	AuditSessionResumed = "session_resumed"
+	AuditWatchStarted   = "watch_started" // a supervisor opened a session read-only; StaffID is the supervisor
+	AuditHandover       = "handover"      // a hand-over or take-over; Reason says how it went, StaffID is the new staff member
 )
 
 // AuditEntry is one audit row: who, when, what, how long, why.

@@ -131,8 +131,8 @@ func (d *DB) CreateStaff(ctx context.Context, s store.Staff) (store.Staff, error
 		s.CreatedAt = time.Now()
 	}
 	res, err := d.db.ExecContext(ctx,
-		`INSERT INTO staff (username, display_name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)`,
-		s.Username, s.DisplayName, s.PasswordHash, s.Admin, ms(s.CreatedAt))
+		`INSERT INTO staff (username, display_name, password_hash, role, admin, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.Username, s.DisplayName, s.PasswordHash, string(s.Role), s.Role.Administers(), ms(s.CreatedAt))
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return store.Staff{}, apperr.ErrConflict
@@ -146,18 +146,22 @@ func (d *DB) CreateStaff(ctx context.Context, s store.Staff) (store.Staff, error
 	return s, nil
 }
 
-const staffCols = `id, username, display_name, password_hash, admin, disabled, created_at`
+const staffCols = `id, username, display_name, password_hash, role, disabled, created_at`
 
 func scanStaff(row interface{ Scan(...any) error }) (store.Staff, error) {
 	var s store.Staff
 	var created int64
-	if err := row.Scan(&s.ID, &s.Username, &s.DisplayName, &s.PasswordHash, &s.Admin, &s.Disabled, &created); err != nil {
+	var role string
+	if err := row.Scan(&s.ID, &s.Username, &s.DisplayName, &s.PasswordHash, &role, &s.Disabled, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.Staff{}, apperr.ErrNotFound
 		}
 		return store.Staff{}, err
 	}
 	s.CreatedAt = fromMS(created)
+	if s.Role, _ = store.ParseRole(role); s.Role == "" {
+		s.Role = store.RoleAgent // a role this version does not know grants nothing more
+	}
 	return s, nil
 }
 
@@ -209,8 +213,8 @@ func (d *DB) ListStaff(ctx context.Context) ([]store.Staff, error) {
 // UpdateStaff writes an account's fields.
 func (d *DB) UpdateStaff(ctx context.Context, s store.Staff) error {
 	res, err := d.db.ExecContext(ctx,
-		`UPDATE staff SET username = ?, display_name = ?, password_hash = ?, admin = ?, disabled = ? WHERE id = ?`,
-		s.Username, s.DisplayName, s.PasswordHash, s.Admin, s.Disabled, s.ID)
+		`UPDATE staff SET username = ?, display_name = ?, password_hash = ?, role = ?, admin = ?, disabled = ? WHERE id = ?`,
+		s.Username, s.DisplayName, s.PasswordHash, string(s.Role), s.Role.Administers(), s.Disabled, s.ID)
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return apperr.ErrConflict

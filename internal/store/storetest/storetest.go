@@ -18,7 +18,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	t.Run("staff accounts", func(t *testing.T) {
 		s := open(t)
-		a, err := s.CreateStaff(ctx, store.Staff{Username: "sato", DisplayName: "佐藤", PasswordHash: "h", Admin: true})
+		a, err := s.CreateStaff(ctx, store.Staff{Username: "sato", DisplayName: "佐藤", PasswordHash: "h", Role: store.RoleAdmin})
 		if err != nil || a.ID == 0 {
 			t.Fatalf("create: %+v %v", a, err)
 		}
@@ -32,7 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.StaffByUsername(ctx, "nobody"); !errors.Is(err, apperr.ErrNotFound) {
 			t.Fatalf("missing username: %v", err)
 		}
-		if got, err := s.StaffByID(ctx, a.ID); err != nil || got.Username != "sato" || !got.Admin {
+		if got, err := s.StaffByID(ctx, a.ID); err != nil || got.Username != "sato" || got.Role != store.RoleAdmin {
 			t.Fatalf("by id: %+v %v", got, err)
 		}
 		if n, err := s.CountStaff(ctx); err != nil || n != 1 {
