@@ -275,6 +275,10 @@ func lifecycleLogger(log *slog.Logger) func(session.Change) {
 			log.Info("join request admitted: customer joined", "session", s.ID, "device", s.Device, "browser", s.Browser)
 		case c.RequestEvent != "":
 			log.Info("join request closed", "session", s.ID, "how", c.RequestEvent)
+		case c.Watching != nil:
+			log.Info("supervisor watching", "session", s.ID, "staff", c.Watching.StaffID)
+		case c.HandoverEvent != "":
+			log.Info(c.Handover.Kind+" "+c.HandoverEvent, "session", s.ID, "to_staff", c.Handover.To.StaffID, "by_staff", c.Handover.By, "staff", s.StaffID)
 		case s.State == session.Ended && c.Prev != session.Ended:
 			log.Info("session ended", "session", s.ID, "reason", s.Reason, "joined_for", s.Duration().Round(time.Second))
 		case c.Prev != s.State && (s.State == session.Paused || s.State == session.Live):

@@ -176,6 +176,14 @@ func entryFor(c session.Change) (store.AuditEntry, bool) {
 	switch {
 	case c.Warning > 0:
 		return e, false
+	case c.Watching != nil:
+		// Who watched a customer's screen is the bank's to know.
+		e.Kind, e.StaffID = store.AuditWatchStarted, c.Watching.StaffID
+	case c.HandoverEvent != "":
+		// requested, accepted, declined, lapsed or cancelled; the row names
+		// the staff member it was for.
+		e.Kind, e.StaffID = store.AuditHandover, c.Handover.To.StaffID
+		e.Reason = c.Handover.Kind + "_" + c.HandoverEvent
 	case c.RequestEvent == session.EventDeclined || c.RequestEvent == session.EventOutranked:
 		e.Kind, e.Device = store.AuditJoinDeclined, c.Request.Device
 		e.Reason = map[string]string{session.EventDeclined: "staff", session.EventOutranked: "other_admitted"}[c.RequestEvent]

@@ -14,6 +14,7 @@ const (
 	CloseUnauthorized   = 4001 // bad or expired token or login
 	CloseForbidden      = 4003 // a message type the sender may not send
 	CloseReplaced       = 4009 // another connection took this role for the session
+	CloseHandedOver     = 4010 // the session went to another staff member
 	CloseServerShutdown = 4100 // node shutting down while the session goes on
 	CloseMalformed      = 4400 // not JSON or not a known shape
 	CloseTooLarge       = 4413 // page too large to filter

@@ -39,7 +39,26 @@ const (
 	TypeLink = "link"
 	// A line staff draw over the customer's page (laser trail or pen).
 	TypeStroke = "stroke"
+	// The customer's answer to a hand-over to another staff member.
+	TypeHandover = "handover"
+	// Something a console asked for was not done (server to staff only).
+	TypeNotice = "notice"
 )
+
+// From says which staff member a pointer, highlight or stroke came from:
+// their colour on this session (By), which is also how the customer's page
+// tells several staff members' marks apart, and their name. The server
+// sets it; a console cannot.
+type From struct {
+	By   int    `json:"by"`
+	Name string `json:"name"`
+}
+
+// Notice tells one console why what it sent had no effect.
+type Notice struct {
+	T    string `json:"t"`
+	Code string `json:"code"`
+}
 
 // Stroke kinds: a laser trail fades within a second, a pen stroke after a
 // few seconds. Neither is input on the customer's page.
@@ -59,6 +78,7 @@ type Stroke struct {
 	T    string       `json:"t"`
 	Kind string       `json:"kind"`
 	Pts  [][3]float64 `json:"pts"`
+	From
 }
 
 // Link tells a console how long a ping took to come back on the customer's
@@ -132,12 +152,14 @@ type Pointer struct {
 	ID int64   `json:"id"`
 	X  float64 `json:"x"`
 	Y  float64 `json:"y"`
+	From
 }
 
 // Highlight outlines one node; ID 0 clears it.
 type Highlight struct {
 	T  string `json:"t"`
 	ID int64  `json:"id"`
+	From
 }
 
 // Viewport is the customer's visual viewport (pinch-zoom): its offset and

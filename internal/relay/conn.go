@@ -144,6 +144,10 @@ type conn struct {
 	cfg Config
 	// onRTT hears each ping's round trip: the link's quality for the console.
 	onRTT func(time.Duration)
+	// The staff member of a console socket (0 for the customer's), set
+	// under the relay's lock when attached.
+	staffID    int64
+	supervises bool
 }
 
 // firstPing is when a socket is first pinged.

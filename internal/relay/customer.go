@@ -82,6 +82,8 @@ type customerMessage struct {
 	W float64 `json:"w"`
 	H float64 `json:"h"`
 	S float64 `json:"s"`
+	// The answer to a hand-over (t: handover).
+	Accept *bool `json:"accept"`
 }
 
 func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, data []byte) error {
@@ -154,6 +156,16 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 			return closeWith(protocol.CloseMalformed, "malformed viewport")
 		}
 		r.publish(ctx, broker.ToStaff(id), mustJSON(v))
+		return nil
+	case protocol.TypeHandover:
+		if m.Accept == nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed hand-over answer")
+		}
+		// A late answer (the question lapsed or was withdrawn) changes nothing.
+		if _, err := r.sessions.AnswerHandover(id, *m.Accept); err != nil {
+			r.metrics.Dropped.WithLabelValues("customer", "no_handover").Inc()
+		}
 		return nil
 	case protocol.TypeFile:
 		if cur.State != session.Live {

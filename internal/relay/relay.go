@@ -141,6 +141,9 @@ func (r *Relay) notify(c session.Change) {
 		return // no customer yet
 	}
 	r.publish(ctx, broker.ToCustomer(s.ID), stateMessage(s, false))
+	if c.HandoverEvent == session.HandoverAccepted {
+		r.dropFormerStaff(s)
+	}
 	if c.Warning > 0 {
 		w := mustJSON(protocol.Status{T: protocol.TypeStatus, State: "warning", Reason: c.Warning.Round(time.Second).String()})
 		r.publish(ctx, broker.ToStaff(s.ID), w)
@@ -169,20 +172,49 @@ func (r *Relay) endSession(id, reason string) {
 
 // stateMessage tells one side a session's state; staff also get the
 // customer's browser and the join requests waiting for their decision.
+// Both sides hear who is on the session; the customer hears names and
+// colours only, never staff ids.
 func stateMessage(s session.Session, staff bool) []byte {
 	st := protocol.State{
 		T: protocol.TypeState, State: string(s.State), Session: s.ID, Reason: s.Reason,
 		Device: s.Device, Connected: s.CustomerConnected, Seen: s.CustomerSeen, StaffName: s.StaffName,
 	}
 	if !staff {
-		return mustJSON(st)
+		type person struct {
+			Name   string `json:"name"`
+			Colour int    `json:"colour"`
+		}
+		type handover struct {
+			Name string `json:"name"`
+			Kind string `json:"kind"`
+		}
+		msg := struct {
+			protocol.State
+			Presenters []person  `json:"presenters,omitempty"`
+			Watchers   []string  `json:"watchers,omitempty"`
+			Handover   *handover `json:"handover,omitempty"`
+		}{State: st}
+		for _, p := range s.Presenters {
+			msg.Presenters = append(msg.Presenters, person{p.Name, p.Colour})
+		}
+		for _, w := range s.Watchers {
+			msg.Watchers = append(msg.Watchers, w.Name)
+		}
+		if s.Handover != nil {
+			msg.Handover = &handover{s.Handover.To.Name, s.Handover.Kind}
+		}
+		return mustJSON(msg)
 	}
 	return mustJSON(struct {
 		protocol.State
+		StaffID     int64             `json:"staff_id"`
 		Browser     string            `json:"browser,omitempty"`
 		Requests    []session.Request `json:"requests,omitempty"`
 		RefusedBusy int               `json:"refused_busy,omitempty"`
-	}{st, s.Browser, s.Requests, s.RefusedBusy})
+		Presenters  []session.Member  `json:"presenters,omitempty"`
+		Watchers    []session.Member  `json:"watchers,omitempty"`
+		Handover    *session.Handover `json:"handover,omitempty"`
+	}{st, s.StaffID, s.Browser, s.Requests, s.RefusedBusy, s.Presenters, s.Watchers, s.Handover})
 }
 
 // linkMessage tells a console the round trip of one side's socket (a

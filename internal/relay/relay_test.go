@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,14 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		r.ServeCustomer(w, req, s)
 	})
 	mux.HandleFunc("/staff", func(w http.ResponseWriter, req *http.Request) {
-		s, _ := f.sessions.Get(req.URL.Query().Get("id"))
-		r.ServeStaff(w, req, s, req.URL.Query().Get("login"))
+		q := req.URL.Query()
+		s, _ := f.sessions.Get(q.Get("id"))
+		// Staff 1 (the session's own) unless the test names another.
+		staff, _ := strconv.ParseInt(q.Get("staff"), 10, 64)
+		if staff == 0 {
+			staff = 1
+		}
+		r.ServeStaff(w, req, s, Viewer{Login: q.Get("login"), StaffID: staff, Name: q.Get("name"), Supervises: q.Get("sup") == "1"})
 	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -289,8 +296,9 @@ func TestStaffMessagesAreRebuilt(t *testing.T) {
 	readType(t, st, "state")
 	send(t, st, `{"t":"pointer","id":7,"x":0.25,"y":0.5,"js":"alert(1)","text":"typed"}`)
 	m := readType(t, cu, "pointer")
-	if len(m) != 4 || m["id"].(float64) != 7 || m["x"].(float64) != 0.25 {
-		t.Fatalf("customer got %v; want exactly t,id,x,y", m)
+	// The server adds who pointed (their colour and name); nothing else.
+	if len(m) != 6 || m["id"].(float64) != 7 || m["x"].(float64) != 0.25 || m["by"].(float64) != 0 || m["name"] != "Sato" {
+		t.Fatalf("customer got %v; want exactly t,id,x,y,by,name", m)
 	}
 }
 

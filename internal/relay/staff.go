@@ -17,11 +17,28 @@ var (
 	resyncMsg = mustJSON(protocol.Simple{T: protocol.TypeResync})
 )
 
+// Viewer is the staff member behind a console socket.
+type Viewer struct {
+	Login      string // the login's token hash, so EndLogin can close the socket
+	StaffID    int64
+	Name       string
+	Supervises bool // may watch any session read-only
+}
+
 // ServeStaff upgrades the request and relays the session to a staff console.
 // The caller has verified the login, the Origin and that the staff member
-// owns the session; login names the login (its token hash) so that
-// EndLogin can close the socket when the staff member logs out.
-func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.Session, login string) {
+// is one of the session's staff or a supervisor. What a console may send
+// is decided per message, from the session as it is then: only presenters
+// point, highlight and draw; a supervisor who is not one watches, and the
+// customer is told.
+func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.Session, v Viewer) {
+	login := v.Login
+	if !s.Presents(v.StaffID) {
+		release, err := r.sessions.Watch(s.ID, v.StaffID, v.Name)
+		if err == nil {
+			defer release()
+		}
+	}
 	var lastResync atomic.Int64
 	r.serve(w, req, s, side{
 		role: "staff", customer: false,
@@ -39,6 +56,7 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 				r.staff[s.ID] = set
 			}
 			set[c] = struct{}{}
+			c.staffID, c.supervises = v.StaffID, v.Supervises
 			byLogin := r.logins[login]
 			if byLogin == nil {
 				byLogin = make(map[*conn]struct{})
@@ -76,11 +94,13 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 		},
 		// Each console hears its own link's round trip.
 		rtt:    func(c *conn, d time.Duration) { c.q.push(item{data: linkMessage("staff", d)}) },
-		handle: func(ctx context.Context, data []byte) error { return r.handleStaff(ctx, s.ID, data) },
+		handle: func(ctx context.Context, data []byte) error { return r.handleStaff(ctx, s.ID, v.StaffID, data) },
 	})
 }
 
-func (r *Relay) handleStaff(ctx context.Context, id string, data []byte) error {
+var readOnlyNotice = mustJSON(protocol.Notice{T: protocol.TypeNotice, Code: "read_only"})
+
+func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data []byte) error {
 	msg, err := protocol.ParseStaff(data)
 	switch {
 	case errors.Is(err, protocol.ErrForbidden):
@@ -105,15 +125,69 @@ func (r *Relay) handleStaff(ctx context.Context, id string, data []byte) error {
 			return nil
 		}
 	case protocol.Pointer, protocol.Highlight, protocol.Stroke:
+		me, presents := cur.Member(staffID)
+		if !presents {
+			// A supervisor watching, or staff whose session was just handed
+			// on: nothing they send reaches the customer's screen.
+			r.metrics.Dropped.WithLabelValues("staff", "read_only").Inc()
+			r.noticeTo(id, staffID, readOnlyNotice)
+			return nil
+		}
 		if cur.State != session.Live {
 			// Nothing on a paused page may be pointed at.
 			r.metrics.Dropped.WithLabelValues("staff", "paused").Inc()
 			return nil
 		}
+		from := protocol.From{By: me.Colour, Name: me.Name}
+		switch m := msg.(type) {
+		case protocol.Pointer:
+			m.From = from
+			msg = m
+		case protocol.Highlight:
+			m.From = from
+			msg = m
+		case protocol.Stroke:
+			m.From = from
+			msg = m
+		}
+		out := mustJSON(msg)
+		r.metrics.Messages.WithLabelValues("to_customer").Inc()
+		r.publish(ctx, broker.ToCustomer(id), out)
+		// The session's other consoles show it too: a supervisor watching
+		// sees where the agent points, as the customer does.
+		r.publish(ctx, broker.ToStaff(id), out)
+		return nil
 	}
 	r.metrics.Messages.WithLabelValues("to_customer").Inc()
 	r.publish(ctx, broker.ToCustomer(id), mustJSON(msg))
 	return nil
+}
+
+// noticeTo queues a notice on staffID's consoles of a session on this node.
+func (r *Relay) noticeTo(id string, staffID int64, msg []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.staff[id] {
+		if c.staffID == staffID {
+			c.q.push(item{data: msg})
+		}
+	}
+}
+
+// dropFormerStaff closes the consoles of a session whose staff member no
+// longer has it after a hand-over (supervisors keep watching).
+func (r *Relay) dropFormerStaff(s session.Session) {
+	r.mu.Lock()
+	var gone []*conn
+	for c := range r.staff[s.ID] {
+		if !c.supervises && !s.Presents(c.staffID) {
+			gone = append(gone, c)
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range gone {
+		c.kick(protocol.CloseHandedOver, "handed over")
+	}
 }
 
 // EndLogin closes every staff socket opened under a login (4001), when the

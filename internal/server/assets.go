@@ -161,11 +161,12 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// handleAsset serves a page file of the staff member's own live session.
-// An ended session's files are gone, and another staff member's session
-// answers not-found like any unknown id.
+// handleAsset serves a page file of a live session to those who may see
+// its screen: its staff and supervisors. An ended session's files are
+// gone, and another staff member's session answers not-found like any
+// unknown id.
 func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
-	ss, err := s.ownSession(r)
+	ss, err := s.sessionFor(r, accessInCharge, accessPresenting, accessSupervising)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

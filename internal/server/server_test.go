@@ -755,7 +755,7 @@ func TestAuditIsForAdministrators(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, m := h.do("POST", "/api/login", `{"username":"boss","password":"boss-password-1"}`, h.self())
-	if res.StatusCode != 200 || m["admin"] != true {
+	if res.StatusCode != 200 || m["role"] != "admin" {
 		t.Fatalf("admin login: %d %v", res.StatusCode, m)
 	}
 	var cookie *http.Cookie

@@ -130,6 +130,9 @@ func (d *DB) CreateStaff(ctx context.Context, s store.Staff) (store.Staff, error
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = time.Now()
 	}
+	if s.Role == "" {
+		s.Role = store.RoleAgent
+	}
 	res, err := d.db.ExecContext(ctx,
 		`INSERT INTO staff (username, display_name, password_hash, role, admin, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		s.Username, s.DisplayName, s.PasswordHash, string(s.Role), s.Role.Administers(), ms(s.CreatedAt))
