@@ -45,7 +45,7 @@ copyFileSync('sdk/tomoni.d.ts', join(out, 'sdk.d.ts'));
 
 // What a customer's browser downloads, gzipped: the build fails above it,
 // so growth is a decision rather than an accident (docs/benchmarks.md).
-const budgets = { 'sdk.js': 14 * 1024, 'sdk-capture.js': 26 * 1024 };
+const budgets = { 'sdk.js': 15 * 1024, 'sdk-capture.js': 26 * 1024 };
 const over = [];
 for (const [f, budget] of Object.entries(budgets)) {
   const b = readFileSync(join(out, f));

@@ -54,6 +54,15 @@ type From struct {
 	Name string `json:"name"`
 }
 
+// HandoverOutcome tells a session's consoles how a hand-over or take-over
+// ended (accepted, declined, lapsed, cancelled).
+type HandoverOutcome struct {
+	T     string `json:"t"`
+	Event string `json:"event"`
+	Kind  string `json:"kind"`
+	To    string `json:"to"`
+}
+
 // Notice tells one console why what it sent had no effect.
 type Notice struct {
 	T    string `json:"t"`

@@ -141,6 +141,11 @@ func (r *Relay) notify(c session.Change) {
 		return // no customer yet
 	}
 	r.publish(ctx, broker.ToCustomer(s.ID), stateMessage(s, false))
+	if c.HandoverEvent != "" && c.HandoverEvent != session.HandoverRequested {
+		// Consoles say how the question ended: the state alone cannot tell
+		// a refusal from a lapse.
+		r.publish(ctx, broker.ToStaff(s.ID), mustJSON(protocol.HandoverOutcome{T: protocol.TypeHandover, Event: c.HandoverEvent, Kind: c.Handover.Kind, To: c.Handover.To.Name}))
+	}
 	if c.HandoverEvent == session.HandoverAccepted {
 		r.dropFormerStaff(s)
 	}

@@ -1,6 +1,6 @@
 // Administrators' views: the audit (metadata only, filtered, paged,
 // exported as CSV) and staff accounts.
-import { Account, API, APIError, AuditFilter, AuditRow } from './api';
+import { Account, API, APIError, AuditFilter, AuditRow, Role } from './api';
 import type { Texts } from './i18n';
 
 type H = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...kids: (Node | string)[]) => HTMLElementTagNameMap[K];
@@ -110,6 +110,11 @@ export class AdminViews {
       save.onclick = async () => {
         try { await this.api.updateAccount(a.id, { username: user.value.trim(), display_name: display.value.trim() }); refresh(); } catch (x) { fail(x); }
       };
+      const role = h('select', { 'aria-label': t.roleLabel, 'data-testid': 'account-role' },
+        ...(['agent', 'supervisor', 'admin'] as Role[]).map((r) => { const o = h('option', { value: r }, t.roles[r]); o.selected = r === a.role; return o; }));
+      role.onchange = async () => {
+        try { await this.api.updateAccount(a.id, { role: role.value as Role }); refresh(); } catch (x) { fail(x); refresh(); }
+      };
       const toggle = h('button', { class: a.disabled ? '' : 'danger', 'data-testid': a.disabled ? 'account-enable' : 'account-disable' }, a.disabled ? t.enable : t.disable);
       toggle.onclick = async () => {
         try { await this.api.updateAccount(a.id, { disabled: !a.disabled }); refresh(); } catch (x) { fail(x); }
@@ -123,21 +128,22 @@ export class AdminViews {
         } catch (x) { fail(x); }
       };
       return h('tr', { 'data-username': a.username, class: a.disabled ? 'disabled' : '' },
-        h('td', {}, user), h('td', {}, display), h('td', {}, a.admin ? t.roleAdmin : t.roleStaff),
+        h('td', {}, user), h('td', {}, display), h('td', {}, role),
         h('td', { 'data-testid': 'account-status' }, a.disabled ? t.disabledState : t.active),
         h('td', { class: 'actions' }, save, toggle, reset, shown));
     });
     const newUser = h('input', { id: 'new-account-username', autocomplete: 'off' });
     const newDisplay = h('input', { id: 'new-account-display', autocomplete: 'off' });
-    const newAdmin = h('input', { id: 'new-account-admin', type: 'checkbox' });
+    const newRole = h('select', { id: 'new-account-role' },
+      ...(['agent', 'supervisor', 'admin'] as Role[]).map((r) => h('option', { value: r }, t.roles[r])));
     const created = h('div', { id: 'new-account-password' });
     const add = h('form', { class: 'filters', id: 'new-account' },
       h('label', {}, t.accountCols[0], newUser), h('label', {}, t.accountCols[1], newDisplay),
-      h('label', { class: 'check' }, newAdmin, t.adminRole), h('button', { type: 'submit', class: 'primary' }, t.add));
+      h('label', {}, t.roleLabel, newRole), h('button', { type: 'submit', class: 'primary' }, t.add));
     add.onsubmit = async (e) => {
       e.preventDefault();
       try {
-        const a = await this.api.addAccount(newUser.value.trim(), newDisplay.value.trim(), newAdmin.checked);
+        const a = await this.api.addAccount(newUser.value.trim(), newDisplay.value.trim(), newRole.value as Role);
         await this.accounts(panel);
         panel.querySelector('#new-account-password')?.replaceChildren(h('span', { class: 'hint' }, `${a.username}: ${t.newPassword}`), ' ', h('code', {}, a.password || ''));
       } catch (x) { fail(x); }

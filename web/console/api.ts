@@ -1,6 +1,11 @@
 // The console's JSON API client. Every unsafe request carries the CSRF
 // token the server issued at login.
-export interface Me { id: number; username: string; display_name: string; admin: boolean; csrf: string }
+export type Role = 'agent' | 'supervisor' | 'admin';
+export interface Me { id: number; username: string; display_name: string; role: Role; csrf: string }
+/** A staff member on a session; colour is their number for the pointer palette. */
+export interface Member { staff_id: number; name: string; colour: number }
+export interface Handover { to: Member; by: number; kind: 'handover' | 'takeover' }
+export interface Colleague { id: number; display_name: string; role: Role }
 export interface AuditRow {
   id: number; at: string; kind: string; staff_id?: number; staff?: string; username?: string; session_id?: string;
   reason?: string; device?: string; duration_ms?: number; count: number;
@@ -9,13 +14,16 @@ export interface AuditPage { rows: AuditRow[]; next_before: number }
 /** Filters of the audit view; empty fields do not filter. */
 export interface AuditFilter { staff?: string; kind?: string; reason?: string; from?: string; to?: string }
 export interface Account {
-  id: number; username: string; display_name: string; admin: boolean; disabled: boolean; created_at: string; password?: string;
+  id: number; username: string; display_name: string; role: Role; disabled: boolean; created_at: string; password?: string;
 }
 /** A customer's request to join a waiting session, until staff decide. */
 export interface JoinRequest { id: string; check: string; device: string; browser: string; at: string }
 export interface SessionInfo {
   id: string; code?: string; staff_name: string; state: string; reason?: string; device?: string; browser?: string;
-  requests?: JoinRequest[]; refused_busy?: number;
+  requests?: JoinRequest[]; refused_busy?: number; staff_id: number;
+  presenters?: Member[]; watchers?: Member[]; handover?: Handover;
+  /** What the asking staff member is on it. */
+  access: 'in_charge' | 'presenting' | 'incoming' | 'supervising';
   customer_connected: boolean; customer_seen: boolean; created_at: string; expires_in_ms?: number; duration_ms?: number;
 }
 
@@ -55,11 +63,15 @@ export class API {
   audit(f: AuditFilter, before = 0): Promise<AuditPage> { return this.call('GET', `/api/audit?${auditParams(f, before)}`); }
   auditCSVURL(f: AuditFilter): string { return `/api/audit?${auditParams(f, 0)}&format=csv`; }
   accounts(): Promise<Account[]> { return this.call('GET', '/api/staff'); }
-  addAccount(username: string, display_name: string, admin: boolean): Promise<Account> { return this.call('POST', '/api/staff', { username, display_name, admin }); }
-  updateAccount(id: number, change: { username?: string; display_name?: string; disabled?: boolean }): Promise<Account> { return this.call('POST', `/api/staff/${id}`, change); }
+  addAccount(username: string, display_name: string, role: Role): Promise<Account> { return this.call('POST', '/api/staff', { username, display_name, role }); }
+  updateAccount(id: number, change: { username?: string; display_name?: string; disabled?: boolean; role?: Role }): Promise<Account> { return this.call('POST', `/api/staff/${id}`, change); }
   resetPassword(id: number): Promise<{ password: string }> { return this.call('POST', `/api/staff/${id}/password`, {}); }
   admit(id: string, rid: string): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(rid)}/admit`); }
   decline(id: string, rid: string): Promise<void> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/requests/${encodeURIComponent(rid)}/decline`); }
+  colleagues(): Promise<Colleague[]> { return this.call('GET', '/api/colleagues'); }
+  handover(id: string, to: number): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/handover`, { to }); }
+  takeover(id: string): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/takeover`); }
+  cancelHandover(id: string): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/handover/cancel`); }
   end(id: string, reason: 'staff' | 'staff_cut'): Promise<SessionInfo> { return this.call('POST', `/api/sessions/${encodeURIComponent(id)}/end`, { reason }); }
 }
 

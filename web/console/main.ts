@@ -1,11 +1,12 @@
 // Tomoni staff console: login, sessions, and the live view of one session.
 import 'rrweb/dist/style.css';
 import './style.css';
-import { API, APIError, JoinRequest, Me, SessionInfo } from './api';
+import { API, APIError, Colleague, Handover, JoinRequest, Me, Member, SessionInfo } from './api';
 import { Lang, texts, Texts } from './i18n';
 import { LiveView, ViewInfo } from './view';
 import { AdminViews } from './admin';
-import { backoff, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
+import { colourOf } from '../shared/palette';
+import { backoff, CLOSE_HANDED_OVER, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
 
 const api = new API();
 let lang: Lang = (localStorage.getItem('tomoni.lang') as Lang) || (navigator.language.toLowerCase().startsWith('en') ? 'en' : 'ja');
@@ -113,7 +114,7 @@ function renderDashboard(): void {
   };
   const list = h('ul', { class: 'sessions', id: 'session-list' });
   const side = h('aside', {}, newBtn, err, h('h2', {}, t.sessions), list);
-  if (me?.admin) {
+  if (me?.role === 'admin') {
     const panelOf = () => document.getElementById('panel');
     const auditBtn = h('button', { class: 'link audit', id: 'audit-button' }, t.audit);
     auditBtn.onclick = () => { const p = panelOf(); if (p) void admin.audit(p); };
@@ -133,6 +134,8 @@ function renderDashboard(): void {
 async function refreshList(): Promise<void> {
   try {
     sessions = await api.sessions();
+    const mine = current && sessions.find((x) => x.id === current?.id);
+    if (current && mine) current.accessChanged(mine.access);
   } catch (x) {
     if (x instanceof APIError && x.status === 401) {
       me = null;
@@ -161,10 +164,13 @@ function renderList(): void {
           : s.state === 'live' && !s.customer_connected ? t.listDisconnected
             : t.state[s.state] || s.state;
     const cls = s.state === 'live' && (!s.customer_seen || !s.customer_connected) ? 's-pending' : `s-${s.state}`;
-    const li = h('li', { class: `${cls}${current?.id === s.id ? ' selected' : ''}`, 'data-session': s.id },
+    const li = h('li', { class: `${cls}${current?.id === s.id ? ' selected' : ''}`, 'data-session': s.id, 'data-access': s.access },
       h('span', { class: 'when' }, new Date(s.created_at).toLocaleTimeString(lang === 'ja' ? 'ja-JP' : 'en-GB', { hour: '2-digit', minute: '2-digit' })),
       h('span', { class: 'code' }, s.code ? formatCode(s.code) : ''),
       h('span', { class: 'state', 'data-testid': 'list-state' }, label));
+    // A supervisor's list holds everyone's sessions: whose each one is.
+    if (s.access === 'supervising') li.append(h('span', { class: 'owner', 'data-testid': 'list-staff' }, `${t.listStaff}: ${s.staff_name}`));
+    if (s.access === 'incoming') li.append(h('span', { class: 'badge', 'data-testid': 'list-incoming' }, t.incoming));
     // A request on a session not open in the panel must not go unseen.
     if (s.state === 'waiting' && s.requests?.length) li.append(h('span', { class: 'badge', 'data-testid': 'list-requests' }, `${t.requestsTitle} ${s.requests.length}`));
     li.onclick = () => openSession(s);
@@ -220,6 +226,18 @@ class Current {
   private requests: JoinRequest[] = [];
   private refusedBusy = 0;
   private requestError = '';
+  // Who is on the session, and what this staff member is on it.
+  private access: SessionInfo['access'];
+  private staffId = 0;
+  private staffName = '';
+  private presenters: Member[] = [];
+  private watchers: Member[] = [];
+  private handover: Handover | null = null;
+  // The last word on a hand-over or take-over, or why a mark had no effect.
+  private note = '';
+  private noteKind = '';
+  private handoverBox = h('div', { class: 'handover', id: 'handover' });
+  private colleagues: Colleague[] | null = null;
 
   constructor(private s: SessionInfo) {
     this.id = s.id;
@@ -231,11 +249,38 @@ class Current {
     this.requests = s.requests || [];
     this.refusedBusy = s.refused_busy || 0;
     this.expiresAt = s.expires_in_ms ? Date.now() + s.expires_in_ms : 0;
+    this.access = s.access;
+    this.staffId = s.staff_id;
+    this.staffName = s.staff_name;
+    this.presenters = s.presenters || [];
+    this.watchers = s.watchers || [];
+    this.handover = s.handover || null;
     this.view = new LiveView(this.viewBox, (m) => this.send(m), (i) => this.showInfo(i));
-    this.root.append(this.status, this.codeBox, this.tools, h('div', { class: 'infoline' }, this.infoBar, this.linkBadge), this.viewBox);
+    this.root.append(this.status, this.codeBox, this.handoverBox, this.tools, h('div', { class: 'infoline' }, this.infoBar, this.linkBadge), this.viewBox);
     this.timer = setInterval(() => this.renderCode(), 250);
-    if (s.state !== 'ended') this.connect();
+    // A session handed to this staff member opens only once the customer accepts.
+    if (s.state !== 'ended' && s.access !== 'incoming') this.connect();
     this.renderAll();
+  }
+
+  /** The session list says this staff member's access changed (a hand-over to them was accepted). */
+  accessChanged(access: SessionInfo['access']): void {
+    const was = this.access;
+    this.access = access;
+    if (was === 'incoming' && access !== 'incoming' && !this.ws && !this.closed && this.state !== 'ended') {
+      this.refused = '';
+      this.connect();
+    }
+    if (was !== access) this.renderAll();
+  }
+
+  /** Whether this staff member may point, highlight and draw now. */
+  private presents(): boolean {
+    return this.presenters.some((p) => p.staff_id === me?.id);
+  }
+
+  private myColour(): number {
+    return this.presenters.find((p) => p.staff_id === me?.id)?.colour ?? -1;
   }
 
   mount(panel: HTMLElement): void {
@@ -288,6 +333,12 @@ class Current {
         return;
       }
       this.view.clear();
+      if (ev.code === CLOSE_HANDED_OVER) {
+        this.refused = 'handed_over';
+        this.renderAll();
+        void refreshList();
+        return;
+      }
       if (!reconnects(ev.code)) {
         // Trying again would be refused the same way (login expired, a
         // message the server does not allow): stop and say so.
@@ -305,7 +356,12 @@ class Current {
   }
 
   private onMessage(data: string): void {
-    let m: { t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; refused_busy?: number; st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number; side?: string; rtt_ms?: number };
+    let m: {
+      t: string; state?: string; reason?: string; device?: string; connected?: boolean; seen?: boolean; requests?: JoinRequest[]; refused_busy?: number;
+      st?: number; ct?: number; events?: never[]; x?: number; y?: number; w?: number; h?: number; s?: number; side?: string; rtt_ms?: number;
+      staff_id?: number; staff_name?: string; presenters?: Member[]; watchers?: Member[]; handover?: Handover;
+      id?: number; by?: number; name?: string; kind?: string; pts?: [number, number, number][]; code?: string; event?: string; to?: string;
+    };
     try { m = JSON.parse(data); } catch { return; }
     switch (m.t) {
       case 'events':
@@ -321,6 +377,14 @@ class Current {
         this.seen = Boolean(m.seen);
         this.requests = Array.isArray(m.requests) ? m.requests : [];
         this.refusedBusy = Number(m.refused_busy) || 0;
+        this.staffId = Number(m.staff_id) || this.staffId;
+        this.staffName = m.staff_name || this.staffName;
+        this.presenters = Array.isArray(m.presenters) ? m.presenters : [];
+        this.watchers = Array.isArray(m.watchers) ? m.watchers : [];
+        this.handover = m.handover || null;
+        this.access = this.staffId === me?.id ? 'in_charge' : this.presents() ? 'presenting' : me?.role !== 'agent' ? 'supervising' : this.access;
+        // Marks of staff no longer on the session go from the view.
+        this.view.keepOthers(new Set(this.presenters.filter((p) => p.staff_id !== me?.id).map((p) => p.colour)));
         // Paused or ended means the view goes blank at once.
         if (this.state !== 'live' || !this.connected) this.view.clear();
         if (this.state === 'ended') void refreshList();
@@ -330,6 +394,26 @@ class Current {
       case 'reset':
         this.view.reset();
         this.renderAll();
+        break;
+      case 'pointer':
+      case 'highlight':
+      case 'stroke': {
+        // Another staff member's mark (every console hears them all; its own are drawn as the staff draw them).
+        const by = Number(m.by);
+        if (!Number.isInteger(by) || by === this.myColour()) break;
+        if (m.t === 'pointer') this.view.otherPointer(by, m.name || '', Number(m.id) || 0, Number(m.x) || 0, Number(m.y) || 0);
+        else if (m.t === 'highlight') this.view.otherHighlight(by, Number(m.id) || 0);
+        else if (Array.isArray(m.pts)) this.view.otherStroke(by, m.kind === 'laser' ? 'laser' : 'pen', m.pts);
+        break;
+      }
+      case 'notice':
+        if (m.code === 'read_only') { this.note = t.readOnly; this.noteKind = 'read_only'; this.renderHandover(); }
+        break;
+      case 'handover':
+        this.note = t.handoverDone[m.event || ''] || '';
+        this.noteKind = m.event || '';
+        this.renderAll();
+        void refreshList();
         break;
       case 'status':
         if (m.state === 'warning') this.status.textContent = `${this.statusText()} — ${t.warning}`;
@@ -373,7 +457,9 @@ class Current {
    */
   private phase(): [string, string] {
     if (this.state === 'ended') return ['ended', t.reasons[this.reason] || t.state.ended];
+    if (this.refused === 'handed_over') return ['handed_over', t.handedOver];
     if (this.refused) return ['refused', this.refused === 'unauthorized' ? t.loginExpired : t.refused];
+    if (this.access === 'incoming') return ['incoming', t.incoming];
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return ['reconnecting', t.state.reconnecting];
     if (this.state === 'waiting' && this.requests.length) return ['request_pending', t.requestPending];
     if (this.state === 'waiting' && this.refusedBusy) return ['customer_refused_busy', t.refusedBusy];
@@ -399,10 +485,20 @@ class Current {
     this.renderStatus();
     this.renderCode();
     this.viewBox.classList.toggle('has-content', this.view.hasContent());
-    this.view.enabled = this.state === 'live';
+    const presents = this.presents();
+    this.view.enabled = this.state === 'live' && presents;
     this.tools.replaceChildren();
-    if (this.state === 'ended') return;
-    if (this.state !== 'waiting') {
+    this.renderHandover();
+    if (this.state === 'ended' || this.refused === 'handed_over' || this.access === 'incoming') return;
+    if (this.state !== 'waiting' && !presents) {
+      // Watching read-only: no marks; a supervisor may take the lead.
+      this.tools.append(h('span', { class: 'watch-badge', 'data-testid': 'watch-only' }, t.watchOnly));
+      if (me?.role !== 'agent' && !this.handover) {
+        const take = h('button', { class: 'primary', 'data-testid': 'takeover', title: t.takeoverHint }, t.takeover);
+        take.onclick = () => void this.askHandover(() => api.takeover(this.id));
+        this.tools.append(take);
+      }
+    } else if (this.state !== 'waiting') {
       const pointer = h('button', { class: this.view.tool === 'pointer' ? 'tool on' : 'tool', 'data-testid': 'tool-pointer' }, t.pointer);
       const hl = h('button', { class: this.view.tool === 'highlight' ? 'tool on' : 'tool', 'data-testid': 'tool-highlight' }, t.highlight);
       const pen = h('button', { class: this.view.tool === 'pen' ? 'tool on' : 'tool', 'data-testid': 'tool-pen', title: t.penHint }, t.pen);
@@ -426,6 +522,80 @@ class Current {
     this.tools.append(end);
     this.showInfo(this.view.info);
     this.renderLink();
+  }
+
+  private picking = false;
+  private pick = '';
+
+  /**
+   * Who is on the session (each presenter in their pointer colour, who
+   * watches), a hand-over waiting for the customer, and the buttons to
+   * hand the session over. Rebuilt only when something in it changed, so
+   * a choice being made is never replaced under the staff's hand.
+   */
+  private renderHandover(): void {
+    const active = this.state === 'live' || this.state === 'paused';
+    const mayHand = active && this.seen && !this.handover && (this.access === 'in_charge' || this.access === 'supervising');
+    const key = JSON.stringify([lang, active, this.presenters, this.watchers, this.handover, this.note, this.noteKind, mayHand, this.picking, this.colleagues?.length, this.refused]);
+    if (this.handoverBox.dataset.key === key) return;
+    this.handoverBox.dataset.key = key;
+    const box = this.handoverBox;
+    box.replaceChildren();
+    if (active && this.refused !== 'handed_over') {
+      const people = h('div', { class: 'people', 'data-testid': 'people' });
+      for (const p of this.presenters) {
+        const chip = h('span', { class: 'person', 'data-colour': String(p.colour), 'data-staff': String(p.staff_id) },
+          h('span', { class: 'swatch', style: `background:${colourOf(p.colour)}` }), p.name + (p.staff_id === this.staffId ? ` (${t.inCharge})` : ''));
+        people.append(chip);
+      }
+      if (this.watchers.length) people.append(h('span', { class: 'watchers', 'data-testid': 'watchers' }, `${t.watchers}: ${this.watchers.map((w) => w.name).join('・')}`));
+      box.append(people);
+    }
+    if (this.handover && active) {
+      const cancel = h('button', { 'data-testid': 'handover-cancel' }, t.handoverCancel);
+      cancel.onclick = () => void this.askHandover(() => api.cancelHandover(this.id));
+      box.append(h('div', { class: 'pending', 'data-testid': 'handover-pending', 'data-kind': this.handover.kind },
+        `${t.handoverWaiting}${this.handover.to.name}`, cancel));
+    } else if (mayHand) {
+      if (!this.picking) {
+        const open = h('button', { 'data-testid': 'handover-open' }, t.handoverTo);
+        open.onclick = async () => {
+          this.picking = true;
+          try { this.colleagues = await api.colleagues(); } catch { this.colleagues = []; }
+          this.renderHandover();
+        };
+        box.append(open);
+      } else {
+        const select = h('select', { 'data-testid': 'handover-to', 'aria-label': t.handoverPick },
+          ...(this.colleagues || []).filter((c) => c.id !== this.staffId).map((c) => {
+            const o = h('option', { value: String(c.id) }, `${c.display_name}（${t.roles[c.role] || c.role}）`);
+            o.selected = String(c.id) === this.pick;
+            return o;
+          }));
+        select.onchange = () => { this.pick = select.value; };
+        this.pick = select.value;
+        const send = h('button', { class: 'primary', 'data-testid': 'handover-send' }, t.handoverSend);
+        send.onclick = () => { this.picking = false; void this.askHandover(() => api.handover(this.id, Number(this.pick))); };
+        const cancel = h('button', { class: 'link' }, t.cancel);
+        cancel.onclick = () => { this.picking = false; this.renderHandover(); };
+        box.append(h('label', {}, t.handoverPick, select), send, cancel);
+      }
+    }
+    if (this.note) box.append(h('div', { class: this.noteKind === 'accepted' ? 'note' : 'note warn', 'data-testid': 'handover-note', 'data-kind': this.noteKind, role: 'status' }, this.note));
+  }
+
+  /** Runs a hand-over request and shows what came of it. */
+  private async askHandover(call: () => Promise<SessionInfo>): Promise<void> {
+    this.note = '';
+    this.noteKind = '';
+    try {
+      const s = await call();
+      this.handover = s.handover || null;
+    } catch (x) {
+      this.noteKind = x instanceof APIError ? x.code : 'network';
+      this.note = (x instanceof APIError && t.handoverErrors[x.code]) || t.error;
+    }
+    this.renderAll();
   }
 
   private async end(reason: 'staff' | 'staff_cut'): Promise<void> {

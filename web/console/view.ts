@@ -2,6 +2,7 @@
 // (no scripts, no canvas replay), scaled to fit, plus the staff's pointer
 // and highlight tools. It only ever sends pointer, highlight and resync.
 import { Replayer } from 'rrweb';
+import { colourOf } from '../shared/palette';
 
 // rrweb event and source numbers (stable parts of its format).
 const EV_FULL = 2;
@@ -319,6 +320,112 @@ export class LiveView {
     this.placeHighlight();
   }
 
+  // Other staff members' marks on this session, by their number.
+  private others = new Map<number, OtherMarks>();
+  private othersLoop = 0;
+
+  private otherOf(by: number, name = ''): OtherMarks {
+    let o = this.others.get(by);
+    if (!o) {
+      const dot = document.createElement('div');
+      dot.className = 'other-pointer';
+      dot.dataset.testid = 'other-pointer';
+      dot.dataset.by = String(by);
+      dot.style.borderColor = colourOf(by);
+      const label = document.createElement('span');
+      label.style.background = colourOf(by);
+      dot.append(label);
+      const box = document.createElement('div');
+      box.className = 'other-highlight';
+      box.dataset.testid = 'other-highlight';
+      box.style.borderColor = colourOf(by);
+      dot.hidden = box.hidden = true;
+      this.overlay.append(dot, box);
+      o = { name, pointer: null, highlight: 0, dot, box };
+      this.others.set(by, o);
+    }
+    if (name) {
+      o.name = name;
+      (o.dot.firstChild as HTMLElement).textContent = name;
+    }
+    return o;
+  }
+
+  /** Another staff member's pointer (id 0 hides it), where the customer sees it. */
+  otherPointer(by: number, name: string, id: number, x: number, y: number): void {
+    this.otherOf(by, name).pointer = id ? { id, x: clamp01(x), y: clamp01(y) } : null;
+    this.placeOthers();
+  }
+
+  /** Another staff member's highlight (id 0 clears it). */
+  otherHighlight(by: number, id: number): void {
+    this.otherOf(by).highlight = id;
+    this.placeOthers();
+  }
+
+  /** Another staff member's stroke, fading as it does on the customer's screen. */
+  otherStroke(by: number, kind: 'pen' | 'laser', pts: [number, number, number][]): void {
+    if (!this.replayer) return;
+    const ns = 'http://www.w3.org/2000/svg';
+    if (!this.strokes) {
+      this.strokes = document.createElementNS(ns, 'svg');
+      this.strokes.setAttribute('class', 'strokes');
+      this.overlay.append(this.strokes);
+    }
+    const screen: string[] = [];
+    for (const [id, fx, fy] of pts.slice(0, 64)) {
+      const p = this.onView(id, clamp01(fx), clamp01(fy));
+      if (p) screen.push(`${Math.round(p.x)},${Math.round(p.y)}`);
+    }
+    if (!screen.length) return;
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('class', kind);
+    line.setAttribute('points', screen.join(' '));
+    line.style.stroke = colourOf(by);
+    line.dataset.testid = 'other-stroke';
+    this.strokes.append(line);
+    const stay = kind === 'laser' ? 400 : 3400;
+    setTimeout(() => { line.style.opacity = '0'; }, stay);
+    setTimeout(() => line.remove(), stay + 700);
+  }
+
+  /** Drops the marks of staff members no longer on the session. */
+  keepOthers(bys: Set<number>): void {
+    for (const [by, o] of this.others) {
+      if (bys.has(by)) continue;
+      o.dot.remove();
+      o.box.remove();
+      this.others.delete(by);
+    }
+    this.placeOthers();
+  }
+
+  /** A point of a replayed node (at fractions of its box) in overlay pixels, or null. */
+  private onView(id: number, fx: number, fy: number): { x: number; y: number } | null {
+    const el = this.replayer ? this.replayer.getMirror().getNode(id) : null;
+    if (!el || el.nodeType !== Node.ELEMENT_NODE || !this.replayer) return null;
+    const b = (el as Element).getBoundingClientRect();
+    const f = this.replayer.iframe.getBoundingClientRect();
+    const o = this.overlay.getBoundingClientRect();
+    return { x: f.left - o.left + (b.left + fx * b.width) * this.scale, y: f.top - o.top + (b.top + fy * b.height) * this.scale };
+  }
+
+  private placeOthers(): void {
+    cancelAnimationFrame(this.othersLoop);
+    let any = false;
+    for (const o of this.others.values()) {
+      const p = o.pointer ? this.onView(o.pointer.id, o.pointer.x, o.pointer.y) : null;
+      o.dot.hidden = !p;
+      if (p) Object.assign(o.dot.style, { left: `${p.x}px`, top: `${p.y}px` });
+      const a = o.highlight ? this.onView(o.highlight, 0, 0) : null;
+      const z = o.highlight ? this.onView(o.highlight, 1, 1) : null;
+      o.box.hidden = !a || !z;
+      if (a && z) Object.assign(o.box.style, { left: `${a.x - 4}px`, top: `${a.y - 4}px`, width: `${z.x - a.x + 8}px`, height: `${z.y - a.y + 8}px` });
+      any = any || Boolean(p || (a && z));
+    }
+    if (any) this.othersLoop = requestAnimationFrame(() => this.placeOthers());
+  }
+
   /**
    * Keeps the staff's own highlight on its element, as the customer sees
    * it, through scrolling, layout changes and zoom; hidden when there is
@@ -343,6 +450,8 @@ export class LiveView {
     this.highlightLoop = requestAnimationFrame(() => this.placeHighlight());
   }
 }
+
+interface OtherMarks { name: string; pointer: { id: number; x: number; y: number } | null; highlight: number; dot: HTMLElement; box: HTMLElement }
 
 function clamp01(v: number): number {
   return Math.min(1, Math.max(0, v));

@@ -60,6 +60,15 @@ const ja = {
   errNotAdmitted: '担当者が接続を承認しませんでした。確認番号が担当者に伝わっていたか、お電話でご確認ください。',
   errGone: 'このコードでの受付は終了しました。担当者に新しいコードをお尋ねください。',
   notice: 'お知らせ',
+  watching: '同席',
+  handoverTitle: '担当者の交代',
+  handoverText: '担当者が次の方に代わります。お電話でお聞きになった名前と同じであれば「交代を承認する」を押してください。承認しない場合は、これまでの担当者のまま続きます。',
+  takeoverText: '次の責任者が担当を引き継ぎます。これまでの担当者も引き続き画面を見てご案内します。お電話でお聞きになった名前と同じであれば「交代を承認する」を押してください。',
+  handoverNew: '新しい担当者',
+  handoverAccept: '交代を承認する',
+  handoverDecline: '承認しない',
+  staffChanged: '担当者が代わりました',
+  watcherJoined: '次の方が同席して画面を見ています',
 };
 
 const en: typeof ja = {
@@ -120,6 +129,15 @@ const en: typeof ja = {
   errNotAdmitted: 'Staff did not accept the connection. Please check on the phone that they heard your check number.',
   errGone: 'This code can no longer be used. Please ask staff for a new code.',
   notice: 'Notice',
+  watching: 'Also watching',
+  handoverTitle: 'Change of staff',
+  handoverText: 'Another staff member is taking over. If the name is the one you heard on the phone, press "Accept the change". If you do not accept, you continue with the staff member you have now.',
+  takeoverText: 'A supervisor is taking the lead; the staff member you have now stays on too. If the name is the one you heard on the phone, press "Accept the change".',
+  handoverNew: 'New staff member',
+  handoverAccept: 'Accept the change',
+  handoverDecline: 'Do not accept',
+  staffChanged: 'Your staff member is now',
+  watcherJoined: 'Also looking at your screen',
 };
 
 export type Texts = typeof ja;

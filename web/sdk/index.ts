@@ -44,8 +44,14 @@ class Tomoni implements TomoniAPI {
   private batch: unknown[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private listeners: Listener[] = [];
-  private pointer: { id: number; x: number; y: number } | null = null;
-  private highlightId = 0;
+  // Each staff member's marks, by their number on the session.
+  private pointers = new Map<number, { id: number; x: number; y: number; name: string }>();
+  private highlights = new Map<number, number>();
+  // Who is on the session besides the staff member in charge.
+  private presenters: { name: string; colour: number }[] = [];
+  private watchers: string[] = [];
+  // The hand-over being asked about, as "kind name", while its dialog is open.
+  private handoverAsked = '';
   private policy: PolicyView = DEFAULT_POLICY;
   // The token of a join request waiting for the staff's admission.
   private pendingToken = '';
@@ -506,23 +512,32 @@ class Tomoni implements TomoniAPI {
   }
 
   private onMessage(data: string): void {
-    let m: { t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string; url?: string; kind?: string; pts?: unknown };
+    let m: {
+      t?: string; id?: number; x?: number; y?: number; state?: string; reason?: string; staff_name?: string; url?: string; kind?: string; pts?: unknown;
+      by?: number; name?: string; presenters?: unknown; watchers?: unknown; handover?: { name?: string; kind?: string };
+    };
     try { m = JSON.parse(data); } catch { return; }
     // Staff may only point, highlight, draw over the page and ask for a
     // fresh snapshot. Anything else from the server is a state update;
     // nothing here acts on the page.
     switch (m.t) {
       case 'stroke':
-        this.drawStroke(m.kind === 'laser' ? 'laser' : 'pen', Array.isArray(m.pts) ? m.pts : []);
+        this.drawStroke(m.kind === 'laser' ? 'laser' : 'pen', Array.isArray(m.pts) ? m.pts : [], byOf(m.by));
         break;
-      case 'pointer':
-        this.pointer = m.id ? { id: Number(m.id), x: clamp01(m.x), y: clamp01(m.y) } : null;
+      case 'pointer': {
+        const by = byOf(m.by);
+        if (m.id) this.pointers.set(by, { id: Number(m.id), x: clamp01(m.x), y: clamp01(m.y), name: typeof m.name === 'string' ? m.name : '' });
+        else this.pointers.delete(by);
         this.placeOverlays();
         break;
-      case 'highlight':
-        this.highlightId = Number(m.id) || 0;
+      }
+      case 'highlight': {
+        const by = byOf(m.by);
+        if (Number(m.id)) this.highlights.set(by, Number(m.id));
+        else this.highlights.delete(by);
         this.placeOverlays();
         break;
+      }
       case 'resync':
         if (this.state === 'live') this.capture?.snapshot();
         break;
@@ -530,8 +545,11 @@ class Tomoni implements TomoniAPI {
         if (typeof m.id === 'number' && typeof m.url === 'string') void this.sendFile(m.id, m.url);
         break;
       case 'state':
-        if (m.staff_name && this.saved) this.saved.staff = m.staff_name;
-        if (m.state === 'ended') this.finish(m.reason || 'ended', false);
+        if (m.state === 'ended') {
+          this.finish(m.reason || 'ended', false);
+          break;
+        }
+        this.onPeople(m.staff_name || '', m.presenters, m.watchers, m.handover);
         break;
       case 'status':
         if (m.state === 'warning') this.ui.toast(this.t.warning, 8000, 'warning');
@@ -539,6 +557,43 @@ class Tomoni implements TomoniAPI {
       default:
         break;
     }
+  }
+
+  /**
+   * Follows who is on the session: the staff member in charge (a change is
+   * told), who else points, who watches, and a hand-over waiting for this
+   * customer's answer, asked once per page.
+   */
+  private onPeople(staff: string, presenters: unknown, watchers: unknown, handover?: { name?: string; kind?: string }): void {
+    const was = this.saved?.staff || '';
+    if (staff && this.saved && staff !== was) {
+      this.saved.staff = staff;
+      persist(this.saved);
+      if (was) this.ui.toast(`${this.t.staffChanged}: ${staff}`, 6000, 'staff_changed');
+    }
+    this.presenters = Array.isArray(presenters)
+      ? presenters.filter((p): p is { name: string; colour: number } => typeof p?.name === 'string' && typeof p?.colour === 'number') : [];
+    const before = this.watchers;
+    this.watchers = Array.isArray(watchers) ? watchers.filter((w): w is string => typeof w === 'string') : [];
+    const joined = this.watchers.filter((w) => !before.includes(w));
+    if (joined.length && this.state === 'live') this.ui.toast(`${this.t.watcherJoined}: ${joined.join('・')}`, 6000, 'watcher');
+    // Marks of staff who are no longer on the session go.
+    const on = new Set(this.presenters.map((p) => p.colour));
+    for (const by of [...this.pointers.keys()]) if (!on.has(by)) this.pointers.delete(by);
+    for (const by of [...this.highlights.keys()]) if (!on.has(by)) this.highlights.delete(by);
+    const ask = handover?.name ? `${handover.kind} ${handover.name}` : '';
+    if (ask && ask !== this.handoverAsked) {
+      this.handoverAsked = ask;
+      void this.ui.confirmHandover(handover?.name || '', handover?.kind || '').then((accept) => {
+        if (this.handoverAsked !== ask) return;
+        this.transport.send({ t: 'handover', accept });
+      });
+    } else if (!ask && this.handoverAsked) {
+      // Withdrawn, lapsed or answered elsewhere: the question goes.
+      this.handoverAsked = '';
+      if (this.ui.askingHandover()) this.ui.closeDialog();
+    }
+    this.render();
   }
 
   /**
@@ -573,7 +628,7 @@ class Tomoni implements TomoniAPI {
    * customer's page lays it out now; it fades by itself. Nothing of it
    * touches the page: it lives in Tomoni's own overlay.
    */
-  private drawStroke(kind: 'laser' | 'pen', pts: unknown[]): void {
+  private drawStroke(kind: 'laser' | 'pen', pts: unknown[], by: number): void {
     if (this.state !== 'live' || !this.capture) return;
     const out: { x: number; y: number }[] = [];
     for (const p of pts.slice(0, 64)) {
@@ -583,7 +638,7 @@ class Tomoni implements TomoniAPI {
       const r = el.getBoundingClientRect();
       out.push({ x: r.left + clamp01(p[1]) * r.width, y: r.top + clamp01(p[2]) * r.height });
     }
-    if (out.length) this.ui.drawStroke(out, kind);
+    if (out.length) this.ui.drawStroke(out, kind, by);
   }
 
   private placeOverlays(): void {
@@ -592,17 +647,24 @@ class Tomoni implements TomoniAPI {
       this.ui.hideHighlight();
       return;
     }
-    const p = this.pointer;
-    const el = p && this.capture ? elementOf(this.capture.node(p.id)) : null;
-    if (p && el) {
-      const r = el.getBoundingClientRect();
-      this.ui.showPointer(r.left + p.x * r.width, r.top + p.y * r.height);
-    } else {
-      this.ui.hidePointer();
+    // Names go on the circles once more than one staff member may point.
+    const named = this.presenters.length > 1;
+    const bys = new Set([...this.pointers.keys(), ...this.highlights.keys()]);
+    this.ui.keepOnly(bys);
+    for (const by of bys) {
+      const p = this.pointers.get(by);
+      const el = p && this.capture ? elementOf(this.capture.node(p.id)) : null;
+      if (p && el) {
+        const r = el.getBoundingClientRect();
+        this.ui.showPointer(by, r.left + p.x * r.width, r.top + p.y * r.height, p.name, named);
+      } else {
+        this.ui.hidePointer(by);
+      }
+      const hid = this.highlights.get(by);
+      const h = hid && this.capture ? elementOf(this.capture.node(hid)) : null;
+      if (h) this.ui.showHighlight(by, h.getBoundingClientRect());
+      else this.ui.hideHighlight(by);
     }
-    const h = this.highlightId && this.capture ? elementOf(this.capture.node(this.highlightId)) : null;
-    if (h) this.ui.showHighlight(h.getBoundingClientRect());
-    else this.ui.hideHighlight();
   }
 
   /** Stops everything this page does for the session, keeping the saved token. */
@@ -611,8 +673,11 @@ class Tomoni implements TomoniAPI {
     this.flushTimer = undefined;
     this.capture?.stopNow();
     this.batch = [];
-    this.pointer = null;
-    this.highlightId = 0;
+    this.pointers.clear();
+    this.highlights.clear();
+    this.presenters = [];
+    this.watchers = [];
+    this.handoverAsked = '';
     this.transport.stop(sendClose ? 1000 : undefined, sendClose ? 'customer ended' : undefined);
     this.pauses.unwatch();
     this.saved = null;
@@ -650,14 +715,14 @@ class Tomoni implements TomoniAPI {
     const onEnd = () => this.end();
     switch (this.state) {
       case 'live':
-        this.ui.showBanner('live', this.t.sharing, staff, onEnd);
+        this.ui.showBanner('live', this.t.sharing, staff, onEnd, this.watchers);
         break;
       case 'paused': {
         // A phone's banner must not cover the keypad it is pausing for: short texts there.
         const narrow = typeof matchMedia === 'function' && matchMedia('(max-width: 480px)').matches;
         const text = this.reason === 'secure_input' ? (narrow ? this.t.pausedSecureShort : this.t.pausedSecure)
           : this.reason === 'excluded_page' ? this.t.pausedExcluded : this.t.pausedSite;
-        this.ui.showBanner('paused', text, staff, onEnd);
+        this.ui.showBanner('paused', text, staff, onEnd, narrow ? [] : this.watchers);
         break;
       }
       case 'connecting':
@@ -683,6 +748,12 @@ function base64Of(b: Blob): Promise<string> {
     r.onerror = () => reject(r.error);
     r.readAsDataURL(b);
   });
+}
+
+/** A staff member's number on the session, as the server stamped it. */
+function byOf(v: unknown): number {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 && n < 1000 ? n : 0;
 }
 
 function clamp01(v: unknown): number {

@@ -2,6 +2,7 @@
 // the staff's pointer and highlight. It lives in a shadow root so the
 // site's CSS cannot break it, and carries data-tomoni-ui so it is never
 // captured.
+import { colourOf } from '../shared/palette';
 import { Texts } from './i18n';
 
 const CSS = `
@@ -43,9 +44,13 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 .strokes polyline { fill: none; stroke-linecap: round; stroke-linejoin: round; transition: opacity .6s linear; }
 .strokes polyline.pen { stroke: #e53935; stroke-width: 4; }
 .strokes polyline.laser { stroke: #ff1744; stroke-width: 6; filter: drop-shadow(0 0 4px rgba(255,23,68,.8)); }
+.pointer-label { position: fixed; font: 600 12px/1.5 system-ui, sans-serif; color: #fff; padding: 0 7px; border-radius: 9px; white-space: nowrap;
+  pointer-events: none; z-index: 2147483647; box-shadow: 0 0 0 1px #fff; transition: left .08s linear, top .08s linear; }
+.banner .watching { font-weight: 400; font-size: 13px; opacity: .9; }
 .highlight { position: fixed; border: 3px solid #fbc02d; background: rgba(251,192,45,.18); border-radius: 4px; pointer-events: none; z-index: 2147483646; }
 @media (max-width: 480px) { .banner { bottom: 8px; font-size: 14px; gap: 8px; padding: 6px 6px 6px 12px; } .banner .staff { display: none; } .banner button { padding: 6px 12px; } }
 `;
+
 
 export interface Rect { left: number; top: number; width: number; height: number }
 
@@ -54,8 +59,9 @@ export class UI {
   private root: ShadowRoot;
   private dialog: HTMLElement | null = null;
   private banner: HTMLElement | null = null;
-  private pointer: HTMLElement | null = null;
-  private highlight: HTMLElement | null = null;
+  // One pointer and one highlight per staff member, by their number on the session.
+  private pointers = new Map<number, { dot: HTMLElement; label: HTMLElement }>();
+  private highlights = new Map<number, HTMLElement>();
   private toastEl: HTMLElement | null = null;
 
   constructor(public t: Texts) {
@@ -257,7 +263,7 @@ export class UI {
     this.dialog = null;
   }
 
-  showBanner(state: 'live' | 'paused' | 'reconnecting', text: string, staff: string, onEnd: () => void): void {
+  showBanner(state: 'live' | 'paused' | 'reconnecting', text: string, staff: string, onEnd: () => void, watchers: string[] = []): void {
     this.mount();
     if (!this.banner) {
       this.banner = this.el('div', 'banner');
@@ -273,6 +279,12 @@ export class UI {
     label.dataset.tomoni = 'banner-text';
     b.append(this.el('span', 'dot'), label);
     if (staff) b.appendChild(this.el('span', 'staff', `${this.t.staff}: ${staff}`));
+    if (watchers.length) {
+      // Whoever else looks at the screen is named: the customer shares with people, not with "the bank".
+      const w = this.el('span', 'watching', `${this.t.watching}: ${watchers.join('・')}`);
+      w.dataset.tomoni = 'watchers';
+      b.appendChild(w);
+    }
     const end = this.el('button', '', this.t.end);
     end.type = 'button';
     end.dataset.tomoni = 'end';
@@ -298,31 +310,65 @@ export class UI {
     setTimeout(() => { if (this.toastEl === t) { t.remove(); this.toastEl = null; } }, ms);
   }
 
-  showPointer(x: number, y: number): void {
+  /**
+   * Places staff member by's 〇 in their colour. With more than one staff
+   * member on the session each circle carries its owner's name, so the
+   * customer can tell whose it is.
+   */
+  showPointer(by: number, x: number, y: number, name: string, named: boolean): void {
     this.mount();
-    if (!this.pointer) {
-      this.pointer = this.el('div', 'pointer');
-      this.pointer.dataset.tomoni = 'pointer';
-      this.pointer.setAttribute('aria-hidden', 'true');
-      this.root.appendChild(this.pointer);
+    let p = this.pointers.get(by);
+    if (!p) {
+      const dot = this.el('div', 'pointer');
+      dot.dataset.tomoni = 'pointer';
+      dot.dataset.by = String(by);
+      dot.setAttribute('aria-hidden', 'true');
+      dot.style.borderColor = colourOf(by);
+      const label = this.el('div', 'pointer-label');
+      label.dataset.tomoni = 'pointer-label';
+      label.style.background = colourOf(by);
+      label.setAttribute('aria-hidden', 'true');
+      this.root.append(dot, label);
+      p = { dot, label };
+      this.pointers.set(by, p);
     }
-    this.pointer.style.left = `${x}px`;
-    this.pointer.style.top = `${y}px`;
+    p.dot.style.left = `${x}px`;
+    p.dot.style.top = `${y}px`;
+    p.label.textContent = name;
+    p.label.hidden = !named || !name;
+    p.label.style.left = `${x + 16}px`;
+    p.label.style.top = `${y + 14}px`;
   }
 
-  hidePointer(): void {
-    this.pointer?.remove();
-    this.pointer = null;
+  /** Removes the pointers and highlights of staff members not in bys. */
+  keepOnly(bys: Set<number>): void {
+    for (const k of [...this.pointers.keys()]) if (!bys.has(k)) this.hidePointer(k);
+    for (const k of [...this.highlights.keys()]) if (!bys.has(k)) this.hideHighlight(k);
   }
 
-  showHighlight(r: Rect): void {
-    this.mount();
-    if (!this.highlight) {
-      this.highlight = this.el('div', 'highlight');
-      this.highlight.dataset.tomoni = 'highlight';
-      this.root.appendChild(this.highlight);
+  /** Hides staff member by's pointer, or every pointer. */
+  hidePointer(by?: number): void {
+    for (const [k, p] of this.pointers) {
+      if (by !== undefined && k !== by) continue;
+      p.dot.remove();
+      p.label.remove();
+      this.pointers.delete(k);
     }
-    const h = this.highlight.style;
+  }
+
+  showHighlight(by: number, r: Rect): void {
+    this.mount();
+    let el = this.highlights.get(by);
+    if (!el) {
+      el = this.el('div', 'highlight');
+      el.dataset.tomoni = 'highlight';
+      el.dataset.by = String(by);
+      // The first staff member's highlight keeps the marker yellow; others' borders take their colour.
+      if (by !== 0) el.style.borderColor = colourOf(by);
+      this.root.appendChild(el);
+      this.highlights.set(by, el);
+    }
+    const h = el.style;
     h.left = `${r.left - 4}px`;
     h.top = `${r.top - 4}px`;
     h.width = `${r.width + 8}px`;
@@ -332,7 +378,7 @@ export class UI {
   private strokes: SVGSVGElement | null = null;
 
   /** Draws a stroke in viewport pixels; a laser trail fades within a second, a pen stroke after four. */
-  drawStroke(points: { x: number; y: number }[], kind: 'laser' | 'pen'): void {
+  drawStroke(points: { x: number; y: number }[], kind: 'laser' | 'pen', by = 0): void {
     this.mount();
     const ns = 'http://www.w3.org/2000/svg';
     if (!this.strokes) {
@@ -346,6 +392,8 @@ export class UI {
     line.setAttribute('class', kind);
     line.setAttribute('points', points.map((p) => `${Math.round(p.x)},${Math.round(p.y)}`).join(' '));
     line.dataset.kind = kind;
+    line.dataset.by = String(by);
+    if (by !== 0) line.style.stroke = colourOf(by);
     this.strokes.appendChild(line);
     // What was drawn last, kept after it fades: for tests and support tools.
     this.strokes.dataset.last = `${kind} ${Math.round(points[0].x)},${Math.round(points[0].y)} ${points.length}`;
@@ -354,15 +402,46 @@ export class UI {
     setTimeout(() => line.remove(), stay + 700);
   }
 
-  hideHighlight(): void {
-    this.highlight?.remove();
-    this.highlight = null;
+  /** Hides staff member by's highlight, or every highlight. */
+  hideHighlight(by?: number): void {
+    for (const [k, el] of this.highlights) {
+      if (by !== undefined && k !== by) continue;
+      el.remove();
+      this.highlights.delete(k);
+    }
   }
 
-  /** For tests and sites: where the pointer's centre is, in viewport pixels. */
-  pointerCentre(): { x: number; y: number } | null {
-    if (!this.pointer) return null;
-    return { x: parseFloat(this.pointer.style.left), y: parseFloat(this.pointer.style.top) };
+  /** For tests and sites: where a pointer's centre is (staff member by's, or the first shown), in viewport pixels. */
+  pointerCentre(by?: number): { x: number; y: number } | null {
+    const p = by === undefined ? this.pointers.values().next().value : this.pointers.get(by);
+    if (!p) return null;
+    return { x: parseFloat(p.dot.style.left), y: parseFloat(p.dot.style.top) };
+  }
+
+  /**
+   * Asks the customer whether another staff member may take over (kind
+   * handover) or lead beside the current one (takeover). Until they accept,
+   * the new staff member neither sees the screen as their agent nor points.
+   */
+  confirmHandover(name: string, kind: string): Promise<boolean> {
+    const t = this.t;
+    return new Promise((resolve) => {
+      const body = this.el('div', 'body');
+      const who = this.el('p', 'staff-name');
+      who.dataset.tomoni = 'handover-name';
+      who.append(document.createTextNode(`${t.handoverNew}: `), this.el('strong', '', name));
+      body.append(who, this.el('p', '', kind === 'takeover' ? t.takeoverText : t.handoverText));
+      const answer = (ok: boolean) => { this.closeDialog(); resolve(ok); };
+      this.modal(t.handoverTitle, body,
+        this.button('secondary', t.handoverDecline, 'handover-decline', () => answer(false)),
+        this.button('primary', t.handoverAccept, 'handover-accept', () => answer(true)));
+      if (this.dialog) this.dialog.dataset.tomoni = 'handover';
+    });
+  }
+
+  /** Whether the dialog shown is the hand-over question. */
+  askingHandover(): boolean {
+    return this.dialog?.dataset.tomoni === 'handover';
   }
 
   hasBanner(): boolean {

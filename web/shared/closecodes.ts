@@ -10,6 +10,7 @@ const rows: Row[] = table.codes;
 export const CLOSE_SESSION_ENDED = byName('session_ended');
 export const CLOSE_UNAUTHORIZED = byName('unauthorized');
 export const CLOSE_REPLACED = byName('replaced');
+export const CLOSE_HANDED_OVER = byName('handed_over');
 
 function byName(name: string): number {
   const r = rows.find((c) => c.name === name);
