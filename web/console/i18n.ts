@@ -112,7 +112,7 @@ const ja = {
   auditNone: '該当する記録はありません',
   auditCSV: 'CSVでダウンロード',
   accounts: 'アカウント管理',
-  accountCols: ['ユーザー名', 'お客さまに表示される名前', '権限', '状態', '操作'],
+  accountCols: ['ユーザー名', 'お客さまに表示される名前', '役割', '状態', '操作'],
   active: '有効',
   disabledState: '無効',
   save: '保存',

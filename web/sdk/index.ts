@@ -711,7 +711,8 @@ class Tomoni implements TomoniAPI {
   }
 
   private render(): void {
-    const staff = this.saved?.staff || '';
+    // Everyone who may point is named, the staff member in charge first.
+    const staff = this.presenters.length > 1 ? this.presenters.map((p) => p.name).join('・') : this.saved?.staff || '';
     const onEnd = () => this.end();
     switch (this.state) {
       case 'live':
