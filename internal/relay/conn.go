@@ -148,6 +148,7 @@ type conn struct {
 	// under the relay's lock when attached.
 	staffID    int64
 	supervises bool
+	session    string
 }
 
 // firstPing is when a socket is first pinged.

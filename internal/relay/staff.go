@@ -56,7 +56,7 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 				r.staff[s.ID] = set
 			}
 			set[c] = struct{}{}
-			c.staffID, c.supervises = v.StaffID, v.Supervises
+			c.staffID, c.supervises, c.session = v.StaffID, v.Supervises, s.ID
 			byLogin := r.logins[login]
 			if byLogin == nil {
 				byLogin = make(map[*conn]struct{})
@@ -201,6 +201,24 @@ func (r *Relay) EndLogin(login string) {
 	r.mu.Unlock()
 	for _, c := range conns {
 		c.kick(protocol.CloseUnauthorized, "logged out")
+	}
+}
+
+// EndWatching closes the consoles of a login that watch a session they
+// are not staff of (4003), when the account is no longer a supervisor.
+func (r *Relay) EndWatching(login string) {
+	r.mu.Lock()
+	var watching []*conn
+	for c := range r.logins[login] {
+		if c.supervises {
+			watching = append(watching, c)
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range watching {
+		if s, err := r.sessions.Get(c.session); err != nil || !s.Presents(c.staffID) {
+			c.kick(protocol.CloseForbidden, "no longer a supervisor")
+		}
 	}
 }
 

@@ -63,6 +63,10 @@ func (s *Server) CloseRevokedLogins(ctx context.Context) {
 				continue
 			}
 			if err == nil && !st.Disabled && s.now().Before(l.ExpiresAt) {
+				if !st.Role.Supervises() {
+					// A supervisor made an agent stops watching others' sessions.
+					s.opt.Relay.EndWatching(h)
+				}
 				continue
 			}
 		}

@@ -307,3 +307,40 @@ func TestHandoverClosesTheFormerAgentsConsole(t *testing.T) {
 		t.Fatalf("after: %+v", got)
 	}
 }
+
+// A supervisor made an agent stops watching: their read-only console on
+// someone else's session closes at the next check, their own stays.
+func TestDemotedSupervisorStopsWatching(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sup := h.addAndLogin("shunin", "主任", store.RoleSupervisor)
+	other, _ := h.mgr.Create(h.staff.ID, "佐藤")
+	if _, _, err := sessiontest.Join(h.mgr, other.Code, "pc"); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := h.mgr.Create(sup.id, "主任")
+	watching := h.console(ctx, t, sup.cookie, other.ID)
+	mine := h.console(ctx, t, sup.cookie, own.ID)
+	h.server.CloseRevokedLogins(ctx)
+	quiet, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, _, err := watching.Read(quiet)
+	stop()
+	if code := websocket.CloseStatus(err); code != -1 {
+		t.Fatalf("a supervisor's watch closed while still a supervisor (%d)", code)
+	}
+	if _, err := h.server.accounts().SetRole(ctx, sup.id, store.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	h.server.CloseRevokedLogins(ctx)
+	closedAs(ctx, t, watching, protocol.CloseForbidden)
+	quiet, stop = context.WithTimeout(ctx, 300*time.Millisecond)
+	_, _, err = mine.Read(quiet)
+	stop()
+	if code := websocket.CloseStatus(err); code != -1 {
+		t.Fatalf("the console of their own session closed (%d)", code)
+	}
+	if got := h.listed(sup, other.ID); got != "" {
+		t.Fatalf("the demoted supervisor still lists another's session as %q", got)
+	}
+}
