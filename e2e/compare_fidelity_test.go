@@ -144,7 +144,7 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 		// Frames of other origins are placeholders by design (their content cannot be recorded).
 		document.querySelectorAll('iframe').forEach((f) => { if (!f.contentDocument) add(f); });
 		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
-		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
+		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=pointer-label], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
 		return out;
 	})()`), &exclude); err != nil {
 		t.Fatal(err)
