@@ -96,7 +96,7 @@ func (e *env) compareViews(t *testing.T, name string) float64 {
 	// Same page on both sides: the staff view shows the customer's text.
 	e.waitJS(e.staff, "the staff view to show "+name, fmt.Sprintf(`%s?.title === %q && %s.querySelector('h1')?.textContent === %q`, staffDoc, evalAs[string](e, e.customer, `document.title`), staffDoc, evalAs[string](e, e.customer, `document.querySelector('h1')?.textContent`)), 10*time.Second)
 	evalAs[bool](e, e.customer, settled+`(document)`, chromedp.EvalAwaitPromise)
-	return e.compareWith(t, name, chromiumCustomer{e})
+	return e.compareWith(t, name, chromiumCustomer{e, e.customer})
 }
 
 // customerSide is the customer's browser as the comparison needs it.
@@ -105,20 +105,61 @@ type customerSide interface {
 	shot() []byte                     // the viewport as PNG
 }
 
-type chromiumCustomer struct{ e *env }
+// chromiumCustomer is a Chromium tab showing a page: the customer's, or
+// (in the WebKit comparison) the same page opened directly in Chromium.
+type chromiumCustomer struct {
+	e   *env
+	tab context.Context
+}
 
 func (c chromiumCustomer) script(js string) json.RawMessage {
-	return evalAs[json.RawMessage](c.e, c.e.customer, js)
+	return evalAs[json.RawMessage](c.e, c.tab, js)
 }
-func (c chromiumCustomer) shot() []byte { return screenshot(c.e.t, c.e.customer, nil) }
+func (c chromiumCustomer) shot() []byte { return screenshot(c.e.t, c.tab, nil) }
 
 func (w *webkit) script(js string) json.RawMessage {
 	return evalWK[json.RawMessage](w, "return "+js+";")
 }
 func (w *webkit) shot() []byte { return w.screenshot() }
 
-// compareWith compares the staff view with the customer's screen as cust shows it.
-func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 {
+// views are the two sides of a comparison: the customer's viewport and
+// the staff view at the same scale, and what is left out of it.
+type views struct {
+	customer, staff []byte
+	exclude         []rect
+}
+
+// excludedJS lists, in the customer's viewport, what the staff are not
+// meant to see as the customer does.
+const excludedJS = `(() => {
+		const out = [];
+		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
+		// (data-fidelity-placeholder marks what a test page shows as a placeholder on purpose.)
+		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard], [data-fidelity-placeholder]').forEach(add);
+		// Closed shadow roots cannot be read: their hosts are boxes of their size (compared below).
+		document.querySelectorAll('*').forEach((el) => { if (el.tagName.includes('-') && !el.shadowRoot && customElements.get(el.tagName.toLowerCase()) && !el.childElementCount && !el.textContent.trim() && el.tagName !== 'TOMONI-UI') add(el); });
+		// Frames of other origins are placeholders by design (their content cannot be recorded).
+		document.querySelectorAll('iframe').forEach((f) => { if (!f.contentDocument) add(f); });
+		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
+		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=pointer-label], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
+		return out;
+	})()`
+
+// excluded reads the regions a side leaves out, at its visual scale.
+func excluded(t *testing.T, side customerSide, scale float64) []rect {
+	t.Helper()
+	var out []rect
+	if err := json.Unmarshal(side.script(excludedJS), &out); err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		out[i] = rect{out[i].X * scale, out[i].Y * scale, out[i].W * scale, out[i].H * scale}
+	}
+	return out
+}
+
+// capture screenshots the staff view at scale 1 and the customer's screen as cust shows it.
+func (e *env) capture(t *testing.T, name string, cust customerSide) views {
 	t.Helper()
 	evalAs[bool](e, e.staff, settled+`(`+staffDoc+`)`, chromedp.EvalAwaitPromise)
 	// The staff view at scale 1, without the replayer's own mouse.
@@ -133,22 +174,6 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 		return [r.left, r.top, f.offsetWidth, f.offsetHeight];
 	})()`)
 	evalAs[bool](e, e.staff, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)
-	var exclude []rect
-	if err := json.Unmarshal(cust.script(`(() => {
-		const out = [];
-		const add = (el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 2, Y: r.top - 2, W: r.width + 4, H: r.height + 4}); };
-		// (data-fidelity-placeholder marks what a test page shows as a placeholder on purpose.)
-		document.querySelectorAll('input, textarea, select, [contenteditable], canvas, [data-tomoni-mask], [data-tomoni-block], [data-tomoni-softkeyboard], [data-fidelity-placeholder]').forEach(add);
-		// Closed shadow roots cannot be read: their hosts are boxes of their size (compared below).
-		document.querySelectorAll('*').forEach((el) => { if (el.tagName.includes('-') && !el.shadowRoot && customElements.get(el.tagName.toLowerCase()) && !el.childElementCount && !el.textContent.trim() && el.tagName !== 'TOMONI-UI') add(el); });
-		// Frames of other origins are placeholders by design (their content cannot be recorded).
-		document.querySelectorAll('iframe').forEach((f) => { if (!f.contentDocument) add(f); });
-		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
-		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=pointer-label], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
-		return out;
-	})()`), &exclude); err != nil {
-		t.Fatal(err)
-	}
 	var vw []float64
 	if err := json.Unmarshal(cust.script(`[innerWidth, innerHeight, visualViewport.scale]`), &vw); err != nil {
 		t.Fatal(err)
@@ -159,12 +184,26 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 	// A phone shows a page without a viewport meta zoomed out: compare at
 	// the customer's scale.
 	scale := vw[2]
-	for i := range exclude {
-		exclude[i] = rect{exclude[i].X * scale, exclude[i].Y * scale, exclude[i].W * scale, exclude[i].H * scale}
-	}
+	exclude := excluded(t, cust, scale)
 	custShot := cust.shot()
 	staff := screenshot(t, e.staff, &page.Viewport{X: clip[0], Y: clip[1], Width: clip[2], Height: clip[3], Scale: scale})
-	sim, err := e.similarity(custShot, staff, exclude, 24)
+	return views{customer: custShot, staff: staff, exclude: exclude}
+}
+
+// keepShots writes a comparison's screenshots to e2e/artifacts/fidelity.
+func keepShots(name string, shots map[string][]byte) {
+	dir := filepath.Join("artifacts", "fidelity")
+	os.MkdirAll(dir, 0o755)
+	for side, shot := range shots {
+		os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+"-"+side+".png"), shot, 0o644)
+	}
+}
+
+// compareWith compares the staff view with the customer's screen as cust shows it.
+func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 {
+	t.Helper()
+	v := e.capture(t, name, cust)
+	sim, err := e.similarity(v.customer, v.staff, v.exclude, 24)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -172,11 +211,7 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 	// would cost seconds under the race detector); TOMONI_FIDELITY_SHOTS=1
 	// keeps every page's.
 	if sim < 0.995 || os.Getenv("TOMONI_FIDELITY_SHOTS") != "" {
-		dir := filepath.Join("artifacts", "fidelity")
-		os.MkdirAll(dir, 0o755)
-		for side, shot := range map[string][]byte{"customer": custShot, "staff": staff} {
-			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(name, "/", "_")+"-"+side+".png"), shot, 0o644)
-		}
+		keepShots(name, map[string][]byte{"customer": v.customer, "staff": v.staff})
 	}
 	return sim
 }
