@@ -27,11 +27,18 @@ type rect struct{ X, Y, W, H float64 }
 // browser (a canvas in the staff's tab): decoding them in Go under the race
 // detector took seconds each.
 func (e *env) similarity(a, b []byte, exclude []rect, tol int) (float64, error) {
+	return e.similarityWithin(a, b, exclude, tol, 0)
+}
+
+// similarityWithin is similarity with b moved by up to shift pixels each
+// way, the best match counting: views drawn at different scales land on
+// pixel grids up to a pixel apart.
+func (e *env) similarityWithin(a, b []byte, exclude []rect, tol, shift int) (float64, error) {
 	ex, err := json.Marshal(exclude)
 	if err != nil {
 		return 0, err
 	}
-	js := fmt.Sprintf(`(async (a, b, ex, tol) => {
+	js := fmt.Sprintf(`(async (a, b, ex, tol, shift) => {
 		const load = (s) => new Promise((res, rej) => { const i = new Image(); i.onload = () => res(i); i.onerror = () => rej(new Error('not an image')); i.src = 'data:image/png;base64,' + s; });
 		const [ia, ib] = await Promise.all([load(a), load(b)]);
 		if (ia.naturalWidth !== ib.naturalWidth || ia.naturalHeight !== ib.naturalHeight) return 'sizes differ: ' + [ia.naturalWidth, ia.naturalHeight, ib.naturalWidth, ib.naturalHeight].join(' ');
@@ -43,15 +50,22 @@ func (e *env) similarity(a, b []byte, exclude []rect, tol int) (float64, error) 
 			for (let y = Math.max(0, Math.floor(r.Y)); y < Math.min(h, Math.ceil(r.Y + r.H)); y++)
 				for (let x = Math.max(0, Math.floor(r.X)); x < Math.min(w, Math.ceil(r.X + r.W)); x++) skip[y * w + x] = 1;
 		}
-		let total = 0, same = 0;
-		for (let i = 0; i < w * h; i++) {
-			if (skip[i]) continue;
-			total++;
-			const j = i * 4;
-			if (Math.abs(pa[j] - pb[j]) <= tol && Math.abs(pa[j + 1] - pb[j + 1]) <= tol && Math.abs(pa[j + 2] - pb[j + 2]) <= tol) same++;
+		let best = -1;
+		for (let dy = -shift; dy <= shift; dy++) for (let dx = -shift; dx <= shift; dx++) {
+			let total = 0, same = 0;
+			for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+				const i = y * w + x;
+				if (skip[i]) continue;
+				total++;
+				const bx = Math.min(w - 1, Math.max(0, x + dx)), by = Math.min(h - 1, Math.max(0, y + dy));
+				const j = i * 4, k = (by * w + bx) * 4;
+				if (Math.abs(pa[j] - pb[k]) <= tol && Math.abs(pa[j + 1] - pb[k + 1]) <= tol && Math.abs(pa[j + 2] - pb[k + 2]) <= tol) same++;
+			}
+			if (!total) return 'every pixel excluded';
+			best = Math.max(best, same / total);
 		}
-		return total ? String(same / total) : 'every pixel excluded';
-	})(%q, %q, %s, %d)`, base64.StdEncoding.EncodeToString(a), base64.StdEncoding.EncodeToString(b), ex, tol)
+		return String(best);
+	})(%q, %q, %s, %d, %d)`, base64.StdEncoding.EncodeToString(a), base64.StdEncoding.EncodeToString(b), ex, tol, shift)
 	out := evalAs[string](e, e.comparer(), js, chromedp.EvalAwaitPromise)
 	v, err := strconv.ParseFloat(out, 64)
 	if err != nil {
@@ -140,8 +154,9 @@ const excludedJS = `(() => {
 		document.querySelectorAll('*').forEach((el) => { if (el.tagName.includes('-') && !el.shadowRoot && customElements.get(el.tagName.toLowerCase()) && !el.childElementCount && !el.textContent.trim() && el.tagName !== 'TOMONI-UI') add(el); });
 		// Frames of other origins are placeholders by design (their content cannot be recorded).
 		document.querySelectorAll('iframe').forEach((f) => { if (!f.contentDocument) add(f); });
+		// Tomoni's own UI, with the shadow it casts on the page.
 		const ui = document.querySelector('tomoni-ui')?.shadowRoot;
-		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=pointer-label], [data-tomoni=highlight], [data-tomoni=toast]').forEach(add);
+		ui?.querySelectorAll('[data-tomoni=banner], [data-tomoni=pointer], [data-tomoni=pointer-label], [data-tomoni=highlight], [data-tomoni=toast]').forEach((el) => { const r = el.getBoundingClientRect(); if (r.width && r.height) out.push({X: r.left - 20, Y: r.top - 20, W: r.width + 40, H: r.height + 40}); });
 		return out;
 	})()`
 
@@ -374,19 +389,35 @@ func TestStaffFollowThePinchZoom(t *testing.T) {
 	if frame[0] < 0.45 || frame[0] > 0.55 || frame[1] < 0.45 || frame[1] > 0.55 {
 		t.Errorf("the frame covers %.2f × %.2f of the page; a 2× zoom shows half of each side", frame[0], frame[1])
 	}
+
+	// In pixels: the part the customer sees, as the customer's screen shows
+	// it and as the staff view shows it when following, at the same size.
+	// Measured 0.992–0.995: the phone zooms in its compositor while the
+	// view is drawn at a device scale, and lines of bold text land a pixel
+	// row apart; every other pixel matches.
+	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-follow]`)))
+	e.waitJS(e.staff, "the view to follow again", `document.querySelector('#view .visual-frame').hidden`, 5*time.Second)
+	// Further down the page, where the customer scrolled to.
+	e.exec(e.customer, `window.scrollTo(0, 300)`)
+	e.waitJS(e.customer, "the customer's scroll", `Math.round(visualViewport.pageTop) === 300`, 5*time.Second)
+	e.waitJS(e.staff, "the staff view to follow it", `document.querySelector('#view-info').dataset.scrollY === '300' && document.querySelector('#view iframe').contentWindow.scrollY === 300`, 10*time.Second)
+	sim := e.comparePinched(t)
+	t.Logf("fidelity %-28s %.4f", "phone/index.html, pinched 2×", sim)
+	if sim < 0.985 {
+		t.Errorf("the zoomed-in part matches %.4f of the customer's pixels, want ≥ 0.985", sim)
+	}
 }
 
 // The field the customer is in is the focused field in the staff view too,
 // with the page's :focus styling, also after a fresh snapshot.
 func TestFocusedFieldIsFocusedForStaff(t *testing.T) {
-	e := mustStart(t)
+	e, check := startFidelity(t)
 	for _, tab := range []context.Context{e.staff, e.customer} {
 		// Both tabs behave as if their window had the focus, as each does on its own screen.
 		if _, err := chromedp.Call(tab, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.staffLogin()
 	e.join("login.html")
 	e.waitStaffSees("インターネットバンキング ログイン", 3*time.Second)
 	e.run(e.customer, chromedp.Click(chromedp.CSS("#login-id")))
@@ -403,6 +434,89 @@ func TestFocusedFieldIsFocusedForStaff(t *testing.T) {
 	e.setOffline(e.staff, false)
 	e.waitStaffSees("インターネットバンキング ログイン", 10*time.Second)
 	e.waitJS(e.staff, "the focus after a fresh snapshot", focused+` === `+jsString(want), 10*time.Second)
+
+	// In pixels: the page as a whole, and the ring around the focused field
+	// (the field itself is left out of the page comparison: its value is masked).
+	check("login.html, field focused")
+	box := evalAs[[]float64](e, e.customer, `(() => { const r = document.querySelector('#login-id').getBoundingClientRect(); return [r.left, r.top, r.width, r.height, innerWidth, innerHeight]; })()`)
+	v := e.capture(t, "login.html, focus ring", chromiumCustomer{e, e.customer})
+	only := ring(box, 5, 3)
+	sim := e.sim(t, v.customer, v.staff, only)
+	t.Logf("fidelity %-28s %.4f", "focus ring of #login-id", sim)
+	if sim < 0.98 {
+		keepShots("focus ring", map[string][]byte{"customer": v.customer, "staff": v.staff})
+		t.Errorf("the ring around the focused field matches %.4f of the customer's pixels, want ≥ 0.98", sim)
+	}
+	// The ring shows the focus: without it, the same pixels differ.
+	e.exec(e.customer, `document.activeElement.blur()`)
+	e.waitJS(e.customer, "the field to lose the focus", `document.activeElement === document.body`, 5*time.Second)
+	blurred := screenshot(t, e.customer, nil)
+	if without := e.sim(t, blurred, v.staff, only); without > 0.9 {
+		t.Errorf("the ring compares %.4f without the focus: it does not show whether the field is focused", without)
+	}
+}
+
+// comparePinched compares a pinch-zoomed customer's screen with the staff
+// view that follows it. Rectangles of Tomoni's own UI are taken in the
+// layout viewport and moved into the visual one.
+func (e *env) comparePinched(t *testing.T) float64 {
+	t.Helper()
+	evalAs[bool](e, e.customer, settled+`(document)`, chromedp.EvalAwaitPromise)
+	evalAs[bool](e, e.staff, settled+`(`+staffDoc+`)`, chromedp.EvalAwaitPromise)
+	var m struct {
+		VV      []float64 // offset x, y, scale, device pixel ratio
+		Exclude []rect
+	}
+	raw := evalAs[json.RawMessage](e, e.customer, `(() => {
+		const vv = visualViewport, k = vv.scale * devicePixelRatio;
+		const ex = [];
+		document.querySelector('tomoni-ui')?.shadowRoot?.querySelectorAll('[data-tomoni]').forEach((el) => {
+			const r = el.getBoundingClientRect();
+			if (r.width && r.height) ex.push({X: (r.left - vv.offsetLeft - 20) * k, Y: (r.top - vv.offsetTop - 20) * k, W: (r.width + 40) * k, H: (r.height + 40) * k});
+		});
+		return {VV: [vv.offsetLeft, vv.offsetTop, vv.scale, devicePixelRatio], Exclude: ex};
+	})()`)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	cust := screenshot(t, e.customer, nil)
+	size := evalAs[[]float64](e, e.customer, `[innerWidth * devicePixelRatio, innerHeight * devicePixelRatio]`)
+	// The staff view of the same part at scale 1 (as the other comparisons
+	// take it), captured at the customer's zoom times pixel ratio.
+	st := evalAs[[]float64](e, e.staff, `(() => {
+		document.querySelectorAll('.replayer-mouse, .replayer-mouse-tail, #view .overlay').forEach((m) => m.style.display = 'none');
+		const w = document.querySelector('#view .replayer-wrapper');
+		const m = /translate\(([-0-9.]+)px, ([-0-9.]+)px\)/.exec(w.style.transform);
+		w.style.transform = m ? 'translate(' + m[1] + 'px, ' + m[2] + 'px)' : 'none';
+		const r = document.querySelector('#view .stage').getBoundingClientRect();
+		return [r.left, r.top];
+	})()`)
+	evalAs[bool](e, e.staff, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)
+	k := m.VV[2] * m.VV[3]
+	staff := screenshot(t, e.staff, &page.Viewport{X: st[0], Y: st[1], Width: size[0] / k, Height: size[1] / k, Scale: k})
+	// The view is drawn at another scale than the customer's screen: its
+	// pixel grid may sit up to a pixel off, so the best of those alignments counts.
+	sim, err := e.similarityWithin(cust, staff, m.Exclude, 24, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sim < 0.995 || os.Getenv("TOMONI_FIDELITY_SHOTS") != "" {
+		keepShots("phone_pinched", map[string][]byte{"customer": cust, "staff": staff})
+	}
+	return sim
+}
+
+// ring leaves out everything but a band around a box (x, y, w, h, then the
+// viewport's w and h): out pixels outside it, in pixels inside its edge.
+func ring(b []float64, out, in float64) []rect {
+	x, y, w, h, vw, vh := b[0], b[1], b[2], b[3], b[4], b[5]
+	return []rect{
+		{0, 0, vw, y - out},                   // above
+		{0, y + h + out, vw, vh},              // below
+		{0, y - out, x - out, h + 2*out},      // left
+		{x + w + out, y - out, vw, h + 2*out}, // right
+		{x + in, y + in, w - 2*in, h - 2*in},  // the field's inside
+	}
 }
 
 // A phone page made for desktops (no viewport meta) is laid out 980 px

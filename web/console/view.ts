@@ -213,7 +213,8 @@ export class LiveView {
     if (vis && !this.following) {
       Object.assign(this.frame.style, { left: `${vis.x * this.scale}px`, top: `${vis.y * this.scale}px`, width: `${vis.w * this.scale}px`, height: `${vis.h * this.scale}px` });
     }
-    const left = Math.max(0, (this.root.clientWidth - w * this.scale) / 2);
+    // On whole pixels: a view placed between them draws every glyph edge blurred.
+    const left = Math.round(Math.max(0, (this.root.clientWidth - w * this.scale) / 2));
     this.stage.style.left = `${left}px`;
     this.stage.style.width = `${w * this.scale}px`;
     this.stage.style.height = `${h * this.scale}px`;
