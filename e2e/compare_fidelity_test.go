@@ -231,12 +231,23 @@ func (e *env) compareWith(t *testing.T, name string, cust customerSide) float64 
 	return sim
 }
 
+// staffTalksToTomoniOnly records every request of the staff's browser
+// from now to the end of the test, and fails the test for any that went
+// anywhere but the Tomoni server: every page of the fidelity set is held
+// to it.
+func (e *env) staffTalksToTomoniOnly(t *testing.T) {
+	t.Helper()
+	requests := e.recordRequests()
+	t.Cleanup(func() { requests.assertTomoniOnly(t, e) })
+}
+
 // startFidelity starts a server and sizes the tabs for pixel comparisons:
 // the customer's viewport 1024×720, the staff's window with room for it at
 // scale 1. check compares the current page and fails below the bound.
 func startFidelity(t *testing.T) (*env, func(name string)) {
 	t.Helper()
 	e := mustStart(t)
+	e.staffTalksToTomoniOnly(t)
 	e.sizeTab(e.staff, 1400, 1000, 1, false)
 	e.sizeTab(e.customer, 1024, 720, 1, false)
 	e.staffLogin()
@@ -354,6 +365,7 @@ func TestStaffSeeWhatTheCustomerSeesOnOtherSites(t *testing.T) {
 // staff view follows that part, or shows it as a frame over the whole page.
 func TestStaffFollowThePinchZoom(t *testing.T) {
 	e := mustStart(t)
+	e.staffTalksToTomoniOnly(t)
 	e.sizeTab(e.customer, 390, 844, 2, true)
 	e.staffLogin()
 	e.join("index.html")

@@ -325,6 +325,7 @@ func TestWebKitFidelityOnOtherSites(t *testing.T) {
 func webKitFidelity(t *testing.T, site func(e *env) string, pages ...string) {
 	t.Helper()
 	e := mustStart(t)
+	e.staffTalksToTomoniOnly(t)
 	// Room for MiniBrowser's taller viewport below the console's header:
 	// a view cut off at the window's edge would count as different pixels.
 	e.sizeTab(e.staff, 1400, 1200, 1, false)
