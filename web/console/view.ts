@@ -8,8 +8,11 @@ import { colourOf } from '../shared/palette';
 const EV_FULL = 2;
 const EV_INCREMENTAL = 3;
 const EV_META = 4;
+const SRC_MOUSE_INTERACTION = 2;
 const SRC_SCROLL = 3;
 const SRC_VIEWPORT = 4;
+const FOCUS = 5;
+const BLUR = 6;
 
 interface RREvent { type: number; timestamp: number; data: Record<string, unknown> }
 
@@ -37,6 +40,9 @@ export class LiveView {
   private restarting = false;
   private resetTimer: ReturnType<typeof setTimeout> | undefined;
   private docId = 1;
+  // The customer's focused element: the replay applies focus as an event,
+  // which a replay started over (a new snapshot, a reset) may come after.
+  private focusId = 0;
   info: ViewInfo = { width: 0, height: 0, scrollX: 0, scrollY: 0, href: '' };
   private visual: Visual | null = null;
   private frame: HTMLElement;
@@ -97,11 +103,30 @@ export class LiveView {
       }
     }
     this.root.dataset.events = String(this.kept);
+    this.keepFocus();
+  }
+
+  /** Focuses the customer's focused element in the replay, once it is there (for up to a second). */
+  private keepFocus(frames = 60): void {
+    if (!this.focusId || !this.replayer) return;
+    const el = this.replayer.getMirror().getNode(this.focusId) as HTMLElement | null;
+    const doc = this.replayer.iframe.contentDocument;
+    if (!el || !doc) {
+      if (frames > 0) requestAnimationFrame(() => this.keepFocus(frames - 1));
+      return;
+    }
+    if (doc.activeElement !== el && typeof el.focus === 'function') el.focus({ preventScroll: true });
   }
 
   private track(e: RREvent): void {
     const d = e.data;
+    if (e.type === EV_INCREMENTAL && d.source === SRC_MOUSE_INTERACTION && (d.type === FOCUS || d.type === BLUR)) {
+      this.focusId = d.type === FOCUS ? Number(d.id) || 0 : 0;
+      return;
+    }
     if (e.type === EV_META) {
+      // Every snapshot is followed by the focus as it is then (the SDK says so).
+      this.focusId = 0;
       this.info = { ...this.info, width: Number(d.width) || 0, height: Number(d.height) || 0, href: String(d.href || '') };
     } else if (e.type === EV_FULL) {
       const node = d.node as { id?: number } | undefined;

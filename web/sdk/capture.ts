@@ -36,6 +36,7 @@ export class Capture {
     this.stop = record({
       emit: (e) => {
         if (!this.active) return;
+        if (!dropOwnUI(e as never)) return;
         if (masking) privacy.scrub(e as never);
         boxClosedShadowHosts(e as never, (id) => record.mirror.getNode(id));
         emit(e);
@@ -151,3 +152,37 @@ export class Capture {
   }
 }
 
+interface Mutation {
+  adds?: { parentId: number; node: { id: number } }[];
+  removes?: { parentId: number; id: number }[];
+  attributes?: { id: number }[];
+  texts?: { id: number }[];
+}
+
+/** Whether node is Tomoni's own UI: its host, or anything in its shadow tree. */
+function ownUI(n: Node | null): boolean {
+  if (!n) return false;
+  if (n instanceof Element && n.hasAttribute('data-tomoni-ui')) return true;
+  const root = n.getRootNode();
+  return root instanceof ShadowRoot && root.host.hasAttribute('data-tomoni-ui');
+}
+
+/**
+ * Takes changes inside Tomoni's own UI out of a mutation event; returns
+ * false when nothing is left of it. The UI's host is blocked, but when it
+ * is mounted after recording began, rrweb watches its shadow root like
+ * any other and would send the banner, pointers and highlights to staff,
+ * where, unstyled, they would push the page's content about.
+ */
+function dropOwnUI(e: { type: number; data: { source?: number } & Mutation }): boolean {
+  if (e.type !== EV_INCREMENTAL || e.data.source !== 0) return true;
+  const d = e.data;
+  const ours = (id: number) => ownUI(record.mirror.getNode(id));
+  const before = (d.adds?.length || 0) + (d.removes?.length || 0) + (d.attributes?.length || 0) + (d.texts?.length || 0);
+  if (!before) return true;
+  d.adds = d.adds?.filter((a) => !ours(a.parentId) && !ours(a.node.id));
+  d.removes = d.removes?.filter((r) => !ours(r.parentId));
+  d.attributes = d.attributes?.filter((a) => !ours(a.id));
+  d.texts = d.texts?.filter((x) => !ours(x.id));
+  return (d.adds?.length || 0) + (d.removes?.length || 0) + (d.attributes?.length || 0) + (d.texts?.length || 0) > 0;
+}
