@@ -88,7 +88,7 @@ func startCDNSite(t *testing.T, e *env) (string, *atomic.Int64) {
 			}
 			w.Header().Set("Content-Type", "font/ttf")
 			w.Write(b)
-		case "/cdn-page.html", "/webfont.html", "/shadow.html", "/no-viewport.html", "/menu.html", "/share.js", "/chart.js", "/components.js":
+		case "/cdn-page.html", "/webfont.html", "/shadow.html", "/no-viewport.html", "/menu.html", "/statement.html", "/share.js", "/chart.js", "/components.js":
 			// Served without a CSP of its own, as many bank pages are, so
 			// the customer loads the CDN's files too.
 			b, err := os.ReadFile("testdata/site" + r.URL.Path)

@@ -62,6 +62,10 @@ type Config struct {
 
 	MaxCustomerMessage int64
 	MaxStaffMessage    int64
+	// MaxPageBytes bounds one page's snapshot (or any one event) as the SDK
+	// sends it in pieces of at most MaxCustomerMessage; a larger page is
+	// not shared (the customer and staff are told so).
+	MaxPageBytes int64
 
 	LogLevel string // debug, info, warn, error
 
@@ -184,6 +188,7 @@ func Default() Config {
 		LoginBurst:         10,
 		MaxCustomerMessage: 4 << 20,
 		MaxStaffMessage:    4 << 10,
+		MaxPageBytes:       32 << 20,
 		LogLevel:           "info",
 		Bounds:             DefaultBounds(),
 	}
@@ -239,6 +244,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxCustomerMessage < 64<<10 || c.MaxStaffMessage < 256 {
 		errs = append(errs, errors.New("message caps too small (customer ≥ 64 KiB, staff ≥ 256 B)"))
+	}
+	if c.MaxPageBytes < c.MaxCustomerMessage || c.MaxPageBytes > 1<<30 {
+		errs = append(errs, errors.New("max page bytes must be at least the customer message cap and at most 1 GiB"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

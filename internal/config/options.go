@@ -55,6 +55,7 @@ var options = []option{
 	{"login-rate", "TOMONI_LOGIN_RATE", "staff login attempts per minute, per address and per username and network", func(c *Config) value { return (*floatVal)(&c.LoginPerMinute) }},
 	{"login-burst", "TOMONI_LOGIN_BURST", "staff login attempts at once, per address and per username and network", func(c *Config) value { return (*intVal)(&c.LoginBurst) }},
 	{"max-customer-message", "TOMONI_MAX_CUSTOMER_MESSAGE", "bytes per customer message, as inflated", func(c *Config) value { return (*int64Val)(&c.MaxCustomerMessage) }},
+	{"max-page-bytes", "TOMONI_MAX_PAGE_BYTES", "bytes of one page's snapshot (sent in pieces); a larger page is not shared and both sides are told", func(c *Config) value { return (*int64Val)(&c.MaxPageBytes) }},
 	{"max-staff-message", "TOMONI_MAX_STAFF_MESSAGE", "bytes per staff message", func(c *Config) value { return (*int64Val)(&c.MaxStaffMessage) }},
 	{"audit-retention-days", "TOMONI_AUDIT_RETENTION_DAYS", "days audit rows are kept; older ones are deleted (checked at start and every minute)", func(c *Config) value { return (*intVal)(&c.AuditRetentionDays) }},
 	{"log-level", "TOMONI_LOG_LEVEL", "debug, info, warn or error", func(c *Config) value { return (*strVal)(&c.LogLevel) }},

@@ -43,6 +43,8 @@ const (
 	TypeHandover = "handover"
 	// Something a console asked for was not done (server to staff only).
 	TypeNotice = "notice"
+	// A piece of an events message too large for one frame (customer only).
+	TypePart = "part"
 )
 
 // From says which staff member a pointer, highlight or stroke came from:
@@ -296,7 +298,7 @@ func CleanDevice(d string) string {
 // else becomes "site", since the reason is audited and shown to staff.
 func CleanPauseReason(r string) string {
 	switch r {
-	case "excluded_page", "secure_input", "site", "hidden":
+	case "excluded_page", "secure_input", "site", "hidden", "too_large":
 		return r
 	}
 	return "site"

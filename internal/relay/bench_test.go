@@ -64,7 +64,7 @@ func BenchmarkRelayPath(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		if err := r.handleCustomer(ctx, s.ID, filter, rewriter, msg); err != nil {
+		if err := r.handleCustomer(ctx, s.ID, filter, rewriter, &pageParts{}, msg); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -51,7 +51,10 @@ func (q *outQueue) push(it item) bool {
 	if q.final {
 		return true // closing: quietly discard
 	}
-	if len(q.items) >= q.maxItems || q.bytes+int64(len(it.data)) > q.maxBytes {
+	// A message larger than the byte bound (a large page's snapshot) still
+	// goes into a queue that holds little else; the queue then holds at
+	// most the bound plus one message.
+	if len(q.items) >= q.maxItems || (q.bytes+int64(len(it.data)) > q.maxBytes && q.bytes > q.maxBytes/8) {
 		return false
 	}
 	q.items = append(q.items, it)

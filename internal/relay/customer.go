@@ -25,6 +25,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	var page pageParts
 	r.serve(w, req, s, side{
 		role: "customer", customer: true,
 		readLimit: r.cfg.MaxCustomerMessage, rate: r.cfg.CustomerRate, burst: r.cfg.CustomerBurst,
@@ -56,7 +57,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 			r.publish(context.Background(), broker.ToStaff(s.ID), linkMessage("customer", d))
 		},
 		handle: func(ctx context.Context, data []byte) error {
-			return r.handleCustomer(ctx, s.ID, filter, rewriter, data)
+			return r.handleCustomer(ctx, s.ID, filter, rewriter, &page, data)
 		},
 	})
 }
@@ -84,9 +85,25 @@ type customerMessage struct {
 	S float64 `json:"s"`
 	// The answer to a hand-over (t: handover).
 	Accept *bool `json:"accept"`
+	// One piece of a message too large for one frame (t: part): pieces
+	// numbered from 0, the last one marked, that joined together are an
+	// events message.
+	Seq  int    `json:"seq"`
+	Last bool   `json:"last"`
+	Part string `json:"part"`
 }
 
-func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, data []byte) error {
+// pageParts joins the pieces of one oversized events message (a large
+// page's snapshot). A socket has at most one in progress, and it is never
+// larger than the page cap.
+type pageParts struct {
+	buf  []byte
+	next int
+}
+
+func (p *pageParts) reset() { p.buf, p.next = nil, 0 }
+
+func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, page *pageParts, data []byte) error {
 	var m customerMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
@@ -98,36 +115,36 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 	}
 	switch m.T {
 	case protocol.TypeEvents:
-		if m.Events == nil {
+		return r.relayEvents(ctx, id, cur, filter, rewriter, m, len(data))
+	case protocol.TypePart:
+		if m.Seq != page.next || len(m.Part) == 0 {
+			page.reset()
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-			return closeWith(protocol.CloseMalformed, "malformed events")
+			return closeWith(protocol.CloseMalformed, "page part out of order")
 		}
-		if cur.State != session.Live {
-			// Paused means nothing flows, whatever the page sends.
-			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
+		if int64(len(page.buf)+len(m.Part)) > r.cfg.MaxPageBytes {
+			page.reset()
+			r.metrics.Rejected.WithLabelValues("customer", "too_large").Inc()
+			return closeWith(protocol.CloseTooLarge, "page too large to share")
+		}
+		page.buf = append(page.buf, m.Part...)
+		page.next++
+		if !m.Last {
 			return nil
 		}
-		evs, st, err := filter.Process(m.Events)
-		if err != nil {
+		whole := page.buf
+		page.reset()
+		var inner customerMessage
+		if err := json.Unmarshal(whole, &inner); err != nil || inner.T != protocol.TypeEvents {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-			if errors.Is(err, privacy.ErrTooLarge) {
-				return closeWith(protocol.CloseTooLarge, "page too large to filter")
-			}
-			return closeWith(protocol.CloseMalformed, "malformed events")
+			return closeWith(protocol.CloseMalformed, "malformed page parts")
 		}
-		r.countFilter(id, st)
-		if len(evs) == 0 {
-			return nil
+		r.metrics.Messages.WithLabelValues("page_parts").Inc()
+		// The session may have paused while the parts came in.
+		if cur, err = r.sessions.Get(id); err != nil || cur.State == session.Ended {
+			return closeWith(protocol.CloseSessionEnded, "session ended")
 		}
-		if evs, err = rewriter.Events(evs); err != nil {
-			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-			return closeWith(protocol.CloseMalformed, "malformed events")
-		}
-		out := protocol.AppendStaffEvents(make([]byte, 0, len(data)+32), r.now().UnixMilli(), m.CT, evs)
-		r.metrics.Messages.WithLabelValues("to_staff").Inc()
-		r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
-		r.publish(ctx, broker.ToStaff(id), out)
-		return nil
+		return r.relayEvents(ctx, id, cur, filter, rewriter, inner, len(whole))
 	case protocol.TypeHello:
 		r.publish(ctx, broker.ToStaff(id), mustJSON(protocol.Hello{T: protocol.TypeHello, Device: protocol.CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)}))
 		return nil
@@ -178,6 +195,42 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		r.metrics.Rejected.WithLabelValues("customer", "unknown_type").Inc()
 		return closeWith(protocol.CloseMalformed, "unknown message type")
 	}
+}
+
+// relayEvents filters a batch of the customer's events, rewrites their
+// file references and sends them to the session's staff. size is the
+// message's length, to size the output.
+func (r *Relay) relayEvents(ctx context.Context, id string, cur session.Session, filter *privacy.Filter, rewriter *assets.Rewriter, m customerMessage, size int) error {
+	if m.Events == nil {
+		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+		return closeWith(protocol.CloseMalformed, "malformed events")
+	}
+	if cur.State != session.Live {
+		// Paused means nothing flows, whatever the page sends.
+		r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
+		return nil
+	}
+	evs, st, err := filter.Process(m.Events)
+	if err != nil {
+		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+		if errors.Is(err, privacy.ErrTooLarge) {
+			return closeWith(protocol.CloseTooLarge, "page too large to filter")
+		}
+		return closeWith(protocol.CloseMalformed, "malformed events")
+	}
+	r.countFilter(id, st)
+	if len(evs) == 0 {
+		return nil
+	}
+	if evs, err = rewriter.Events(evs); err != nil {
+		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+		return closeWith(protocol.CloseMalformed, "malformed events")
+	}
+	out := protocol.AppendStaffEvents(make([]byte, 0, size+32), r.now().UnixMilli(), m.CT, evs)
+	r.metrics.Messages.WithLabelValues("to_staff").Inc()
+	r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
+	r.publish(ctx, broker.ToStaff(id), out)
+	return nil
 }
 
 // countFilter records what the server filter did. Scrubs mean the SDK let

@@ -28,6 +28,7 @@ import (
 // holds the product's values.
 type Config struct {
 	MaxCustomerMessage int64         // bytes per customer message
+	MaxPageBytes       int64         // bytes of one event sent in parts (a page's snapshot)
 	MaxStaffMessage    int64         // bytes per staff message
 	QueueMessages      int           // messages queued per connection
 	QueueBytes         int64         // bytes queued per connection
@@ -48,10 +49,12 @@ type Config struct {
 func FromConfig(cfg config.Config, pol *policy.Policy) Config {
 	b := cfg.Bounds
 	return Config{
-		MaxCustomerMessage: cfg.MaxCustomerMessage, MaxStaffMessage: cfg.MaxStaffMessage,
+		MaxCustomerMessage: cfg.MaxCustomerMessage, MaxStaffMessage: cfg.MaxStaffMessage, MaxPageBytes: cfg.MaxPageBytes,
 		QueueMessages: b.QueueMessages, QueueBytes: b.QueueBytes,
 		CustomerRate: b.CustomerRate, CustomerBurst: b.CustomerBurst,
-		CustomerBytesRate: b.CustomerBytesRate, CustomerBytesBurst: b.CustomerBytesBurst, StaffRate: b.StaffRate, StaffBurst: b.StaffBurst,
+		// The burst holds at least one whole page, so a large page's snapshot
+		// goes through at once; the rate still bounds what a sender sustains.
+		CustomerBytesRate: b.CustomerBytesRate, CustomerBytesBurst: max(b.CustomerBytesBurst, int(cfg.MaxPageBytes+cfg.MaxCustomerMessage)), StaffRate: b.StaffRate, StaffBurst: b.StaffBurst,
 		PingInterval: b.PingInterval, WriteTimeout: b.WriteTimeout, ResyncMinInterval: b.ResyncMinInterval,
 		Policy: pol,
 	}
@@ -62,6 +65,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxCustomerMessage <= 0, c.MaxStaffMessage <= 0:
 		return errors.New("relay: message size caps must be positive")
+	case c.MaxPageBytes < c.MaxCustomerMessage:
+		return errors.New("relay: the page cap must hold at least one message")
 	case c.QueueMessages <= 0, c.QueueBytes <= 0:
 		return errors.New("relay: queue bounds must be positive")
 	case c.CustomerRate <= 0, c.CustomerBurst <= 0, c.StaffRate <= 0, c.StaffBurst <= 0:

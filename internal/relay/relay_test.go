@@ -101,7 +101,7 @@ func withDefaults(c Config) Config {
 	pol := policy.Default()
 	d := FromConfig(config.Default(), &pol)
 	for _, f := range []struct{ got, def any }{
-		{&c.MaxCustomerMessage, d.MaxCustomerMessage}, {&c.MaxStaffMessage, d.MaxStaffMessage},
+		{&c.MaxCustomerMessage, d.MaxCustomerMessage}, {&c.MaxStaffMessage, d.MaxStaffMessage}, {&c.MaxPageBytes, d.MaxPageBytes},
 		{&c.QueueMessages, d.QueueMessages}, {&c.QueueBytes, d.QueueBytes},
 		{&c.CustomerRate, d.CustomerRate}, {&c.CustomerBurst, d.CustomerBurst},
 		{&c.CustomerBytesRate, d.CustomerBytesRate}, {&c.CustomerBytesBurst, d.CustomerBytesBurst},
@@ -154,7 +154,7 @@ func (f *fixture) joinAnother() joined {
 func (f *fixture) customer() *websocket.Conn { return f.dial("/customer?token=" + f.token) }
 func (f *fixture) staff() *websocket.Conn    { return f.dial("/staff?id=" + f.sess.ID) }
 
-func send(t *testing.T, c *websocket.Conn, v any) {
+func send(t testing.TB, c *websocket.Conn, v any) {
 	t.Helper()
 	b, ok := v.([]byte)
 	if !ok {
@@ -173,7 +173,7 @@ func send(t *testing.T, c *websocket.Conn, v any) {
 }
 
 // readType reads until a message of type typ arrives.
-func readType(t *testing.T, c *websocket.Conn, typ string) map[string]any {
+func readType(t testing.TB, c *websocket.Conn, typ string) map[string]any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

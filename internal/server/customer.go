@@ -263,6 +263,12 @@ type policyView struct {
 	// SnapshotEveryMS is how often the recorder takes a fresh full
 	// snapshot, which bounds what the console's replay keeps.
 	SnapshotEveryMS int64 `json:"snapshot_every_ms"`
+	// MaxPageBytes is the largest page the server takes: the SDK does not
+	// share a larger one, and says so, rather than be refused.
+	MaxPageBytes int64 `json:"max_page_bytes"`
+	// MaxMessageBytes is the largest message the server reads; the SDK
+	// sends anything larger in parts.
+	MaxMessageBytes int64 `json:"max_message_bytes"`
 }
 
 // handlePolicy serves the site policy to the SDK (site origins, CORS) and to
@@ -274,5 +280,5 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	origins := s.siteOrigins()
 	sort.Strings(origins)
-	writeJSON(w, http.StatusOK, policyView{Policy: *s.opt.Policy, SiteOrigins: origins, SDKMasking: !s.opt.Config.TestDisableSDKMasking, SnapshotEveryMS: s.opt.Config.Bounds.SnapshotEvery.Milliseconds()})
+	writeJSON(w, http.StatusOK, policyView{Policy: *s.opt.Policy, SiteOrigins: origins, SDKMasking: !s.opt.Config.TestDisableSDKMasking, SnapshotEveryMS: s.opt.Config.Bounds.SnapshotEvery.Milliseconds(), MaxPageBytes: s.opt.Config.MaxPageBytes, MaxMessageBytes: s.opt.Config.MaxCustomerMessage})
 }

@@ -37,6 +37,7 @@ const ja = {
   paused: {
     secure_input: '一時停止中: ソフトウェアキーボード使用中',
     excluded_page: 'このページは共有対象外です',
+    too_large: '一時停止中: お客さまのページが大きすぎるため共有できません（ほかのページに移ると再開します）',
     site: '一時停止中: サイトによる停止',
     hidden: '一時停止中: お客さまの画面が非表示です',
   } as Record<string, string>,
@@ -190,6 +191,7 @@ const en: typeof ja = {
   paused: {
     secure_input: 'Paused: secure input',
     excluded_page: 'This page is not shared',
+    too_large: "Paused: the customer's page is too large to share (it resumes on another page)",
     site: 'Paused by the site',
     hidden: 'Paused: customer screen hidden',
   },

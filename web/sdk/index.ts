@@ -21,6 +21,9 @@ const FLUSH_MS = 50;
 const MAX_FILE = 2 << 20;
 // Keep each frame well under the server's 4 MiB cap.
 const MAX_FRAME = 1 << 20;
+// A part of an event too large for one frame, in UTF-16 units: at most
+// 3 bytes each, plus JSON escapes, stays under the cap too.
+const PART_CHARS = 256 << 10;
 
 class JoinFailure extends Error {
   constructor(public code: JoinError) { super(code); }
@@ -335,7 +338,7 @@ class Tomoni implements TomoniAPI {
 
   /** Pauses sharing for the site's own reasons until resume(). */
   pause(reason = 'site'): void {
-    this.pauses.set(reason === 'secure_input' || reason === 'excluded_page' ? (reason as PauseReason) : 'site', true);
+    this.pauses.set(reason === 'secure_input' || reason === 'excluded_page' || reason === 'too_large' ? (reason as PauseReason) : 'site', true);
   }
 
   /** Ends a pause begun with pause(). */
@@ -502,13 +505,37 @@ class Tomoni implements TomoniAPI {
 
   private sendEvents(events: unknown[]): void {
     const frame = JSON.stringify({ t: 'events', ct: Date.now(), events });
-    if (frame.length <= MAX_FRAME || events.length === 1) {
+    // At most 3 bytes a UTF-16 unit: a frame this long is within the server's cap.
+    const cap = this.policy.max_message_bytes || 4 << 20;
+    if (frame.length <= Math.min(MAX_FRAME, Math.floor(cap / 3))) {
       this.transport.send(frame);
       return;
     }
-    const half = Math.ceil(events.length / 2);
-    this.sendEvents(events.slice(0, half));
-    this.sendEvents(events.slice(half));
+    if (events.length > 1) {
+      const half = Math.ceil(events.length / 2);
+      this.sendEvents(events.slice(0, half));
+      this.sendEvents(events.slice(half));
+      return;
+    }
+    // One event too large for a frame (a long statement's snapshot): in
+    // parts, unless the whole is more than the server takes; then this
+    // page is not shared, and both sides are told why.
+    const limit = this.policy.max_page_bytes || 32 << 20;
+    if (frame.length * 3 > limit && new TextEncoder().encode(frame).length > limit) {
+      this.batch = [];
+      this.pauses.set('too_large', true);
+      return;
+    }
+    // Escaped inside a JSON string a part can double: a sixth of the cap.
+    const part = Math.min(PART_CHARS, Math.floor(cap / 6));
+    for (let seq = 0, at = 0; at < frame.length; seq++) {
+      let end = Math.min(frame.length, at + part);
+      // Never between the two halves of a character outside the BMP.
+      const c = frame.charCodeAt(end - 1);
+      if (end < frame.length && c >= 0xd800 && c <= 0xdbff) end--;
+      this.transport.send({ t: 'part', seq, last: end === frame.length, part: frame.slice(at, end) });
+      at = end;
+    }
   }
 
   private onMessage(data: string): void {
@@ -722,7 +749,7 @@ class Tomoni implements TomoniAPI {
         // A phone's banner must not cover the keypad it is pausing for: short texts there.
         const narrow = typeof matchMedia === 'function' && matchMedia('(max-width: 480px)').matches;
         const text = this.reason === 'secure_input' ? (narrow ? this.t.pausedSecureShort : this.t.pausedSecure)
-          : this.reason === 'excluded_page' ? this.t.pausedExcluded : this.t.pausedSite;
+          : this.reason === 'excluded_page' ? this.t.pausedExcluded : this.reason === 'too_large' ? this.t.pausedTooLarge : this.t.pausedSite;
         this.ui.showBanner('paused', text, staff, onEnd, narrow ? [] : this.watchers);
         break;
       }

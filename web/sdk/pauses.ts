@@ -3,10 +3,10 @@
 // While any reason holds, nothing is captured or sent.
 import { excluded, joinSelectors, PolicyView } from './policy';
 
-export type PauseReason = 'excluded_page' | 'secure_input' | 'site';
+export type PauseReason = 'excluded_page' | 'too_large' | 'secure_input' | 'site';
 
 // The order says which reason the banner shows when several hold.
-const ORDER: PauseReason[] = ['excluded_page', 'secure_input', 'site'];
+const ORDER: PauseReason[] = ['excluded_page', 'too_large', 'secure_input', 'site'];
 
 export class Pauses {
   private held = new Set<PauseReason>();
@@ -40,13 +40,16 @@ export class Pauses {
   /** Sets the reasons that depend on the page as it is now, without notifying. */
   reset(): void {
     this.held.delete('excluded_page');
+    this.held.delete('too_large');
     this.held.delete('secure_input');
     if (this.policy && excluded(this.policy, location.href)) this.held.add('excluded_page');
     if (this.softKeyboardOpen()) this.held.add('secure_input');
   }
 
+  /** A single-page site moved to another page: what held for the last one is looked at again. */
   checkPage(): void {
     if (this.policy) this.set('excluded_page', excluded(this.policy, location.href));
+    this.set('too_large', false);
   }
 
   softKeyboardOpen(): boolean {

@@ -4,6 +4,10 @@ export interface PolicyView {
   site_origins: string[];
   /** How often the recorder takes a fresh full snapshot (ms). */
   snapshot_every_ms?: number;
+  /** The largest page (one event, in bytes) the server takes; larger pages are not shared. */
+  max_page_bytes?: number;
+  /** The largest message (bytes) the server reads; larger ones go in parts. */
+  max_message_bytes?: number;
   mask_selectors: string[];
   block_selectors: string[];
   unmask_selectors: string[];

@@ -32,7 +32,7 @@ export interface TomoniJoinOptions {
 
 export interface TomoniStateDetail {
   state: TomoniState;
-  /** Why it paused or ended: excluded_page, secure_input, site; staff, customer, expired, … */
+  /** Why it paused or ended: excluded_page, too_large, secure_input, site; staff, customer, expired, … */
   reason?: string;
   /** The staff member's name, once joined. */
   staff?: string;
