@@ -51,10 +51,11 @@ func (q *outQueue) push(it item) bool {
 	if q.final {
 		return true // closing: quietly discard
 	}
-	// A message larger than the byte bound (a large page's snapshot) still
-	// goes into a queue that holds little else; the queue then holds at
-	// most the bound plus one message.
-	if len(q.items) >= q.maxItems || (q.bytes+int64(len(it.data)) > q.maxBytes && q.bytes > q.maxBytes/8) {
+	// A message larger than the whole byte bound (a large page's snapshot)
+	// still goes into a queue that holds little else, or it could never be
+	// sent; the queue then holds at most an eighth of the bound plus it.
+	huge := int64(len(it.data)) > q.maxBytes && q.bytes <= q.maxBytes/8
+	if len(q.items) >= q.maxItems || (q.bytes+int64(len(it.data)) > q.maxBytes && !huge) {
 		return false
 	}
 	q.items = append(q.items, it)

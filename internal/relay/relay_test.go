@@ -465,9 +465,22 @@ func TestOutQueueBounds(t *testing.T) {
 	if q.push(item{data: []byte("x")}) {
 		t.Fatal("push beyond item bound accepted")
 	}
-	q2 := newOutQueue(10, 10)
+	q2 := newOutQueue(10, 80)
+	for range 7 {
+		q2.push(item{data: make([]byte, 10)})
+	}
 	if q2.push(item{data: make([]byte, 11)}) {
 		t.Fatal("push beyond byte bound accepted")
+	}
+	// One message larger than the whole bound (a large page) goes into a
+	// queue that holds little, so that it can be sent at all; not into a fuller one.
+	q3 := newOutQueue(10, 80)
+	q3.push(item{data: make([]byte, 10)})
+	if !q3.push(item{data: make([]byte, 100)}) {
+		t.Fatal("a page larger than the bound was refused by an almost empty queue")
+	}
+	if q3.push(item{data: make([]byte, 100)}) {
+		t.Fatal("a second large page was taken")
 	}
 	q.appendFinal(item{data: []byte("end")})
 	if q.len() != 1 {
