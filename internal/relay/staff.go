@@ -153,9 +153,12 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 		out := mustJSON(msg)
 		r.metrics.Messages.WithLabelValues("to_customer").Inc()
 		r.publish(ctx, broker.ToCustomer(id), out)
-		// The session's other consoles show it too: a supervisor watching
-		// sees where the agent points, as the customer does.
-		r.publish(ctx, broker.ToStaff(id), out)
+		// The session's other staff see it too: a supervisor watching sees
+		// where the agent points, as the customer does. With nobody else
+		// on the session it would only come back to the sender.
+		if len(cur.Presenters) > 1 || len(cur.Watchers) > 0 {
+			r.publish(ctx, broker.ToStaff(id), out)
+		}
 		return nil
 	}
 	r.metrics.Messages.WithLabelValues("to_customer").Inc()

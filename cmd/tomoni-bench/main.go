@@ -1,0 +1,349 @@
+// Command tomoni-bench is Tomoni's load tool. It starts Tomoni and a raw
+// forwarder (a WebSocket relay on the same library that writes each
+// message to the other side as it came), each in a process of its own,
+// opens sessions on each step by step as the SDK and the console do, and
+// replays a customer's recorded visit to the demo bank on every session
+// while its staff point. Per step it reports messages a second, the
+// customer→staff delay (p50, p95, p99, max), server CPU per relayed
+// message, server memory per session, wire bytes against the messages'
+// own, and how sockets closed, with Tomoni's ratio to the forwarder.
+//
+//	go run ./cmd/tomoni-bench -sessions 100,500,1000 -step 20s
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+//go:embed testdata/demo-stream.jsonl
+var demoStream []byte
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if name := os.Getenv(serveEnv); name != "" {
+		err = serve(ctx, name, os.Stdout)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "tomoni-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	steps    []int
+	step     time.Duration
+	warmup   time.Duration
+	rate     float64
+	targets  []string
+	parallel int
+}
+
+// serveEnv names the server a child process of the tool runs.
+const serveEnv = "TOMONI_BENCH_SERVE"
+
+// serve runs the server a child process was started for.
+func serve(ctx context.Context, name string, out io.Writer) error {
+	switch name {
+	case "tomoni":
+		return serveTomoni(ctx, out)
+	case "forwarder":
+		return serveForwarder(ctx, out)
+	}
+	return fmt.Errorf("unknown server %q", name)
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("tomoni-bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	sessions := fs.String("sessions", "100,500,1000", "sessions open at each step (comma-separated, rising)")
+	step := fs.Duration("step", 20*time.Second, "how long each step is measured")
+	warmup := fs.Duration("warmup", 3*time.Second, "traffic before each step's measurement starts")
+	rate := fs.Float64("rate", 10, "customer messages a second per session (the staff point once a second)")
+	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order")
+	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel}
+	for _, s := range strings.Split(*sessions, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-sessions: %q is not a number of sessions", s)
+		}
+		o.steps = append(o.steps, n)
+	}
+	if !slices.IsSorted(o.steps) || o.rate <= 0 {
+		return errors.New("-sessions must rise and -rate be positive")
+	}
+	stream := bytes.Split(bytes.TrimSpace(demoStream), []byte("\n"))
+	var raw int
+	for _, m := range stream {
+		raw += len(m)
+	}
+	fmt.Fprintf(out, "stream: %d recorded batches of the demo bank, %d–%d B, mean %d B; %.0f msgs/s per session\n\n",
+		len(stream), minLen(stream), maxLen(stream), raw/len(stream), o.rate)
+	results := map[string][]result{}
+	for _, name := range o.targets {
+		r, err := measure(ctx, name, o, stream, out)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		results[name] = r
+	}
+	report(out, o, results)
+	return nil
+}
+
+// result is one step's numbers.
+type result struct {
+	sessions          int
+	msgsPerSec        float64
+	p50, p95, p99, mx time.Duration
+	cpuPerMsg         time.Duration
+	rssPerSession     int64
+	wireRatio         float64
+	closes            map[string]int
+	failedOpens       int
+}
+
+// measure starts the server named and runs every step against it.
+func measure(ctx context.Context, name string, o options, stream [][]byte, log io.Writer) ([]result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, self)
+	cmd.Env = append(os.Environ(), serveEnv+"="+name)
+	cmd.Stderr = os.Stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	line, err := bufio.NewReader(pipe).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "READY ") {
+		return nil, fmt.Errorf("the server did not start: %q %v", line, err)
+	}
+	base := strings.TrimSpace(strings.TrimPrefix(line, "READY "))
+	pid := cmd.Process.Pid
+	var t target
+	switch name {
+	case "tomoni":
+		if t, err = newTomoniTarget(ctx, base); err != nil {
+			return nil, fmt.Errorf("set up: %w", err)
+		}
+	case "forwarder":
+		t = &forwarderTarget{base: base}
+	default:
+		return nil, fmt.Errorf("unknown target %q", name)
+	}
+	baseRSS, _ := rssOf(pid)
+	st := newStats()
+	trafficCtx, stopTraffic := context.WithCancel(ctx)
+	defer stopTraffic()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopTraffic()
+	open := 0
+	prevRSS, prevN := baseRSS, 0
+	var out []result
+	for _, n := range o.steps {
+		failed := 0
+		sem := make(chan struct{}, o.parallel)
+		var mu sync.Mutex
+		var owg sync.WaitGroup
+		for ; open < n; open++ {
+			sem <- struct{}{}
+			owg.Add(1)
+			go func() {
+				defer owg.Done()
+				defer func() { <-sem }()
+				octx, ocancel := context.WithTimeout(ctx, 30*time.Second)
+				c, s, err := t.open(octx, st)
+				ocancel()
+				if err != nil {
+					mu.Lock()
+					if failed == 0 {
+						fmt.Fprintf(log, "%s: a session could not be opened: %v\n", name, err)
+					}
+					failed++
+					mu.Unlock()
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					drive(trafficCtx, c, s, stream, o.rate, st)
+					c.Close(websocket.StatusNormalClosure, "")
+					s.Close(websocket.StatusNormalClosure, "")
+				}()
+			}()
+		}
+		owg.Wait()
+		time.Sleep(o.warmup)
+		st.mu.Lock()
+		st.latencies = st.latencies[:0]
+		st.closes = map[string]int{}
+		st.mu.Unlock()
+		wire0, raw0, msgs0 := st.wire.Load(), st.raw.Load(), st.relayed.Load()
+		cpu0, err := cpuOf(pid)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", n, err)
+		}
+		st.measuring.Store(true)
+		start := time.Now()
+		select {
+		case <-time.After(o.step):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		st.measuring.Store(false)
+		took := time.Since(start)
+		cpu1, _ := cpuOf(pid)
+		rss, _ := rssOf(pid)
+		msgs := st.relayed.Load() - msgs0
+		st.mu.Lock()
+		lat := slices.Clone(st.latencies)
+		closes := st.closes
+		st.mu.Unlock()
+		slices.Sort(lat)
+		r := result{
+			sessions: n, msgsPerSec: float64(msgs) / took.Seconds(), closes: closes, failedOpens: failed,
+			p50: pct(lat, 0.50), p95: pct(lat, 0.95), p99: pct(lat, 0.99), mx: pct(lat, 1),
+			// What the server's memory grew by since the last step, per
+			// session opened since: start-up garbage freed later does not
+			// count against the sessions.
+			rssPerSession: (rss - prevRSS) / int64(n-prevN),
+		}
+		prevRSS, prevN = rss, n
+		if msgs > 0 {
+			r.cpuPerMsg = (cpu1 - cpu0) / time.Duration(msgs)
+		}
+		if raw := st.raw.Load() - raw0; raw > 0 {
+			r.wireRatio = float64(st.wire.Load()-wire0) / float64(raw)
+		}
+		fmt.Fprintf(log, "%-9s %5d sessions: %7.0f msgs/s, p50 %v p99 %v, %v CPU/msg, %d KB/session\n",
+			name, n, r.msgsPerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.cpuPerMsg.Round(time.Microsecond), r.rssPerSession>>10)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(sorted)-1))
+	return sorted[i]
+}
+
+// cpuOf reads a process's user and system CPU time from /proc.
+func cpuOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("server CPU time: %w", err)
+	}
+	// The command name may hold spaces: the fields start after its ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	if len(f) < 13 {
+		return 0, errors.New("server CPU time: short /proc stat")
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// rssOf reads a process's resident memory in bytes from /proc.
+func rssOf(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, err := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+func report(out io.Writer, o options, results map[string][]result) {
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "server\tsessions\tmsgs/s\tp50\tp95\tp99\tmax\tCPU/msg\tRSS/session\twire/raw\tcloses\tfailed opens")
+	for _, name := range o.targets {
+		for _, r := range results[name] {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d KB\t%.2f\t%v\t%d\n", name, r.sessions, r.msgsPerSec,
+				ms(r.p50), ms(r.p95), ms(r.p99), ms(r.mx), r.cpuPerMsg.Round(time.Microsecond), r.rssPerSession>>10, r.wireRatio, r.closes, r.failedOpens)
+		}
+	}
+	tw.Flush()
+	fw, tm := results["forwarder"], results["tomoni"]
+	if len(fw) == len(tm) && len(tm) > 0 {
+		fmt.Fprintln(out, "\nTomoni ÷ forwarder:")
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "sessions\tCPU/msg\tp99")
+		for i := range tm {
+			fmt.Fprintf(tw, "%d\t%.2f×\t%.2f×\n", tm[i].sessions, ratio(tm[i].cpuPerMsg, fw[i].cpuPerMsg), ratio(tm[i].p99, fw[i].p99))
+		}
+		tw.Flush()
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func minLen(s [][]byte) int {
+	m := len(s[0])
+	for _, b := range s {
+		m = min(m, len(b))
+	}
+	return m
+}
+
+func maxLen(s [][]byte) int {
+	m := 0
+	for _, b := range s {
+		m = max(m, len(b))
+	}
+	return m
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary is the tool's server process too, as the tool's own
+// binary is when it runs.
+func TestMain(m *testing.M) {
+	if name := os.Getenv(serveEnv); name != "" {
+		if err := serve(context.Background(), name, os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A short run against both servers: every session opens (through Tomoni's
+// whole join flow), messages flow, nothing closes, and the report has a row
+// per server and step with the ratio to the forwarder.
+func TestLoadToolMeasuresBothServers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"-sessions", "2,4", "-step", "1s", "-warmup", "300ms", "-rate", "5"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	report := out.String()
+	for _, want := range []string{"forwarder  2 ", "forwarder  4 ", "tomoni     2 ", "tomoni     4 ", "Tomoni ÷ forwarder"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report has no %q:\n%s", want, report)
+		}
+	}
+	for _, line := range strings.Split(report, "\n") {
+		f := strings.Fields(line)
+		if strings.Contains(line, "map[") && (f[0] == "tomoni" || f[0] == "forwarder") {
+			if f[len(f)-1] != "0" || !strings.Contains(line, "map[]") {
+				t.Errorf("sessions failed to open or closed: %s", line)
+			}
+			if f[2] == "0" {
+				t.Errorf("no messages flowed: %s", line)
+			}
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/app"
+	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/store"
+)
+
+// The load tool measures two servers, each in a child process of its own
+// so that its CPU time and memory can be read from /proc: Tomoni, set up
+// for many sessions from one address, and a raw forwarder on the same
+// WebSocket library.
+
+const (
+	benchSite  = "http://bench.test" // the site origin the generator's customers come from
+	benchStaff = "bench"
+	benchPass  = "bench-password-1"
+)
+
+// serveTomoni runs Tomoni with limits that let one machine open thousands
+// of sessions from one address, and prints its URL.
+func serveTomoni(ctx context.Context, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "tomoni-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Default()
+	cfg.Addr, cfg.DemoAddr, cfg.DemoIBAddr, cfg.MetricsAddr = "127.0.0.1:0", "", "", ""
+	cfg.DataDir = dir
+	cfg.SiteOrigins = []string{benchSite}
+	cfg.MaxLive, cfg.MaxWaiting, cfg.MaxPerStaff = 100_000, 100_000, 100_000
+	cfg.JoinPerMinute, cfg.JoinBurst = 1e9, 1_000_000
+	cfg.LoginPerMinute, cfg.LoginBurst = 1e9, 1_000_000
+	cfg.LogLevel = "error"
+	a := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	a.HashParams = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
+	if err := a.Open(ctx); err != nil {
+		a.Close()
+		return err
+	}
+	defer a.Close()
+	if _, err := a.AddStaff(ctx, benchStaff, "ベンチ", benchPass, store.RoleAgent); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "READY %s\n", a.URL())
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.Err():
+		return err
+	}
+}
+
+// serveForwarder runs the raw forwarder: each session is a pair of sockets,
+// /c/{id} and /s/{id}; whatever one sends is written to the other as it
+// is, one frame per message, with the compression Tomoni negotiates.
+func serveForwarder(ctx context.Context, out io.Writer) error {
+	type pair struct{ c, s *websocket.Conn }
+	var mu sync.Mutex
+	pairs := map[string]*pair{}
+	relay := func(w http.ResponseWriter, r *http.Request, customer bool) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionNoContextTakeover})
+		if err != nil {
+			return
+		}
+		ws.SetReadLimit(4 << 20)
+		id := r.PathValue("id")
+		mu.Lock()
+		p := pairs[id]
+		if p == nil {
+			p = &pair{}
+			pairs[id] = p
+		}
+		if customer {
+			p.c = ws
+		} else {
+			p.s = ws
+		}
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			if customer {
+				p.c = nil
+			} else {
+				p.s = nil
+			}
+			if p.c == nil && p.s == nil {
+				delete(pairs, id)
+			}
+			mu.Unlock()
+			ws.CloseNow()
+		}()
+		for {
+			typ, msg, err := ws.Read(r.Context())
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			peer := p.s
+			if !customer {
+				peer = p.c
+			}
+			mu.Unlock()
+			if peer == nil {
+				continue
+			}
+			wctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			err = peer.Write(wctx, typ, msg)
+			cancel()
+			if err != nil && !errors.Is(err, context.Canceled) {
+				continue
+			}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /c/{id}", func(w http.ResponseWriter, r *http.Request) { relay(w, r, true) })
+	mux.HandleFunc("GET /s/{id}", func(w http.ResponseWriter, r *http.Request) { relay(w, r, false) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	fmt.Fprintf(out, "READY http://%s\n", ln.Addr())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
