@@ -46,8 +46,10 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 	cfg.MaxLive, cfg.MaxWaiting, cfg.MaxPerStaff = 100_000, 100_000, 100_000
 	cfg.JoinPerMinute, cfg.JoinBurst = 1e9, 1_000_000
 	cfg.LoginPerMinute, cfg.LoginBurst = 1e9, 1_000_000
-	cfg.LogLevel = "error"
-	a := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	cfg.LogLevel = "warn"
+	// Warnings and errors go to the tool's standard error: a refused
+	// message or an ended session is part of what a run shows.
+	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), io.Discard)
 	a.HashParams = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
 	if err := a.Open(ctx); err != nil {
 		a.Close()
