@@ -175,7 +175,14 @@ func send(t testing.TB, c *websocket.Conn, v any) {
 // readType reads until a message of type typ arrives.
 func readType(t testing.TB, c *websocket.Conn, typ string) map[string]any {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	return readTypeWithin(t, c, typ, 5*time.Second)
+}
+
+// readTypeWithin is readType with a deadline of its own (a large page
+// under the race detector takes a while).
+func readTypeWithin(t testing.TB, c *websocket.Conn, typ string, within time.Duration) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	for {
 		_, b, err := c.Read(ctx)
