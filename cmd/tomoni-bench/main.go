@@ -56,16 +56,21 @@ func main() {
 }
 
 type options struct {
-	steps    []int
-	step     time.Duration
-	warmup   time.Duration
-	rate     float64
-	targets  []string
-	parallel int
+	steps     []int
+	step      time.Duration
+	warmup    time.Duration
+	rate      float64
+	targets   []string
+	parallel  int
+	serverLog string
 }
 
-// serveEnv names the server a child process of the tool runs.
-const serveEnv = "TOMONI_BENCH_SERVE"
+// serveEnv names the server a child process of the tool runs; logEnv is
+// the level of the Tomoni child's log.
+const (
+	serveEnv = "TOMONI_BENCH_SERVE"
+	logEnv   = "TOMONI_BENCH_SERVER_LOG"
+)
 
 // serve runs the server a child process was started for.
 func serve(ctx context.Context, name string, out io.Writer) error {
@@ -87,10 +92,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rate := fs.Float64("rate", 10, "customer messages a second per session (the staff point once a second)")
 	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order")
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
+	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel}
+	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -141,7 +147,7 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, self)
-	cmd.Env = append(os.Environ(), serveEnv+"="+name)
+	cmd.Env = append(os.Environ(), serveEnv+"="+name, logEnv+"="+o.serverLog)
 	cmd.Stderr = os.Stderr
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,10 +47,15 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 	cfg.MaxLive, cfg.MaxWaiting, cfg.MaxPerStaff = 100_000, 100_000, 100_000
 	cfg.JoinPerMinute, cfg.JoinBurst = 1e9, 1_000_000
 	cfg.LoginPerMinute, cfg.LoginBurst = 1e9, 1_000_000
-	cfg.LogLevel = "warn"
-	// Warnings and errors go to the tool's standard error: a refused
-	// message or an ended session is part of what a run shows.
-	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), io.Discard)
+	// The server's log goes to the tool's standard error (warnings and
+	// errors unless -server-log says otherwise): a refused message or an
+	// ended session is part of what a run shows.
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmp.Or(os.Getenv(logEnv), "warn"))); err != nil {
+		return err
+	}
+	cfg.LogLevel = level.String()
+	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), io.Discard)
 	a.HashParams = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
 	if err := a.Open(ctx); err != nil {
 		a.Close()
