@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -195,9 +196,9 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 			go func() {
 				defer owg.Done()
 				defer func() { <-sem }()
-				octx, ocancel := context.WithTimeout(ctx, 30*time.Second)
-				c, s, err := t.open(octx, st)
-				ocancel()
+				// The sockets live as long as ctx: a dial's context that ends
+				// takes the connection down with it.
+				c, s, err := t.open(ctx, st)
 				if err != nil {
 					mu.Lock()
 					if failed == 0 {
@@ -241,7 +242,7 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 		msgs := st.relayed.Load() - msgs0
 		st.mu.Lock()
 		lat := slices.Clone(st.latencies)
-		closes := st.closes
+		closes := maps.Clone(st.closes) // closes after the step belong to the next one
 		st.mu.Unlock()
 		slices.Sort(lat)
 		r := result{

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +55,7 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 	if err := level.UnmarshalText([]byte(cmp.Or(os.Getenv(logEnv), "warn"))); err != nil {
 		return err
 	}
-	cfg.LogLevel = level.String()
+	cfg.LogLevel = strings.ToLower(level.String())
 	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), io.Discard)
 	a.HashParams = auth.Params{Memory: 8 * 1024, Time: 1, Threads: 1}
 	if err := a.Open(ctx); err != nil {
