@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,24 +58,38 @@ func main() {
 }
 
 type options struct {
-	steps     []int
-	step      time.Duration
-	warmup    time.Duration
-	rate      float64
-	targets   []string
-	parallel  int
-	serverLog string
+	steps      []int
+	step       time.Duration
+	warmup     time.Duration
+	rate       float64
+	targets    []string
+	parallel   int
+	serverLog  string
+	cpuProfile string
 }
 
 // serveEnv names the server a child process of the tool runs; logEnv is
 // the level of the Tomoni child's log.
 const (
-	serveEnv = "TOMONI_BENCH_SERVE"
-	logEnv   = "TOMONI_BENCH_SERVER_LOG"
+	serveEnv   = "TOMONI_BENCH_SERVE"
+	logEnv     = "TOMONI_BENCH_SERVER_LOG"
+	profileEnv = "TOMONI_BENCH_CPUPROFILE"
 )
 
-// serve runs the server a child process was started for.
+// serve runs the server a child process was started for, profiling its
+// CPU when asked to.
 func serve(ctx context.Context, name string, out io.Writer) error {
+	if path := os.Getenv(profileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	switch name {
 	case "tomoni":
 		return serveTomoni(ctx, out)
@@ -94,10 +109,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order")
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
 	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
+	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile over the whole run to this path plus .tomoni or .forwarder (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog}
+	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -149,6 +165,12 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 	defer cancel()
 	cmd := exec.CommandContext(cctx, self)
 	cmd.Env = append(os.Environ(), serveEnv+"="+name, logEnv+"="+o.serverLog)
+	if o.cpuProfile != "" {
+		cmd.Env = append(cmd.Env, profileEnv+"="+o.cpuProfile+"."+name)
+	}
+	// Stopped as a person would stop it, so that it can finish its profile.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Stderr = os.Stderr
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
