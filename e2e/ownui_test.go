@@ -25,15 +25,14 @@ func TestOwnUINeverReachesTheStaffView(t *testing.T) {
 	// The page drops Tomoni's UI host; the SDK mounts it again with the next thing it shows.
 	e.exec(e.customer, `document.querySelector('tomoni-ui').remove()`)
 	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-highlight]`)))
-	e.pointAt(e.staff, `.hero [data-action=share]`)
-	pt := evalAs[[]float64](e, e.staff, `(() => { const f = document.querySelector('#view iframe'); const r = f.getBoundingClientRect(); const s = r.width / f.offsetWidth; const b = f.contentDocument.querySelector('.hero [data-action=share]').getBoundingClientRect(); return [r.left + (b.left + b.width / 2) * s, r.top + (b.top + b.height / 2) * s]; })()`)
+	pt := e.pointAt(e.staff, `.hero [data-action=share]`)
 	e.run(e.staff, chromedp.MouseClickXY(pt[0], pt[1]))
 	e.waitJS(e.customer, "the highlight, in a UI mounted again", shadow+`.querySelector('[data-tomoni=highlight]')`, 5*time.Second)
-	// The UI changes more (a toast, the banner), then the page does: once
-	// the page's change is in the staff view, the UI's would be too.
-	e.exec(e.customer, `Tomoni.pause()`)
-	e.exec(e.customer, `Tomoni.resume()`)
-	e.waitJS(e.customer, "sharing again", shadow+`.querySelector('[data-tomoni=banner]')?.dataset.state === 'live'`, 5*time.Second)
+	// The UI changes more (the pointer moves about), then the page does:
+	// once the page's change is in the staff view, the UI's would be too.
+	e.run(e.staff, chromedp.Click(chromedp.CSS(`[data-testid=tool-pointer]`)))
+	e.pointAt(e.staff, `#faq-share summary`)
+	e.waitJS(e.customer, "the pointer, in a UI mounted again", `Tomoni.pointerPosition() !== null`, 10*time.Second)
 	e.exec(e.customer, `document.querySelector('main, body').insertAdjacentHTML('beforeend', '<p id="sentinel">ここまで届きました</p>')`)
 	e.waitStaffSees("ここまで届きました", 10*time.Second)
 	if leaked := evalAs[int](e, e.staff, staffDoc+`.querySelectorAll('[data-tomoni], .highlight, .banner, .pointer').length`); leaked != 0 {

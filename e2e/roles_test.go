@@ -167,23 +167,27 @@ func TestSupervisorWatchesAndTheCustomerConfirmsEveryHandover(t *testing.T) {
 }
 
 // pointAt moves a console's mouse over selector in its replayed view once
-// the view has held still, and returns when the move was sent.
-func (e *env) pointAt(tab context.Context, selector string) {
+// the view has held still, and returns where it moved to.
+func (e *env) pointAt(tab context.Context, selector string) []float64 {
 	e.t.Helper()
+	// (A view that is being rebuilt, after a reset or a fresh snapshot, is waited for.)
 	where := `new Promise((done) => {
 		const at = () => {
 			const f = document.querySelector('#view iframe');
+			const el = f?.contentDocument?.querySelector('` + selector + `');
+			if (!el) return null;
 			const r = f.getBoundingClientRect();
 			const s = r.width / f.offsetWidth;
-			const b = f.contentDocument.querySelector('` + selector + `').getBoundingClientRect();
+			const b = el.getBoundingClientRect();
 			return [r.left + (b.left + b.width * 0.3) * s, r.top + (b.top + b.height * 0.6) * s];
 		};
 		let last = '';
-		const tick = () => { const p = at(); const k = JSON.stringify(p); if (k === last) done(p); else { last = k; setTimeout(tick, 150); } };
+		const tick = () => { const p = at(); const k = JSON.stringify(p); if (p && k === last) done(p); else { last = k; setTimeout(tick, 150); } };
 		tick();
 	})`
 	pt := evalAs[[]float64](e, tab, where, chromedp.EvalAwaitPromise)
 	e.run(tab, chromedp.MouseEvent(chromedp.MouseMoved, pt[0], pt[1]))
+	return pt
 }
 
 // onButton is a console expression: the mark is shown over selector in the replayed view.

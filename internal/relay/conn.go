@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -171,17 +173,28 @@ func (c *conn) kick(code int, reason string) {
 // an error or ctx ends. handle is called for each incoming message in order.
 func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []byte) error) error {
 	g, ctx := errgroup.WithContext(ctx)
+	// When the peer was last heard from (a message read, or handled): a
+	// peer that sends is alive, even when its pong waits behind messages
+	// this side has not read yet (a large page, a busy server).
+	var lastRead atomic.Int64
+	lastRead.Store(time.Now().UnixNano())
 	g.Go(func() error {
+		defer lastRead.Store(time.Now().UnixNano())
 		for {
 			typ, data, err := c.ws.Read(ctx)
 			if err != nil {
 				return err
 			}
+			// While a message is handled nothing is read, so no pong can
+			// be: the peer counts as heard from until the handler is done.
+			lastRead.Store(math.MaxInt64)
 			if typ != websocket.MessageText {
 				c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
 				return errors.New("binary message")
 			}
-			if err := handle(ctx, data); err != nil {
+			err = handle(ctx, data)
+			lastRead.Store(time.Now().UnixNano())
+			if err != nil {
 				var ce *closeError
 				if errors.As(err, &ce) {
 					c.ws.Close(ce.code, ce.reason)
@@ -228,6 +241,9 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 			start := time.Now()
 			err := c.ws.Ping(pctx)
 			cancel()
+			if err != nil && ctx.Err() == nil && time.Since(time.Unix(0, lastRead.Load())) < c.cfg.WriteTimeout {
+				continue // the peer is sending; its pong is behind what is still to be read
+			}
 			if err != nil {
 				return fmt.Errorf("ping: %w", err)
 			}
