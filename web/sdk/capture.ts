@@ -169,7 +169,8 @@ function ownUI(n: Node | null): boolean {
 
 /**
  * Takes changes inside Tomoni's own UI out of a mutation event; returns
- * false when nothing is left of it. The UI's host is blocked, but when it
+ * false when nothing is left of it (an empty change carries nothing
+ * either). The UI's host is blocked, but when it
  * is mounted after recording began, rrweb watches its shadow root like
  * any other and would send the banner, pointers and highlights to staff,
  * where, unstyled, they would push the page's content about.
@@ -178,8 +179,6 @@ function dropOwnUI(e: { type: number; data: { source?: number } & Mutation }): b
   if (e.type !== EV_INCREMENTAL || e.data.source !== 0) return true;
   const d = e.data;
   const ours = (id: number) => ownUI(record.mirror.getNode(id));
-  const before = (d.adds?.length || 0) + (d.removes?.length || 0) + (d.attributes?.length || 0) + (d.texts?.length || 0);
-  if (!before) return true;
   d.adds = d.adds?.filter((a) => !ours(a.parentId) && !ours(a.node.id));
   d.removes = d.removes?.filter((r) => !ours(r.parentId));
   d.attributes = d.attributes?.filter((a) => !ours(a.id));
