@@ -221,13 +221,7 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 		m.mu.Unlock()
 		return Session{}, ErrFull
 	}
-	mine := 0
-	for _, s := range m.byID {
-		if s.StaffID == staffID && s.State != Ended {
-			mine++
-		}
-	}
-	if mine >= m.cfg.MaxPerStaff {
+	if m.atStaffLimitLocked(staffID) {
 		m.mu.Unlock()
 		return Session{}, ErrTooManyOpen
 	}
@@ -253,6 +247,18 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	out := s.snapshot()
 	m.unlockAndNotify(Change{Session: out, Prev: ""})
 	return out, nil
+}
+
+// atStaffLimitLocked reports whether staffID has as many open (waiting,
+// live or paused) sessions in their charge as one person may.
+func (m *Manager) atStaffLimitLocked(staffID int64) bool {
+	open := 0
+	for _, s := range m.byID {
+		if s.StaffID == staffID && s.State != Ended {
+			open++
+		}
+	}
+	return open >= m.cfg.MaxPerStaff
 }
 
 // Refusals of a new code, each with its own code so the console can say
@@ -515,7 +521,7 @@ func (m *Manager) Sweep() {
 		}
 	}
 	changes = append(changes, m.sweepRequestsLocked(now)...)
-	changes = append(changes, m.sweepHandoversLocked()...)
+	changes = append(changes, m.sweepHandoversLocked(now)...)
 	m.forgetLocked(now)
 	m.unlockAndNotify(changes...)
 }

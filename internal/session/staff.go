@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 )
@@ -156,13 +157,7 @@ func (m *Manager) RequestHandover(id string, by int64, to Member, kind string) (
 		m.mu.Unlock()
 		return Session{}, ErrAlreadyInCharge
 	}
-	mine := 0
-	for _, o := range m.byID {
-		if o.StaffID == to.StaffID && o.State != Ended {
-			mine++
-		}
-	}
-	if mine >= m.cfg.MaxPerStaff {
+	if m.atStaffLimitLocked(to.StaffID) {
 		m.mu.Unlock()
 		return Session{}, ErrTooManyOpen
 	}
@@ -235,8 +230,7 @@ func (m *Manager) settleHandoverLocked(s *Session, event string) Change {
 }
 
 // sweepHandoversLocked lapses hand-overs the customer did not answer.
-func (m *Manager) sweepHandoversLocked() []Change {
-	now := m.cfg.Now()
+func (m *Manager) sweepHandoversLocked(now time.Time) []Change {
 	var changes []Change
 	for _, s := range m.byID {
 		if s.Handover != nil && s.Active() && !now.Before(s.handoverUntil) {
