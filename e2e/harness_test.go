@@ -336,11 +336,17 @@ func (e *env) waitJS(tab context.Context, what, js string, timeout time.Duration
 // TestCustomerJoinsAndStaffSeesPage.
 func (e *env) staffLogin() {
 	e.t.Helper()
-	ctx := context.Background()
-	st, err := e.app.Store.StaffByUsername(ctx, staffUser)
+	st, err := e.app.Store.StaffByUsername(context.Background(), staffUser)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.openConsoleAs(e.staff, st.ID)
+}
+
+// openConsoleAs mints a login for the account staffID on the server side,
+// gives tab its cookie and opens the console there.
+func (e *env) openConsoleAs(tab context.Context, staffID int64) {
+	e.t.Helper()
 	tok, err := auth.NewToken()
 	if err != nil {
 		e.t.Fatal(err)
@@ -350,15 +356,15 @@ func (e *env) staffLogin() {
 		e.t.Fatal(err)
 	}
 	now := time.Now()
-	if err := e.app.Store.CreateLogin(ctx, store.Login{TokenHash: auth.HashToken(tok), StaffID: st.ID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := e.app.Store.CreateLogin(context.Background(), store.Login{TokenHash: auth.HashToken(tok), StaffID: staffID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := chromedp.Call(e.staff, network.SetCookie, network.SetCookieParams{
+	if _, err := chromedp.Call(tab, network.SetCookie, network.SetCookieParams{
 		Name: server.CookieName, Value: tok, URL: e.app.URL() + "/", HTTPOnly: new(true), SameSite: network.CookieSameSiteStrict,
 	}); err != nil {
 		e.t.Fatalf("set the login cookie: %v", err)
 	}
-	e.run(e.staff,
+	e.run(tab,
 		chromedp.Navigate(e.app.URL()+"/console/"),
 		chromedp.WaitVisible(chromedp.CSS("#new-session")),
 	)

@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/tomoni-cobrowse/tomoni/internal/auth"
-	"github.com/tomoni-cobrowse/tomoni/internal/server"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
@@ -30,18 +27,7 @@ func (e *env) consoleAs(username, display string, role store.Role) context.Conte
 	if err := chromedp.Do(tab); err != nil {
 		e.t.Fatalf("open a browser context: %v", err)
 	}
-	tok, _ := auth.NewToken()
-	csrf, _ := auth.NewToken()
-	now := time.Now()
-	if err := e.app.Store.CreateLogin(ctx, store.Login{TokenHash: auth.HashToken(tok), StaffID: st.ID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := chromedp.Call(tab, network.SetCookie, network.SetCookieParams{
-		Name: server.CookieName, Value: tok, URL: e.app.URL() + "/", HTTPOnly: new(true), SameSite: network.CookieSameSiteStrict,
-	}); err != nil {
-		e.t.Fatalf("set the login cookie: %v", err)
-	}
-	e.run(tab, chromedp.Navigate(e.app.URL()+"/console/"), chromedp.WaitVisible(chromedp.CSS("#new-session")))
+	e.openConsoleAs(tab, st.ID)
 	return tab
 }
 
