@@ -133,7 +133,7 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 	if _, ok := store.ParseRole(string(role)); (cmd == "add" || cmd == "role") && !ok {
 		return accounts.ErrRole
 	}
-	st, err := app.OpenStore(ctx, cfg.DataDir)
+	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
+	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 )
 
@@ -23,7 +24,7 @@ func TestUserAdd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("user add: %v (%s)", err, out.String())
 	}
-	st, err := app.OpenStore(context.Background(), dir)
+	st, err := app.OpenStore(context.Background(), config.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestUserCommands(t *testing.T) {
 	}
 	mustUser("boss-password-1\n", "add", "boss", "-display", "上司", "-admin")
 	mustUser("yamada-password\n", "add", "yamada", "-display", "山田")
-	st, err := app.OpenStore(ctx, dir)
+	st, err := app.OpenStore(ctx, config.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

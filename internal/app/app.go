@@ -31,6 +31,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/server"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
+	"github.com/tomoni-cobrowse/tomoni/internal/store/postgres"
 	"github.com/tomoni-cobrowse/tomoni/internal/store/sqlite"
 	"github.com/tomoni-cobrowse/tomoni/web"
 )
@@ -81,10 +82,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err := a.Config.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	if err := os.MkdirAll(a.Config.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(a.Config.DataDir, "tomoni.db"))
+	db, err := OpenStore(ctx, a.Config)
 	if err != nil {
 		return err
 	}
@@ -405,10 +403,14 @@ func (a *App) AddStaff(ctx context.Context, username, displayName, password stri
 	return st, err
 }
 
-// OpenStore opens only the database (for `tomoni user add`).
-func OpenStore(ctx context.Context, dataDir string) (store.Store, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+// OpenStore opens the database cfg names: PostgreSQL when a database URL
+// is set, else SQLite in the data directory. `tomoni user` uses it alone.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return postgres.Open(ctx, cfg.DatabaseURL)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "tomoni.db"))
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tomoni.db"))
 }

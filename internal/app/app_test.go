@@ -73,7 +73,7 @@ func TestShutdownEndsLiveSessions(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenStore(context.Background(), a.Config.DataDir)
+	db, err := OpenStore(context.Background(), a.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,12 @@ type Config struct {
 	// same bank, to show sessions that cross domains; empty disables it.
 	DemoIBAddr string
 	DataDir    string // where the SQLite database lives
+	// DatabaseURL (postgres://…) puts accounts, logins and the audit in
+	// PostgreSQL, shared by every node; empty keeps SQLite in DataDir.
+	DatabaseURL string
+	// NATSURL joins a cluster: sessions, capacity and relay traffic go
+	// through this NATS server (JetStream); empty runs one node in memory.
+	NATSURL string
 
 	// PublicURL is how browsers reach the server (e.g. https://cobrowse.example.jp).
 	// Empty means http://<Addr as listened>.
@@ -202,6 +208,16 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("database URL must be postgres://user@host:port/database"))
+		}
+	}
+	if c.NATSURL != "" {
+		if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			errs = append(errs, errors.New("NATS URL must be nats://host:port (or tls://)"))
+		}
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
