@@ -1,54 +1,15 @@
-package broker
+package broker_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/broker/brokertest"
 )
 
-// testBroker is the contract every Broker implementation must meet.
-func testBroker(t *testing.T, newBroker func(t *testing.T) Broker) {
-	ctx := context.Background()
-	t.Run("delivers to subscribers of the subject only", func(t *testing.T) {
-		b := newBroker(t)
-		var a, other []string
-		sa := mustSubscribe(t, b, "x", func(m []byte) { a = append(a, string(m)) })
-		so := mustSubscribe(t, b, "y", func(m []byte) { other = append(other, string(m)) })
-		defer sa.Unsubscribe()
-		defer so.Unsubscribe()
-		if err := b.Publish(ctx, "x", []byte("1")); err != nil {
-			t.Fatal(err)
-		}
-		if len(a) != 1 || a[0] != "1" || len(other) != 0 {
-			t.Fatalf("a=%v other=%v", a, other)
-		}
-	})
-	t.Run("unsubscribe stops delivery and is idempotent", func(t *testing.T) {
-		b := newBroker(t)
-		n := 0
-		s := mustSubscribe(t, b, "x", func([]byte) { n++ })
-		s.Unsubscribe()
-		s.Unsubscribe()
-		if err := b.Publish(ctx, "x", []byte("1")); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			t.Fatalf("delivered %d after unsubscribe", n)
-		}
-	})
-	t.Run("closed broker refuses", func(t *testing.T) {
-		b := newBroker(t)
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Publish(ctx, "x", nil); !errors.Is(err, ErrClosed) {
-			t.Fatalf("publish after close: %v", err)
-		}
-	})
-}
-
-func mustSubscribe(t *testing.T, b Broker, subject string, h Handler) Subscription {
+func mustSubscribe(t *testing.T, b broker.Broker, subject string, h broker.Handler) broker.Subscription {
 	t.Helper()
 	s, err := b.Subscribe(subject, h)
 	if err != nil {
@@ -62,7 +23,7 @@ func mustSubscribe(t *testing.T, b Broker, subject string, h Handler) Subscripti
 // freeze every publish: with the read lock held across handlers, the waiting
 // writer blocked the inner publish, and the outer one never returned.
 func TestMemoryPublishFromAHandlerWhileSubscribing(t *testing.T) {
-	b := NewMemory()
+	b := broker.NewMemory()
 	subscribing := make(chan struct{})
 	mustSubscribe(t, b, "out", func([]byte) {})
 	mustSubscribe(t, b, "in", func([]byte) {
@@ -91,11 +52,11 @@ func TestMemoryPublishFromAHandlerWhileSubscribing(t *testing.T) {
 }
 
 func TestMemory(t *testing.T) {
-	testBroker(t, func(t *testing.T) Broker { return NewMemory() })
+	brokertest.Run(t, brokertest.Options{Large: 8 << 20}, func(t *testing.T) broker.Broker { return broker.NewMemory() })
 }
 
 func TestMemoryForgetsEmptySubjects(t *testing.T) {
-	b := NewMemory()
+	b := broker.NewMemory()
 	s := mustSubscribe(t, b, "x", func([]byte) {})
 	s.Unsubscribe()
 	if b.Subjects() != 0 {
