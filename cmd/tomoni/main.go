@@ -3,6 +3,7 @@
 //	tomoni [flags]                       serve (see -h)
 //	tomoni user list|add|rename|disable|enable|passwd …  manage staff accounts
 //	                                     (tomoni user for the details)
+//	tomoni backup FILE [-data DIR]       copy the embedded database, safely while it runs
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -24,6 +26,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
+	"github.com/tomoni-cobrowse/tomoni/internal/store/sqlite"
 )
 
 func main() {
@@ -41,6 +44,9 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) >= 1 && args[0] == "user" {
 		return user(ctx, args[1:], getenv, stdin, stdout)
+	}
+	if len(args) >= 1 && args[0] == "backup" {
+		return backup(ctx, args[1:], getenv, stdout)
 	}
 	cfg, err := config.Load(args, getenv)
 	if err != nil {
@@ -85,7 +91,7 @@ const userUsage = `usage:
   tomoni user disable NAME                       (ends its logins at once)
   tomoni user enable NAME
   tomoni user passwd NAME                        (password from stdin, or generated; ends its logins)
-every command also takes -data DIR`
+every command also takes -data DIR, or -db URL for PostgreSQL`
 
 // user manages staff accounts in the data directory. A running server
 // closes the consoles of logins revoked here within a few seconds.
@@ -106,6 +112,7 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
+	fs.StringVar(&cfg.DatabaseURL, "db", cfg.DatabaseURL, "PostgreSQL URL (instead of the data directory's SQLite)")
 	display := fs.String("display", "", "name shown to customers")
 	admin := fs.Bool("admin", false, "short for -role admin (add)")
 	roleName := fs.String("role", "", "agent (own sessions), supervisor (also watches and takes over any session) or admin (also the audit and accounts); add defaults to agent")
@@ -230,4 +237,42 @@ func readPassword(stdin io.Reader) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+const backupUsage = `usage: tomoni backup FILE [-data DIR]
+copies the embedded SQLite database to FILE (which must not exist), consistent
+even while Tomoni runs; PostgreSQL deployments use pg_dump (docs/deploy.md)`
+
+// backup writes a consistent copy of the SQLite database. Copying the file
+// itself is not a backup: with write-ahead logging the latest writes may
+// still be in the -wal file beside it.
+func backup(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg := config.Default()
+	if err := cfg.ApplyEnv(getenv); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("tomoni backup", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() { fmt.Fprintln(stdout, backupUsage) }
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	} else if fs.NArg() != 0 || file == "" {
+		return errors.New(backupUsage)
+	}
+	if cfg.DatabaseURL != "" {
+		return errors.New("the database is PostgreSQL (TOMONI_DB): back it up with pg_dump, see docs/deploy.md")
+	}
+	if err := sqlite.Backup(ctx, filepath.Join(cfg.DataDir, "tomoni.db"), file); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", filepath.Join(cfg.DataDir, "tomoni.db"), file)
+	return nil
 }

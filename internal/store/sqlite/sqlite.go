@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -114,6 +115,31 @@ func (d *DB) applyMigration(ctx context.Context, name string) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the database at path to dest with
+// VACUUM INTO: it reads one snapshot, so a server writing meanwhile is
+// neither stopped nor copied half-way. dest must not exist yet.
+func Backup(ctx context.Context, path, dest string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("backup: no database at %s: %w", path, err)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("backup: %s exists; choose a new file", dest)
+	}
+	d, err := Open(ctx, path)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer d.Close()
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := d.db.ExecContext(ctx, `VACUUM INTO ?`, abs); err != nil {
+		return fmt.Errorf("backup to %s: %w", dest, err)
 	}
 	return nil
 }

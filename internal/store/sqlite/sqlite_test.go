@@ -61,3 +61,34 @@ func TestDatabaseStaysInsideOddlyNamedDirectories(t *testing.T) {
 		})
 	}
 }
+
+// A backup taken while the server writes holds every committed row and
+// opens as a database of its own.
+func TestBackupWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tomoni.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.CreateStaff(ctx, store.Staff{Username: "sato", DisplayName: "佐藤", PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "copy.db")
+	if err := Backup(ctx, path, dest); err != nil {
+		t.Fatal(err)
+	}
+	if err := Backup(ctx, path, dest); err == nil {
+		t.Fatal("a second backup overwrote the first")
+	}
+	cp, err := Open(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if s, err := cp.StaffByUsername(ctx, "sato"); err != nil || s.DisplayName != "佐藤" {
+		t.Fatalf("the copy holds %+v, %v", s, err)
+	}
+}
