@@ -35,6 +35,9 @@ var (
 	ErrTooLarge     = New(http.StatusRequestEntityTooLarge, "too_large", "the request is too large")
 	ErrConflict     = New(http.StatusConflict, "conflict", "already exists")
 	ErrOrigin       = New(http.StatusForbidden, "origin", "this site may not use screen sharing")
+	// ErrUnavailable: the deployment cannot answer now (its shared store is
+	// unreachable); trying again shortly may work.
+	ErrUnavailable = New(http.StatusServiceUnavailable, "unavailable", "the service cannot answer at the moment; please try again shortly")
 )
 
 // As returns the domain error inside err, or nil.

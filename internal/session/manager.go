@@ -2,11 +2,16 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +41,11 @@ type Config struct {
 	RequestIdle     time.Duration // a join request whose page stops polling lapses after this
 	Now             func() time.Time
 	Rand            io.Reader
+	// KV holds the sessions; nil is a fresh in-memory KV (one node).
+	KV KV
+	// Log hears of store errors that no caller can be told of (a sweep, a
+	// socket going away); nil discards them.
+	Log *slog.Logger
 }
 
 // FromConfig takes the manager's part of the deployment's configuration.
@@ -96,18 +106,22 @@ type Change struct {
 	Watching *Member
 }
 
-// Manager keeps the sessions of one node. It is safe for concurrent use.
+// Manager keeps the sessions of a deployment: all of them on one node,
+// or its share of a cluster's, where every Manager reads and writes the
+// same KV. It is safe for concurrent use.
 type Manager struct {
 	cfg Config
+	kv  KV
 
-	mu       sync.Mutex
-	byID     map[string]*Session
-	byCode   map[string]string   // live codes → session id
-	byToken  map[[32]byte]string // customer token hash → session id
-	handoffs map[[32]byte]handoff
-	pending  map[[32]byte]*pending // join requests by token hash
-	wake     chan struct{}         // closed and replaced when a request is decided
-	warned   map[string]bool
+	// mu serialises this node's changes, so that its listeners hear them
+	// in the order they were made; other nodes' races are settled by
+	// compare-and-set in the KV.
+	mu sync.Mutex
+	// waiters counts the polls held open here per request (by token hash).
+	waiters map[string]int
+
+	wakes wakeSet
+	cache recordCache
 
 	// notifyMu keeps listener calls serialised and in change order; it is
 	// taken before mu is released, so no later change can overtake.
@@ -115,7 +129,12 @@ type Manager struct {
 	listenMu  sync.Mutex
 	listeners map[int]func(Change)
 	nextID    int
+	unwatch   func()
 }
+
+// opTimeout bounds one operation on the KV: a cluster whose NATS is away
+// answers errors, not hangs.
+const opTimeout = 5 * time.Second
 
 // NewManager returns a manager, or an error when cfg is incomplete.
 func NewManager(cfg Config) (*Manager, error) {
@@ -126,24 +145,41 @@ func NewManager(cfg Config) (*Manager, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
+		cfg.Rand = crand.Reader
 	}
-	return &Manager{
+	if cfg.KV == nil {
+		cfg.KV = NewMemoryKV()
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
 		cfg:       cfg,
-		byID:      make(map[string]*Session),
-		byCode:    make(map[string]string),
-		byToken:   make(map[[32]byte]string),
-		handoffs:  make(map[[32]byte]handoff),
-		pending:   make(map[[32]byte]*pending),
-		wake:      make(chan struct{}),
-		warned:    make(map[string]bool),
+		kv:        cfg.KV,
+		waiters:   make(map[string]int),
 		listeners: make(map[int]func(Change)),
-	}, nil
+	}
+	m.wakes.init()
+	m.cache.init()
+	// A change to a session, made here or on another node, wakes the
+	// polls of its join requests.
+	m.unwatch = m.kv.Watch(func(key string) {
+		if id, ok := strings.CutPrefix(key, "s."); ok {
+			m.wakes.wake(id)
+		}
+	})
+	return m, nil
 }
 
-// Subscribe calls fn after every change, serialised and in the order the
-// changes happened, until the returned cancel is called. fn may block
-// briefly (an audit write) but must not call back into the Manager.
+// Close stops following the KV; the KV itself belongs to the caller.
+func (m *Manager) Close() { m.unwatch() }
+
+// Subscribe calls fn after every change this node makes, serialised and
+// in the order the changes happened, until the returned cancel is called.
+// fn may block briefly (an audit write) but must not call back into the
+// Manager. In a cluster each change is heard on the node that made it
+// only: that node writes its audit row and tells the sockets, which
+// listen on every node.
 func (m *Manager) Subscribe(fn func(Change)) (cancel func()) {
 	m.listenMu.Lock()
 	id := m.nextID
@@ -187,48 +223,177 @@ func (m *Manager) unlockAndNotify(changes ...Change) {
 	}
 }
 
-// Counts reports waiting and active (live or paused) sessions.
-func (m *Manager) Counts() (waiting, active int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.countsLocked()
+func (m *Manager) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
 }
 
-func (m *Manager) countsLocked() (waiting, active int) {
-	for _, s := range m.byID {
+// storeError is what callers hear when the KV fails: the deployment cannot
+// answer now, which is not the caller's fault.
+func storeError(op string, err error) error {
+	return fmt.Errorf("session %s: %w: %w", op, apperr.ErrUnavailable, err)
+}
+
+// load reads a session's record as stored now, decoded afresh so the
+// caller may change it.
+func (m *Manager) load(ctx context.Context, id string) (*record, uint64, error) {
+	e, err := m.kv.Get(ctx, sessionKey(id))
+	if errors.Is(err, ErrNoKey) {
+		return nil, 0, apperr.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, storeError("read", err)
+	}
+	r, err := decodeRecord(e.Value)
+	if err != nil {
+		return nil, 0, err
+	}
+	return r, e.Rev, nil
+}
+
+// read returns a session's record for reading only (it may be shared),
+// as this node last heard of it: at most milliseconds behind in a cluster.
+func (m *Manager) read(ctx context.Context, id string) (*record, error) {
+	e, err := m.peek(ctx, sessionKey(id))
+	if errors.Is(err, ErrNoKey) {
+		return nil, apperr.ErrNotFound
+	}
+	if err != nil {
+		return nil, storeError("read", err)
+	}
+	return m.cache.decode(e)
+}
+
+// records returns every session's record as this node last heard of it,
+// for reading only.
+func (m *Manager) records() []*record {
+	entries := m.kv.List("s.")
+	out := make([]*record, 0, len(entries))
+	for _, e := range entries {
+		if r, err := m.cache.decode(e); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// errNoChange ends a transaction without writing.
+var errNoChange = errors.New("no change")
+
+// update runs fn on the session's current record and writes the result,
+// starting again from the newer record when another node wrote first. fn
+// must change nothing but r (it may run more than once); it returns the
+// changes to announce, or errNoChange to write nothing.
+func (m *Manager) update(ctx context.Context, id string, fn func(r *record) ([]Change, error)) ([]Change, *record, error) {
+	for attempt := 0; ; attempt++ {
+		r, rev, err := m.load(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		changes, err := fn(r)
+		if errors.Is(err, errNoChange) {
+			return changes, r, nil
+		}
+		if err != nil {
+			return nil, r, err
+		}
+		_, err = m.kv.Update(ctx, sessionKey(id), encodeRecord(r), rev)
+		if errors.Is(err, ErrConflict) && attempt < 50 {
+			continue
+		}
+		if err != nil {
+			return nil, nil, storeError("write", err)
+		}
+		return changes, r, nil
+	}
+}
+
+// Counts reports waiting and active (live or paused) sessions.
+func (m *Manager) Counts() (waiting, active int) {
+	for _, r := range m.records() {
 		switch {
-		case s.State == Waiting:
+		case r.State == Waiting:
 			waiting++
-		case s.Active():
+		case r.Active():
 			active++
 		}
 	}
 	return waiting, active
 }
 
+// taken counts the places of a kind held now (as this node last heard).
+func (m *Manager) taken(kind string) int { return len(m.kv.List(kind + ".")) }
+
+// claimPlace takes a free place of kind for session id: exactly limit
+// sessions can hold one at a time, whichever nodes they started on.
+func (m *Manager) claimPlace(ctx context.Context, kind string, limit int, id string) (string, error) {
+	held := make(map[string]bool)
+	for _, e := range m.kv.List(kind + ".") {
+		held[e.Key] = true
+	}
+	start := rand.IntN(limit) // spread the nodes' first tries
+	for i := range limit {
+		key := placeKey(kind, (start+i)%limit)
+		if held[key] {
+			continue
+		}
+		_, err := m.kv.Create(ctx, key, placeValue(id, m.cfg.Now()))
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, ErrExists) {
+			return "", storeError("claim place", err)
+		}
+	}
+	return "", apperr.ErrBusy
+}
+
+// release deletes key if it still names session id (as a place or an
+// index), so a key reused meanwhile is left alone.
+func (m *Manager) release(ctx context.Context, key, id string) {
+	if key == "" {
+		return
+	}
+	e, err := m.kv.Get(ctx, key)
+	if errors.Is(err, ErrNoKey) {
+		return
+	}
+	if err == nil {
+		if owner, _ := parsePlace(e.Value); owner == id {
+			err = m.kv.Delete(ctx, key, e.Rev)
+		}
+	}
+	if err != nil && !errors.Is(err, ErrConflict) {
+		m.cfg.Log.Warn("session store: release", "key", key, "err", err)
+	}
+}
+
+// drop deletes a key that only this session could have made (a random
+// token's hash); errors are logged, the sweep tries again.
+func (m *Manager) drop(ctx context.Context, key string) {
+	if err := m.kv.Delete(ctx, key, 0); err != nil {
+		m.cfg.Log.Warn("session store: delete", "key", key, "err", err)
+	}
+}
+
 // Create issues a new join code for a staff member. It fails with
 // apperr.ErrBusy when a capacity limit is reached.
 func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
-	waiting, active := m.countsLocked()
-	if waiting >= m.cfg.MaxWaiting {
+	if m.taken(waitingPlaces) >= m.cfg.MaxWaiting {
 		m.mu.Unlock()
 		return Session{}, busy("too many codes are waiting for customers")
 	}
 	// A code issued now could not be used: say so to the staff on the
 	// phone rather than let the customer be refused later.
-	if active >= m.cfg.MaxLive {
+	if m.taken(livePlaces) >= m.cfg.MaxLive {
 		m.mu.Unlock()
 		return Session{}, ErrFull
 	}
-	if m.atStaffLimitLocked(staffID) {
+	if m.atStaffLimit(staffID) {
 		m.mu.Unlock()
 		return Session{}, ErrTooManyOpen
-	}
-	code, err := m.uniqueCodeLocked()
-	if err != nil {
-		m.mu.Unlock()
-		return Session{}, err
 	}
 	id, err := newToken(m.cfg.Rand)
 	if err != nil {
@@ -236,25 +401,46 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 		return Session{}, err
 	}
 	id = id[:16]
-	now := m.cfg.Now()
-	s := &Session{
-		ID: id, Code: code, StaffID: staffID, StaffName: staffName, State: Waiting,
-		CreatedAt: now, ExpiresAt: now.Add(m.cfg.CodeTTL), LastStaffSeen: now,
-		Presenters: []Member{{StaffID: staffID, Name: staffName, Colour: 0}}, nextColour: 1,
+	place, err := m.claimPlace(ctx, waitingPlaces, m.cfg.MaxWaiting, id)
+	if errors.Is(err, apperr.ErrBusy) {
+		err = busy("too many codes are waiting for customers")
 	}
-	m.byID[id] = s
-	m.byCode[code] = id
-	out := s.snapshot()
+	if err != nil {
+		m.mu.Unlock()
+		return Session{}, err
+	}
+	code, err := m.uniqueCode(ctx, id)
+	if err != nil {
+		m.release(ctx, place, id)
+		m.mu.Unlock()
+		return Session{}, err
+	}
+	now := m.cfg.Now()
+	r := &record{
+		Session: Session{
+			ID: id, Code: code, StaffID: staffID, StaffName: staffName, State: Waiting,
+			CreatedAt: now, ExpiresAt: now.Add(m.cfg.CodeTTL),
+			Presenters: []Member{{StaffID: staffID, Name: staffName, Colour: 0}},
+		},
+		StaffSeenAt: now, NextColour: 1, Place: place,
+	}
+	if _, err := m.kv.Create(ctx, sessionKey(id), encodeRecord(r)); err != nil {
+		m.release(ctx, place, id)
+		m.release(ctx, codeKey(code), id)
+		m.mu.Unlock()
+		return Session{}, storeError("create", err)
+	}
+	out := r.session()
 	m.unlockAndNotify(Change{Session: out, Prev: ""})
 	return out, nil
 }
 
-// atStaffLimitLocked reports whether staffID has as many open (waiting,
-// live or paused) sessions in their charge as one person may.
-func (m *Manager) atStaffLimitLocked(staffID int64) bool {
+// atStaffLimit reports whether staffID has as many open (waiting, live or
+// paused) sessions in their charge as one person may.
+func (m *Manager) atStaffLimit(staffID int64) bool {
 	open := 0
-	for _, s := range m.byID {
-		if s.StaffID == staffID && s.State != Ended {
+	for _, r := range m.records() {
+		if r.StaffID == staffID && r.State != Ended {
 			open++
 		}
 	}
@@ -274,7 +460,9 @@ func busy(msg string) *apperr.Error {
 	return &e
 }
 
-func (m *Manager) uniqueCodeLocked() (string, error) {
+// uniqueCode draws a code no other waiting session holds and claims it
+// for session id.
+func (m *Manager) uniqueCode(ctx context.Context, id string) (string, error) {
 	// With at most MaxWaiting of a million codes taken, 20 draws all colliding
 	// means the random source is broken, not bad luck.
 	for range 20 {
@@ -282,61 +470,111 @@ func (m *Manager) uniqueCodeLocked() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if _, taken := m.byCode[c]; !taken {
+		_, err = m.kv.Create(ctx, codeKey(c), []byte(id))
+		if err == nil {
 			return c, nil
+		}
+		if !errors.Is(err, ErrExists) {
+			return "", storeError("claim code", err)
 		}
 	}
 	return "", fmt.Errorf("no unique code after 20 draws")
+}
+
+// peek reads key from this node's view, or from the store when this node
+// has not heard of it yet (a token made on another node a moment ago).
+func (m *Manager) peek(ctx context.Context, key string) (Entry, error) {
+	e, err := m.kv.Peek(key)
+	if errors.Is(err, ErrNoKey) {
+		e, err = m.kv.Get(ctx, key)
+	}
+	return e, err
+}
+
+// lookup reads the session id an index key names. Index keys never
+// change once made, so this node's view serves when it has them.
+func (m *Manager) lookup(ctx context.Context, key string) (string, error) {
+	e, err := m.peek(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	id, _ := parsePlace(e.Value)
+	return id, nil
 }
 
 // ByToken finds the session a customer token belongs to. The token stays
 // recognised for a short while after the end so a reconnecting page can be
 // told the session is over; callers check State.
 func (m *Manager) ByToken(tok string) (Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id, ok := m.byToken[hashToken(tok)]
-	if !ok {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	id, err := m.lookup(ctx, tokenKey(hashHex(tok)))
+	if errors.Is(err, ErrNoKey) {
 		return Session{}, apperr.ErrUnauthorized
 	}
-	s, ok := m.byID[id]
-	if !ok {
+	if err != nil {
+		return Session{}, storeError("token", err)
+	}
+	r, err := m.read(ctx, id)
+	if errors.Is(err, apperr.ErrNotFound) {
 		return Session{}, apperr.ErrUnauthorized
 	}
-	return s.snapshot(), nil
-}
-
-// handoff is a one-time token that carries a session to another of the
-// bank's origins (homepage → internet banking).
-type handoff struct {
-	session string
-	expires time.Time
+	if err != nil {
+		return Session{}, err
+	}
+	return r.session(), nil
 }
 
 // Handoff issues a one-time, short-lived token for the session of the
-// customer token tok.
+// customer token tok, to carry it to another of the bank's origins
+// (homepage → internet banking).
 func (m *Manager) Handoff(tok string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id, ok := m.byToken[hashToken(tok)]
-	s := m.byID[id]
-	if !ok || s == nil || !s.Active() {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	id, err := m.lookup(ctx, tokenKey(hashHex(tok)))
+	if errors.Is(err, ErrNoKey) {
 		return "", apperr.ErrUnauthorized
 	}
-	n := 0
-	for _, h := range m.handoffs {
-		if h.session == id {
-			n++
-		}
-	}
-	if n >= m.cfg.MaxHandoffs {
-		return "", apperr.ErrRateLimited
+	if err != nil {
+		return "", storeError("token", err)
 	}
 	h, err := newToken(m.cfg.Rand)
 	if err != nil {
 		return "", err
 	}
-	m.handoffs[hashToken(h)] = handoff{session: id, expires: m.cfg.Now().Add(m.cfg.HandoffTTL)}
+	hh := hashHex(h)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.kv.Create(ctx, handoffKey(hh), []byte(id)); err != nil {
+		return "", storeError("hand-off", err)
+	}
+	now := m.cfg.Now()
+	_, _, err = m.update(ctx, id, func(r *record) ([]Change, error) {
+		if !r.Active() {
+			return nil, apperr.ErrUnauthorized
+		}
+		n := 0
+		for _, exp := range r.Handoffs {
+			if now.Before(exp) {
+				n++
+			}
+		}
+		if n >= m.cfg.MaxHandoffs {
+			return nil, apperr.ErrRateLimited
+		}
+		if r.Handoffs == nil {
+			r.Handoffs = make(map[string]time.Time)
+		}
+		r.Handoffs[hh] = now.Add(m.cfg.HandoffTTL)
+		return nil, nil
+	})
+	if err != nil {
+		m.drop(ctx, handoffKey(hh))
+		if errors.Is(err, apperr.ErrNotFound) {
+			err = apperr.ErrUnauthorized
+		}
+		return "", err
+	}
 	return h, nil
 }
 
@@ -344,48 +582,74 @@ func (m *Manager) Handoff(tok string) (string, error) {
 var ErrHandoff = apperr.New(401, "invalid_handoff", "the link to continue screen sharing has expired or was already used")
 
 // Redeem spends a hand-off token and returns a new customer token for the
-// same session. A token works once.
+// same session. A token works once, on whichever node it is shown.
 func (m *Manager) Redeem(h string) (Session, string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := hashToken(h)
-	ho, ok := m.handoffs[key]
-	delete(m.handoffs, key)
-	if !ok || !m.cfg.Now().Before(ho.expires) {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	hh := hashHex(h)
+	e, err := m.kv.Get(ctx, handoffKey(hh))
+	if errors.Is(err, ErrNoKey) {
 		return Session{}, "", ErrHandoff
 	}
-	s := m.byID[ho.session]
-	if s == nil || !s.Active() {
-		return Session{}, "", ErrHandoff
+	if err != nil {
+		return Session{}, "", storeError("hand-off", err)
 	}
+	// Deleting at the revision read is what spends it: of two nodes
+	// redeeming at once, one wins.
+	if err := m.kv.Delete(ctx, handoffKey(hh), e.Rev); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return Session{}, "", ErrHandoff
+		}
+		return Session{}, "", storeError("hand-off", err)
+	}
+	id := string(e.Value)
 	tok, err := newToken(m.cfg.Rand)
 	if err != nil {
 		return Session{}, "", err
 	}
-	m.byToken[hashToken(tok)] = s.ID
-	return s.snapshot(), tok, nil
+	th := hashHex(tok)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	_, r, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		exp, ok := r.Handoffs[hh]
+		delete(r.Handoffs, hh)
+		if !ok || !now.Before(exp) || !r.Active() {
+			return nil, ErrHandoff
+		}
+		r.Tokens = append(r.Tokens, th)
+		return nil, nil
+	})
+	if errors.Is(err, apperr.ErrNotFound) {
+		err = ErrHandoff
+	}
+	if err != nil {
+		return Session{}, "", err
+	}
+	if _, err := m.kv.Create(ctx, tokenKey(th), []byte(id)); err != nil {
+		return Session{}, "", storeError("token", err)
+	}
+	return r.session(), tok, nil
 }
 
 // Get returns a session by id.
 func (m *Manager) Get(id string) (Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.byID[id]
-	if !ok {
-		return Session{}, apperr.ErrNotFound
+	ctx, cancel := m.ctx()
+	defer cancel()
+	r, err := m.read(ctx, id)
+	if err != nil {
+		return Session{}, err
 	}
-	return s.snapshot(), nil
+	return r.session(), nil
 }
 
 // List returns a staff member's sessions, newest first: those in their
 // charge, those they present on, and one waiting for them to take over.
 func (m *Manager) List(staffID int64) []Session {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	var out []Session
-	for _, s := range m.byID {
-		if s.Involves(staffID) {
-			out = append(out, s.snapshot())
+	for _, r := range m.records() {
+		if r.Involves(staffID) {
+			out = append(out, r.session())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
@@ -393,33 +657,56 @@ func (m *Manager) List(staffID int64) []Session {
 }
 
 // SetConnected records that the customer's (customer=true) or the staff's
-// socket connected or went away.
+// sockets on this node connected or all went away. A customer socket that
+// closes here after the customer came back on another node changes
+// nothing.
 func (m *Manager) SetConnected(id string, customer, connected bool) {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	node := m.kv.Node()
 	m.mu.Lock()
-	s, ok := m.byID[id]
-	if !ok || s.State == Ended {
-		m.mu.Unlock()
-		return
-	}
-	now := m.cfg.Now()
-	if customer {
-		if s.CustomerConnected == connected {
-			m.mu.Unlock()
-			return
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		if r.State == Ended {
+			return nil, errNoChange
 		}
-		s.CustomerConnected = connected
-		s.CustomerSeen = s.CustomerSeen || connected
-		s.LastCustomerSeen = now
-	} else {
-		if s.StaffConnected == connected {
-			m.mu.Unlock()
-			return
+		now := m.cfg.Now()
+		if customer {
+			switch {
+			case connected && r.CustomerConnected && r.CustomerOn == node:
+				return nil, errNoChange
+			case !connected && (!r.CustomerConnected || r.CustomerOn != node):
+				return nil, errNoChange
+			}
+			r.CustomerConnected = connected
+			r.CustomerOn = ""
+			if connected {
+				r.CustomerOn = node
+			}
+			r.CustomerSeen = r.CustomerSeen || connected
+			r.CustomerSeenAt = now
+		} else {
+			has := slices.Contains(r.StaffOn, node)
+			if has == connected {
+				return nil, errNoChange
+			}
+			if connected {
+				r.StaffOn = append(r.StaffOn, node)
+			} else {
+				r.StaffOn = slices.DeleteFunc(r.StaffOn, func(n string) bool { return n == node })
+			}
+			if r.StaffConnected == (len(r.StaffOn) > 0) {
+				return nil, nil // another node's staff still there: nothing to announce
+			}
+			r.StaffConnected = len(r.StaffOn) > 0
+			r.StaffSeenAt = now
 		}
-		s.StaffConnected = connected
-		s.LastStaffSeen = now
+		out := r.session()
+		return []Change{{Session: out, Prev: out.State}}, nil
+	})
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		m.cfg.Log.Warn("session: record a connection", "session", id, "err", err)
 	}
-	out := s.snapshot()
-	m.unlockAndNotify(Change{Session: out, Prev: out.State})
+	m.unlockAndNotify(changes...)
 }
 
 // Pause withholds content for reason; Resume lets it flow again. Both are
@@ -430,125 +717,314 @@ func (m *Manager) Pause(id, reason string) { m.setActiveState(id, Paused, reason
 func (m *Manager) Resume(id string) { m.setActiveState(id, Live, "") }
 
 func (m *Manager) setActiveState(id string, st State, reason string) {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
-	s, ok := m.byID[id]
-	if !ok || !s.Active() || (s.State == st && s.Reason == reason) {
-		m.mu.Unlock()
-		return
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		if !r.Active() || (r.State == st && r.Reason == reason) {
+			return nil, errNoChange
+		}
+		prev := r.State
+		r.State, r.Reason = st, reason
+		return []Change{{Session: r.session(), Prev: prev}}, nil
+	})
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		m.cfg.Log.Warn("session: pause or resume", "session", id, "err", err)
 	}
-	prev := s.State
-	s.State, s.Reason = st, reason
-	out := s.snapshot()
-	m.unlockAndNotify(Change{Session: out, Prev: prev})
+	m.unlockAndNotify(changes...)
 }
 
 // End ends a session with reason. Ending an ended session returns
 // apperr.ErrEnded and changes nothing.
 func (m *Manager) End(id, reason string) (Session, error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
-	s, ok := m.byID[id]
-	if !ok {
+	changes, r, err := m.endOne(ctx, id, reason, func(*record) bool { return true })
+	if err != nil {
 		m.mu.Unlock()
-		return Session{}, apperr.ErrNotFound
-	}
-	if s.State == Ended {
-		out := s.snapshot()
-		m.mu.Unlock()
-		return out, apperr.ErrEnded
-	}
-	c := m.endLocked(s, reason)
-	m.unlockAndNotify(c)
-	return c.Session, nil
-}
-
-func (m *Manager) endLocked(s *Session, reason string) Change {
-	prev := s.State
-	if s.Code != "" {
-		delete(m.byCode, s.Code)
-		s.Code = ""
-	}
-	if len(s.Requests) > 0 {
-		for _, p := range m.pending {
-			if p.session == s.ID && p.outcome == RequestPending {
-				p.outcome, p.decided = RequestGone, m.cfg.Now()
-			}
+		if errors.Is(err, apperr.ErrEnded) && r != nil {
+			return r.session(), err
 		}
-		s.Requests = nil
-		m.wakeLocked()
+		return Session{}, err
 	}
-	s.State, s.Reason = Ended, reason
-	s.EndedAt = m.cfg.Now()
-	s.Handover = nil
-	delete(m.warned, s.ID)
-	return Change{Session: s.snapshot(), Prev: prev}
+	m.unlockAndNotify(changes...)
+	return changes[0].Session, nil
 }
 
-// EndAll ends every open session, e.g. at shutdown.
+// endOne ends session id with reason if when(record) still holds on the
+// record as stored, then frees what the session held. Of several nodes
+// ending a session at once, one does it.
+func (m *Manager) endOne(ctx context.Context, id, reason string, when func(*record) bool) ([]Change, *record, error) {
+	var freed []string
+	changes, r, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		if r.State == Ended {
+			return nil, apperr.ErrEnded
+		}
+		if !when(r) {
+			return nil, errNoChange
+		}
+		freed = freed[:0]
+		if r.Code != "" {
+			freed = append(freed, codeKey(r.Code))
+		}
+		freed = append(freed, r.Place)
+		return []Change{m.endRecord(r, reason)}, nil
+	})
+	if err == nil && len(changes) > 0 {
+		for _, k := range freed {
+			m.release(ctx, k, id)
+		}
+	}
+	return changes, r, err
+}
+
+// endRecord ends r: its code and place go, its requests are told.
+func (m *Manager) endRecord(r *record, reason string) Change {
+	prev := r.State
+	now := m.cfg.Now()
+	r.Code = ""
+	r.Place = ""
+	for _, p := range r.Pending {
+		if p.Outcome == RequestPending {
+			p.Outcome, p.Decided = RequestGone, now
+		}
+	}
+	r.Requests = nil
+	r.State, r.Reason = Ended, reason
+	r.EndedAt = now
+	r.Handover = nil
+	r.Warned = false
+	return Change{Session: r.session(), Prev: prev}
+}
+
+// EndAll ends every open session, e.g. when a single node stops.
 func (m *Manager) EndAll(reason string) {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
 	var changes []Change
-	for _, s := range m.byID {
-		if s.State != Ended {
-			changes = append(changes, m.endLocked(s, reason))
+	for _, r := range m.records() {
+		if r.State == Ended {
+			continue
 		}
+		c, _, err := m.endOne(ctx, r.ID, reason, func(*record) bool { return true })
+		if err != nil && !errors.Is(err, apperr.ErrEnded) && !errors.Is(err, apperr.ErrNotFound) {
+			m.cfg.Log.Warn("session: end", "session", r.ID, "err", err)
+		}
+		changes = append(changes, c...)
 	}
 	m.unlockAndNotify(changes...)
 }
 
 // Sweep applies the time limits: expired codes, customers gone past the
 // grace period, sessions without staff, sessions at their maximum length.
-// It also forgets old ended sessions and their tokens.
+// It also frees what dead nodes held and forgets old ended sessions and
+// their tokens. Every node sweeps; each decision is taken again on the
+// record as stored, so exactly one node applies it.
 func (m *Manager) Sweep() {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*opTimeout)
+	defer cancel()
 	m.mu.Lock()
 	now := m.cfg.Now()
 	var changes []Change
-	for _, s := range m.byID {
-		switch {
-		case s.State == Waiting && !now.Before(s.ExpiresAt):
-			changes = append(changes, m.endLocked(s, ReasonExpired))
-		case s.Active() && !s.CustomerConnected && s.CustomerSeen && now.Sub(s.LastCustomerSeen) >= m.cfg.Grace:
-			changes = append(changes, m.endLocked(s, ReasonCustomerLost))
-		case s.Active() && !s.CustomerSeen && now.Sub(s.JoinedAt) >= m.cfg.ConfirmWithin:
-			// Joined with the code but never confirmed the staff member's name.
-			changes = append(changes, m.endLocked(s, ReasonCustomerLost))
-		case s.Active() && !s.StaffConnected && now.Sub(s.LastStaffSeen) >= m.cfg.StaffIdle:
-			changes = append(changes, m.endLocked(s, ReasonStaffIdle))
-		case s.Active() && now.Sub(s.JoinedAt) >= m.cfg.MaxDuration:
-			changes = append(changes, m.endLocked(s, ReasonMaxDuration))
-		case s.Active() && !m.warned[s.ID] && now.Sub(s.JoinedAt) >= m.cfg.MaxDuration-m.cfg.WarnBefore:
-			m.warned[s.ID] = true
-			changes = append(changes, Change{Session: s.snapshot(), Prev: s.State, Warning: m.cfg.MaxDuration - now.Sub(s.JoinedAt)})
+	for _, seen := range m.records() {
+		if seen.State == Ended {
+			continue
+		}
+		if m.holdsDeadNodes(seen) {
+			changes = append(changes, m.forgetDeadNodes(ctx, seen.ID)...)
+		}
+		if reason := m.due(seen, now); reason != "" {
+			c, _, err := m.endOne(ctx, seen.ID, reason, func(r *record) bool { return m.due(r, now) == reason })
+			if err != nil && !errors.Is(err, apperr.ErrEnded) && !errors.Is(err, apperr.ErrNotFound) {
+				m.cfg.Log.Warn("session: sweep", "session", seen.ID, "err", err)
+			}
+			changes = append(changes, c...)
+			continue
+		}
+		if seen.Active() && !seen.Warned && now.Sub(seen.JoinedAt) >= m.cfg.MaxDuration-m.cfg.WarnBefore {
+			c, _, _ := m.update(ctx, seen.ID, func(r *record) ([]Change, error) {
+				if !r.Active() || r.Warned {
+					return nil, errNoChange
+				}
+				r.Warned = true
+				return []Change{{Session: r.session(), Prev: r.State, Warning: m.cfg.MaxDuration - now.Sub(r.JoinedAt)}}, nil
+			})
+			changes = append(changes, c...)
 		}
 	}
-	changes = append(changes, m.sweepRequestsLocked(now)...)
-	changes = append(changes, m.sweepHandoversLocked(now)...)
-	m.forgetLocked(now)
+	changes = append(changes, m.sweepRequests(ctx, now)...)
+	changes = append(changes, m.sweepHandovers(ctx, now)...)
+	m.forget(ctx, now)
 	m.unlockAndNotify(changes...)
 }
 
-func (m *Manager) forgetLocked(now time.Time) {
-	var ended []*Session
-	for _, s := range m.byID {
-		if s.State == Ended {
-			ended = append(ended, s)
+// due names the reason r should end now, or "".
+func (m *Manager) due(r *record, now time.Time) string {
+	switch {
+	case r.State == Waiting && !now.Before(r.ExpiresAt):
+		return ReasonExpired
+	case r.Active() && !r.CustomerConnected && r.CustomerSeen && now.Sub(r.CustomerSeenAt) >= m.cfg.Grace:
+		return ReasonCustomerLost
+	case r.Active() && !r.CustomerSeen && now.Sub(r.JoinedAt) >= m.cfg.ConfirmWithin:
+		// Joined with the code but never confirmed the staff member's name.
+		return ReasonCustomerLost
+	case r.Active() && !r.StaffConnected && now.Sub(r.StaffSeenAt) >= m.cfg.StaffIdle:
+		return ReasonStaffIdle
+	case r.Active() && now.Sub(r.JoinedAt) >= m.cfg.MaxDuration:
+		return ReasonMaxDuration
+	}
+	return ""
+}
+
+// holdsDeadNodes reports whether r counts sockets on a node that died.
+func (m *Manager) holdsDeadNodes(r *record) bool {
+	if r.CustomerConnected && r.CustomerOn != "" && !m.kv.Alive(r.CustomerOn) {
+		return true
+	}
+	for _, n := range r.StaffOn {
+		if !m.kv.Alive(n) {
+			return true
+		}
+	}
+	for _, w := range r.Watching {
+		for n := range w.Sockets {
+			if !m.kv.Alive(n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// forgetDeadNodes drops the sockets of dead nodes from a session: its
+// customer then counts as gone since now, so the grace period gives the
+// customer's page time to reconnect through another node.
+func (m *Manager) forgetDeadNodes(ctx context.Context, id string) []Change {
+	now := m.cfg.Now()
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		if r.State == Ended || !m.holdsDeadNodes(r) {
+			return nil, errNoChange
+		}
+		if r.CustomerConnected && r.CustomerOn != "" && !m.kv.Alive(r.CustomerOn) {
+			r.CustomerConnected, r.CustomerOn, r.CustomerSeenAt = false, "", now
+		}
+		r.StaffOn = slices.DeleteFunc(r.StaffOn, func(n string) bool { return !m.kv.Alive(n) })
+		if r.StaffConnected && len(r.StaffOn) == 0 {
+			r.StaffConnected, r.StaffSeenAt = false, now
+		}
+		for id, w := range r.Watching {
+			for n := range w.Sockets {
+				if !m.kv.Alive(n) {
+					delete(w.Sockets, n)
+				}
+			}
+			if w.total() == 0 {
+				delete(r.Watching, id)
+			}
+		}
+		return []Change{{Session: r.session(), Prev: r.State}}, nil
+	})
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		m.cfg.Log.Warn("session: free a dead node's sockets", "session", id, "err", err)
+	}
+	return changes
+}
+
+// placeGrace is how long a place may name a session that does not name it
+// back before the sweep frees it: the time between taking a place and
+// recording it, on a node that may die in between.
+const placeGrace = 30 * time.Second
+
+// forget removes ended sessions past their retention (or beyond the
+// history kept), the keys of their tokens, lapsed hand-off tokens, and
+// places and codes whose session no longer holds them.
+func (m *Manager) forget(ctx context.Context, now time.Time) {
+	recs := m.records()
+	byID := make(map[string]*record, len(recs))
+	var ended []*record
+	for _, r := range recs {
+		byID[r.ID] = r
+		if r.State == Ended {
+			ended = append(ended, r)
 		}
 	}
 	sort.Slice(ended, func(i, j int) bool { return ended[i].EndedAt.After(ended[j].EndedAt) })
-	for i, s := range ended {
-		if i >= m.cfg.MaxEndedHistory || now.Sub(s.EndedAt) >= m.cfg.EndedRetention {
-			delete(m.byID, s.ID)
+	for i, r := range ended {
+		if i >= m.cfg.MaxEndedHistory || now.Sub(r.EndedAt) >= m.cfg.EndedRetention {
+			m.dropKeys(ctx, r)
+			if err := m.kv.Delete(ctx, sessionKey(r.ID), 0); err != nil {
+				m.cfg.Log.Warn("session store: forget", "session", r.ID, "err", err)
+			}
+			delete(byID, r.ID)
+			m.cache.forget(sessionKey(r.ID))
+			continue
+		}
+		if !r.TokensForgotten && now.Sub(r.EndedAt) >= m.cfg.TokenAfterEnd {
+			m.dropKeys(ctx, r)
+			m.update(ctx, r.ID, func(r *record) ([]Change, error) {
+				r.TokensForgotten, r.Tokens, r.Handoffs = true, nil, nil
+				return nil, nil
+			})
 		}
 	}
-	for k, h := range m.handoffs {
-		if !now.Before(h.expires) {
-			delete(m.handoffs, k)
+	for _, r := range byID {
+		if r.State == Ended {
+			continue
+		}
+		var lapsed []string
+		for h, exp := range r.Handoffs {
+			if !now.Before(exp) {
+				lapsed = append(lapsed, h)
+			}
+		}
+		if len(lapsed) > 0 {
+			for _, h := range lapsed {
+				m.drop(ctx, handoffKey(h))
+			}
+			m.update(ctx, r.ID, func(r *record) ([]Change, error) {
+				for _, h := range lapsed {
+					delete(r.Handoffs, h)
+				}
+				return nil, nil
+			})
 		}
 	}
-	for h, id := range m.byToken {
-		s, ok := m.byID[id]
-		if !ok || (s.State == Ended && now.Sub(s.EndedAt) >= m.cfg.TokenAfterEnd) {
-			delete(m.byToken, h)
+	for _, kind := range []string{livePlaces, waitingPlaces} {
+		for _, e := range m.kv.List(kind + ".") {
+			id, at := parsePlace(e.Value)
+			if r := byID[id]; (r == nil || r.Place != e.Key) && now.Sub(at) >= placeGrace {
+				m.release(ctx, e.Key, id)
+			}
 		}
+	}
+	for _, e := range m.kv.List("c.") {
+		if r := byID[string(e.Value)]; r == nil || codeKey(r.Code) != e.Key {
+			if r != nil || now.Sub(m.cache.firstSeen(e.Key, now)) >= placeGrace {
+				m.release(ctx, e.Key, string(e.Value))
+			}
+		}
+	}
+	m.cache.prune(func(key string) bool {
+		id, _ := strings.CutPrefix(key, "s.")
+		return byID[id] != nil
+	})
+}
+
+// dropKeys deletes the token keys of an ended session.
+func (m *Manager) dropKeys(ctx context.Context, r *record) {
+	if r.TokensForgotten {
+		return
+	}
+	for _, h := range r.Tokens {
+		m.drop(ctx, tokenKey(h))
+	}
+	for h := range r.Pending {
+		m.drop(ctx, requestKey(h))
+	}
+	for h := range r.Handoffs {
+		m.drop(ctx, handoffKey(h))
 	}
 }
 
@@ -563,5 +1039,104 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 			m.Sweep()
 		}
+	}
+}
+
+// wakeSet lets the polls of a session's join requests wait for its next
+// change.
+type wakeSet struct {
+	mu sync.Mutex
+	ch map[string]chan struct{}
+}
+
+func (w *wakeSet) init() { w.ch = make(map[string]chan struct{}) }
+
+// wait returns a channel closed at the session's next change.
+func (w *wakeSet) wait(id string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.ch[id]
+	if !ok {
+		c = make(chan struct{})
+		w.ch[id] = c
+	}
+	return c
+}
+
+func (w *wakeSet) wake(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.ch[id]; ok {
+		close(c)
+		delete(w.ch, id)
+	}
+}
+
+// recordCache keeps decoded records by key and revision, so reading a
+// session many times decodes it once. Its records are shared: never
+// changed.
+type recordCache struct {
+	mu    sync.Mutex
+	recs  map[string]cached
+	first map[string]time.Time // when an orphan-looking key was first seen
+}
+
+type cached struct {
+	rev uint64
+	rec *record
+}
+
+func (c *recordCache) init() {
+	c.recs = make(map[string]cached)
+	c.first = make(map[string]time.Time)
+}
+
+func (c *recordCache) decode(e Entry) (*record, error) {
+	c.mu.Lock()
+	if got, ok := c.recs[e.Key]; ok && got.rev == e.Rev {
+		c.mu.Unlock()
+		return got.rec, nil
+	}
+	c.mu.Unlock()
+	r, err := decodeRecord(e.Value)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if got, ok := c.recs[e.Key]; !ok || got.rev < e.Rev {
+		c.recs[e.Key] = cached{rev: e.Rev, rec: r}
+	}
+	c.mu.Unlock()
+	return r, nil
+}
+
+func (c *recordCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.recs, key)
+	c.mu.Unlock()
+}
+
+// firstSeen remembers when a key was first found without its session.
+func (c *recordCache) firstSeen(key string, now time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.first[key]; ok {
+		return t
+	}
+	c.first[key] = now
+	return now
+}
+
+// prune drops decoded records whose key keep rejects.
+func (c *recordCache) prune(keep func(key string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.recs {
+		if !keep(k) {
+			delete(c.recs, k)
+		}
+	}
+	if len(c.first) > 10000 {
+		c.first = make(map[string]time.Time)
 	}
 }

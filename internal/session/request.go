@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,17 +70,6 @@ type Ticket struct {
 	Session string
 }
 
-// pending is a request's private side, keyed by its token hash.
-type pending struct {
-	session  string
-	request  string
-	client   string
-	outcome  string // RequestPending until decided
-	lastSeen time.Time
-	decided  time.Time
-	waiters  int // polls held open now
-}
-
 // maxWaiters bounds the polls one request may hold open: a page needs one,
 // and a token must not buy an unbounded number of parked connections.
 const maxWaiters = 2
@@ -98,67 +88,96 @@ func (m *Manager) RequestJoin(code string, who JoinInfo) (Ticket, error) {
 	if !validCodeFormat(code) {
 		return Ticket{}, apperr.ErrInvalidCode
 	}
-	m.mu.Lock()
-	id, ok := m.byCode[code]
-	s := m.byID[id]
-	now := m.cfg.Now()
-	if !ok || s == nil || s.State != Waiting || !now.Before(s.ExpiresAt) {
-		m.mu.Unlock()
+	ctx, cancel := m.ctx()
+	defer cancel()
+	id, err := m.lookup(ctx, codeKey(code))
+	if errors.Is(err, ErrNoKey) {
 		return Ticket{}, apperr.ErrInvalidCode
 	}
-	if _, active := m.countsLocked(); active >= m.cfg.MaxLive {
-		// The staff on the phone must hear why the customer got nowhere.
-		s.RefusedBusy++
-		c := Change{Session: s.snapshot(), Prev: s.State}
-		m.unlockAndNotify(c)
-		return Ticket{}, apperr.ErrBusy
-	}
-	var changes []Change
-	if who.Client != "" {
-		for h, p := range m.pending {
-			if p.session == id && p.client == who.Client && p.outcome == RequestPending {
-				changes = append(changes, m.dropRequestLocked(s, h, RequestGone, EventWithdrawn))
-			}
-		}
-	}
-	if len(s.Requests) >= m.cfg.MaxRequests {
-		m.unlockAndNotify(changes...)
-		return Ticket{}, ErrTooManyRequests
+	if err != nil {
+		return Ticket{}, storeError("code", err)
 	}
 	tok, err := newToken(m.cfg.Rand)
 	if err != nil {
-		m.unlockAndNotify(changes...)
 		return Ticket{}, err
 	}
 	rid, err := newToken(m.cfg.Rand)
 	if err != nil {
-		m.unlockAndNotify(changes...)
 		return Ticket{}, err
 	}
-	check, err := m.checkNumberLocked(s)
+	th := hashHex(tok)
+	m.mu.Lock()
+	// The token's key exists before the request does, so its page can poll
+	// from the moment staff see it.
+	if _, err := m.kv.Create(ctx, requestKey(th), []byte(id)); err != nil {
+		m.mu.Unlock()
+		return Ticket{}, storeError("request", err)
+	}
+	var check string
+	refused := false
+	full := m.taken(livePlaces) >= m.cfg.MaxLive
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		now := m.cfg.Now()
+		refused = false
+		if r.State != Waiting || !now.Before(r.ExpiresAt) {
+			return nil, apperr.ErrInvalidCode
+		}
+		if full {
+			// The staff on the phone must hear why the customer got nowhere.
+			r.RefusedBusy++
+			refused = true
+			return []Change{{Session: r.session(), Prev: r.State}}, nil
+		}
+		var changes []Change
+		if who.Client != "" {
+			for h, p := range r.Pending {
+				if p.Client == who.Client && p.Outcome == RequestPending {
+					changes = append(changes, m.dropRequest(r, h, RequestGone, EventWithdrawn))
+				}
+			}
+		}
+		if len(r.Requests) >= m.cfg.MaxRequests {
+			return nil, ErrTooManyRequests
+		}
+		var err error
+		if check, err = checkNumber(m.cfg.Rand, r); err != nil {
+			return nil, err
+		}
+		req := Request{ID: rid[:12], Check: check, Device: who.Device, Browser: who.Browser, At: now}
+		r.Requests = append(r.Requests, req)
+		if r.Pending == nil {
+			r.Pending = make(map[string]*pending)
+		}
+		r.Pending[th] = &pending{Request: req.ID, Client: who.Client, Outcome: RequestPending, LastSeen: now}
+		return append(changes, Change{Session: r.session(), Prev: r.State, Request: &req, RequestEvent: EventRequested}), nil
+	})
+	if err != nil || refused {
+		m.drop(ctx, requestKey(th))
+	}
+	if errors.Is(err, apperr.ErrNotFound) {
+		err = apperr.ErrInvalidCode
+	}
 	if err != nil {
-		m.unlockAndNotify(changes...)
+		m.mu.Unlock()
 		return Ticket{}, err
 	}
-	req := Request{ID: rid[:12], Check: check, Device: who.Device, Browser: who.Browser, At: now}
-	s.Requests = append(s.Requests, req)
-	m.pending[hashToken(tok)] = &pending{session: id, request: req.ID, client: who.Client, outcome: RequestPending, lastSeen: now}
-	changes = append(changes, Change{Session: s.snapshot(), Prev: s.State, Request: &req, RequestEvent: EventRequested})
-	m.wakeLocked()
 	m.unlockAndNotify(changes...)
+	if refused {
+		return Ticket{}, apperr.ErrBusy
+	}
 	return Ticket{Token: tok, Check: check, Session: id}, nil
 }
 
-// checkNumberLocked draws a two-digit number (10–99) that no other request
-// on s shows, so staff can tell the requests apart by what they hear.
-func (m *Manager) checkNumberLocked(s *Session) (string, error) {
+// checkNumber draws a two-digit number (10–99) that no other request on r
+// shows, so staff can tell the requests apart by what they hear.
+func checkNumber(rnd io.Reader, r *record) (string, error) {
 	for range 64 {
-		n, err := uniform(m.cfg.Rand, 90)
+		n, err := uniform(rnd, 90)
 		if err != nil {
 			return "", err
 		}
 		c := fmt.Sprintf("%02d", 10+n)
-		if !slices.ContainsFunc(s.Requests, func(r Request) bool { return r.Check == c }) {
+		if !slices.ContainsFunc(r.Requests, func(q Request) bool { return q.Check == c }) {
 			return c, nil
 		}
 	}
@@ -179,166 +198,203 @@ func uniform(r io.Reader, n uint32) (uint32, error) {
 	}
 }
 
-// dropRequestLocked removes a pending request from its session and records
-// its outcome for the page that still polls.
-func (m *Manager) dropRequestLocked(s *Session, h [32]byte, outcome, event string) Change {
-	p := m.pending[h]
-	p.outcome, p.decided = outcome, m.cfg.Now()
+// dropRequest removes a pending request from its session and records its
+// outcome for the page that still polls.
+func (m *Manager) dropRequest(r *record, h, outcome, event string) Change {
+	p := r.Pending[h]
+	p.Outcome, p.Decided = outcome, m.cfg.Now()
 	var req Request
-	s.Requests = slices.DeleteFunc(s.Requests, func(r Request) bool {
-		if r.ID == p.request {
-			req = r
+	r.Requests = slices.DeleteFunc(r.Requests, func(q Request) bool {
+		if q.ID == p.Request {
+			req = q
 			return true
 		}
 		return false
 	})
-	return Change{Session: s.snapshot(), Prev: s.State, Request: &req, RequestEvent: event}
+	return Change{Session: r.session(), Prev: r.State, Request: &req, RequestEvent: event}
 }
 
 // Admit turns the session's request rid into the session's customer: the
 // code is spent, every other request on it is turned away, and the
 // customer's page learns the staff name. It fails with apperr.ErrBusy when
-// the deployment is full (the request stays waiting).
+// the deployment is full (the request stays waiting): the live places are
+// counted across every node, so two admissions cannot share the last one.
 func (m *Manager) Admit(sessionID, rid string) (Session, error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
-	s, h, err := m.requestLocked(sessionID, rid)
+	r, err := m.read(ctx, sessionID)
+	if err == nil {
+		_, err = requestOf(r, rid)
+	}
 	if err != nil {
 		m.mu.Unlock()
 		return Session{}, err
 	}
-	if _, active := m.countsLocked(); active >= m.cfg.MaxLive {
+	place, err := m.claimPlace(ctx, livePlaces, m.cfg.MaxLive, sessionID)
+	if err != nil {
 		m.mu.Unlock()
-		return Session{}, apperr.ErrBusy
+		return Session{}, err
 	}
-	var changes []Change
-	var admitted Request
-	for _, r := range s.Requests {
-		if r.ID == rid {
-			admitted = r
+	var freed []string
+	var th string
+	changes, r, err := m.update(ctx, sessionID, func(r *record) ([]Change, error) {
+		h, err := requestOf(r, rid)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for oh, p := range m.pending {
-		if p.session == sessionID && p.outcome == RequestPending && oh != h {
-			changes = append(changes, m.dropRequestLocked(s, oh, RequestGone, EventOutranked))
+		th = h
+		var changes []Change
+		var admitted Request
+		for _, q := range r.Requests {
+			if q.ID == rid {
+				admitted = q
+			}
 		}
+		for oh, p := range r.Pending {
+			if p.Outcome == RequestPending && oh != h {
+				changes = append(changes, m.dropRequest(r, oh, RequestGone, EventOutranked))
+			}
+		}
+		now := m.cfg.Now()
+		p := r.Pending[h]
+		p.Outcome, p.Decided = RequestAdmitted, now
+		freed = []string{codeKey(r.Code), r.Place}
+		prev := r.State
+		r.Code = ""
+		r.Place = place
+		r.Requests = nil
+		r.State = Live
+		r.Device = admitted.Device
+		r.Browser = admitted.Browser
+		r.JoinedAt = now
+		r.CustomerSeenAt = now
+		r.Tokens = append(r.Tokens, h)
+		return append(changes, Change{Session: r.session(), Prev: prev, Request: &admitted, RequestEvent: RequestAdmitted}), nil
+	})
+	if err != nil {
+		m.release(ctx, place, sessionID)
+		m.mu.Unlock()
+		return Session{}, err
 	}
-	p := m.pending[h]
-	p.outcome, p.decided = RequestAdmitted, m.cfg.Now()
-	now := m.cfg.Now()
-	delete(m.byCode, s.Code)
-	prev := s.State
-	s.Code = ""
-	s.Requests = nil
-	s.State = Live
-	s.Device = admitted.Device
-	s.Browser = admitted.Browser
-	s.JoinedAt = now
-	s.LastCustomerSeen = now
-	m.byToken[h] = sessionID
-	out := s.snapshot()
-	changes = append(changes, Change{Session: out, Prev: prev, Request: &admitted, RequestEvent: RequestAdmitted})
-	m.wakeLocked()
+	// The request's token becomes the customer's: its socket shows it.
+	if _, err := m.kv.Create(ctx, tokenKey(th), []byte(sessionID)); err != nil && !errors.Is(err, ErrExists) {
+		m.cfg.Log.Warn("session store: customer token", "session", sessionID, "err", err)
+	}
+	for _, k := range freed {
+		m.release(ctx, k, sessionID)
+	}
+	out := r.session()
 	m.unlockAndNotify(changes...)
 	return out, nil
 }
 
+// requestOf finds the token hash of a pending request on a waiting session.
+func requestOf(r *record, rid string) (string, error) {
+	if r.State != Waiting {
+		return "", ErrRequestUnknown
+	}
+	for h, p := range r.Pending {
+		if p.Request == rid && p.Outcome == RequestPending {
+			return h, nil
+		}
+	}
+	return "", ErrRequestUnknown
+}
+
 // Decline turns a request away; the customer's page hears it at once.
 func (m *Manager) Decline(sessionID, rid string) error {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
-	s, h, err := m.requestLocked(sessionID, rid)
+	changes, _, err := m.update(ctx, sessionID, func(r *record) ([]Change, error) {
+		h, err := requestOf(r, rid)
+		if err != nil {
+			return nil, err
+		}
+		return []Change{m.dropRequest(r, h, RequestDeclined, EventDeclined)}, nil
+	})
 	if err != nil {
 		m.mu.Unlock()
 		return err
 	}
-	c := m.dropRequestLocked(s, h, RequestDeclined, EventDeclined)
-	m.wakeLocked()
-	m.unlockAndNotify(c)
+	m.unlockAndNotify(changes...)
 	return nil
 }
 
 // Withdraw takes back the request of token tok (the customer cancelled).
 // It reports whether tok was a waiting request.
 func (m *Manager) Withdraw(tok string) bool {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	h := hashHex(tok)
+	id, err := m.lookup(ctx, requestKey(h))
+	if err != nil {
+		return false
+	}
 	m.mu.Lock()
-	h := hashToken(tok)
-	p, ok := m.pending[h]
-	if !ok || p.outcome != RequestPending {
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		p, ok := r.Pending[h]
+		if !ok || p.Outcome != RequestPending {
+			return nil, ErrRequestUnknown
+		}
+		return []Change{m.dropRequest(r, h, RequestGone, EventWithdrawn)}, nil
+	})
+	if err != nil {
 		m.mu.Unlock()
 		return false
 	}
-	c := m.dropRequestLocked(m.byID[p.session], h, RequestGone, EventWithdrawn)
-	m.wakeLocked()
-	m.unlockAndNotify(c)
+	m.unlockAndNotify(changes...)
 	return true
-}
-
-func (m *Manager) requestLocked(sessionID, rid string) (*Session, [32]byte, error) {
-	s, ok := m.byID[sessionID]
-	if !ok {
-		return nil, [32]byte{}, apperr.ErrNotFound
-	}
-	if s.State != Waiting {
-		return nil, [32]byte{}, ErrRequestUnknown
-	}
-	for h, p := range m.pending {
-		if p.session == sessionID && p.request == rid && p.outcome == RequestPending {
-			return s, h, nil
-		}
-	}
-	return nil, [32]byte{}, ErrRequestUnknown
 }
 
 // WaitRequest answers the poll of the request with token tok: at once when
 // it has been decided, otherwise when it is decided or at most wait later
 // (then still pending). Each poll also shows the request is still wanted;
 // a request nobody polls lapses (see Sweep). An unknown token gives
-// apperr.ErrUnauthorized.
+// apperr.ErrUnauthorized. The decision may be taken on another node.
 func (m *Manager) WaitRequest(ctx context.Context, tok string, wait time.Duration) (Status, error) {
-	h := hashToken(tok)
+	h := hashHex(tok)
+	opCtx, cancel := m.ctx()
+	id, err := m.lookup(opCtx, requestKey(h))
+	cancel()
+	if errors.Is(err, ErrNoKey) {
+		return Status{}, apperr.ErrUnauthorized
+	}
+	if err != nil {
+		return Status{}, storeError("request", err)
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	held := false
 	defer func() {
 		if held {
 			m.mu.Lock()
-			if p, ok := m.pending[h]; ok {
-				p.waiters--
+			if m.waiters[h]--; m.waiters[h] <= 0 {
+				delete(m.waiters, h)
 			}
 			m.mu.Unlock()
 		}
 	}()
 	for {
-		m.mu.Lock()
-		p, ok := m.pending[h]
-		if !ok {
-			m.mu.Unlock()
-			return Status{}, apperr.ErrUnauthorized
+		// Listen before reading, so a change in between still wakes us.
+		wake := m.wakes.wait(id)
+		st, err := m.pollOnce(id, h)
+		if err != nil {
+			return Status{}, err
 		}
-		st := Status{Outcome: p.outcome}
-		s := m.byID[p.session]
-		switch {
-		case p.outcome == RequestAdmitted && s != nil:
-			st.Session = s.snapshot()
-		case p.outcome == RequestPending && s != nil:
-			p.lastSeen = m.cfg.Now()
-			for _, r := range s.Requests {
-				if r.ID == p.request {
-					st.Check = r.Check
-				}
-			}
+		if st.Outcome != RequestPending {
+			return st, nil
 		}
-		wake := m.wake
-		if st.Outcome == RequestPending && !held {
-			if p.waiters >= maxWaiters {
+		if !held {
+			m.mu.Lock()
+			if m.waiters[h] >= maxWaiters {
 				m.mu.Unlock()
 				return st, nil // answered at once: this poll holds nothing open
 			}
-			p.waiters++
+			m.waiters[h]++
 			held = true
-		}
-		m.mu.Unlock()
-		if st.Outcome != RequestPending {
-			return st, nil
+			m.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -350,30 +406,100 @@ func (m *Manager) WaitRequest(ctx context.Context, tok string, wait time.Duratio
 	}
 }
 
-// wakeLocked tells every waiting poll to look again.
-func (m *Manager) wakeLocked() {
-	close(m.wake)
-	m.wake = make(chan struct{})
-}
-
-// sweepRequestsLocked lapses requests whose page stopped polling, ends the
-// requests of sessions that are no longer waiting, and forgets decided
-// requests once their page has had time to hear the outcome.
-func (m *Manager) sweepRequestsLocked(now time.Time) []Change {
-	var changes []Change
-	for h, p := range m.pending {
-		s := m.byID[p.session]
-		switch {
-		case p.outcome == RequestPending && (s == nil || s.State != Waiting):
-			p.outcome, p.decided = RequestGone, now
-		case p.outcome == RequestPending && now.Sub(p.lastSeen) >= m.cfg.RequestIdle:
-			changes = append(changes, m.dropRequestLocked(s, h, RequestGone, EventLapsed))
-		case p.outcome != RequestPending && now.Sub(p.decided) >= m.cfg.TokenAfterEnd:
-			delete(m.pending, h)
+// pollOnce reads a request's outcome and notes that its page still asks;
+// the note is written at most every quarter of the idle limit.
+func (m *Manager) pollOnce(id, h string) (Status, error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	r, err := m.read(ctx, id)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Status{}, apperr.ErrUnauthorized
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	p, ok := r.Pending[h]
+	if !ok {
+		return Status{}, apperr.ErrUnauthorized
+	}
+	st := Status{Outcome: p.Outcome}
+	switch p.Outcome {
+	case RequestAdmitted:
+		st.Session = r.session()
+	case RequestPending:
+		for _, q := range r.Requests {
+			if q.ID == p.Request {
+				st.Check = q.Check
+			}
+		}
+		now := m.cfg.Now()
+		if now.Sub(p.LastSeen) >= m.cfg.RequestIdle/4 {
+			m.mu.Lock()
+			_, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+				if p := r.Pending[h]; p != nil && p.Outcome == RequestPending {
+					p.LastSeen = now
+					return nil, nil
+				}
+				return nil, errNoChange
+			})
+			m.mu.Unlock()
+			if err != nil {
+				m.cfg.Log.Warn("session store: note a poll", "session", id, "err", err)
+			}
 		}
 	}
-	if len(changes) > 0 {
-		m.wakeLocked()
+	return st, nil
+}
+
+// sweepRequests lapses requests whose page stopped polling, ends the
+// requests of sessions that are no longer waiting, and forgets decided
+// requests once their page has had time to hear the outcome.
+func (m *Manager) sweepRequests(ctx context.Context, now time.Time) []Change {
+	var changes []Change
+	for _, seen := range m.records() {
+		if !requestsDue(seen, now, m.cfg) {
+			continue
+		}
+		var gone []string
+		c, _, err := m.update(ctx, seen.ID, func(r *record) ([]Change, error) {
+			gone = gone[:0]
+			var changes []Change
+			for h, p := range r.Pending {
+				switch {
+				case p.Outcome == RequestPending && r.State != Waiting:
+					p.Outcome, p.Decided = RequestGone, now
+				case p.Outcome == RequestPending && now.Sub(p.LastSeen) >= m.cfg.RequestIdle:
+					changes = append(changes, m.dropRequest(r, h, RequestGone, EventLapsed))
+				case p.Outcome != RequestPending && now.Sub(p.Decided) >= m.cfg.TokenAfterEnd:
+					delete(r.Pending, h)
+					gone = append(gone, h)
+				}
+			}
+			return changes, nil
+		})
+		if err != nil {
+			if !errors.Is(err, apperr.ErrNotFound) {
+				m.cfg.Log.Warn("session: sweep requests", "session", seen.ID, "err", err)
+			}
+			continue
+		}
+		for _, h := range gone {
+			m.drop(ctx, requestKey(h))
+		}
+		changes = append(changes, c...)
 	}
 	return changes
+}
+
+// requestsDue reports whether any request of r has something for the sweep.
+func requestsDue(r *record, now time.Time, cfg Config) bool {
+	for _, p := range r.Pending {
+		switch {
+		case p.Outcome == RequestPending && (r.State != Waiting || now.Sub(p.LastSeen) >= cfg.RequestIdle):
+			return true
+		case p.Outcome != RequestPending && now.Sub(p.Decided) >= cfg.TokenAfterEnd:
+			return true
+		}
+	}
+	return false
 }

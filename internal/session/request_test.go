@@ -156,8 +156,8 @@ func TestPollsPerRequestAreBounded(t *testing.T) {
 	for {
 		m.mu.Lock()
 		n := 0
-		for _, p := range m.pending {
-			n = p.waiters
+		for _, w := range m.waiters {
+			n = w
 		}
 		m.mu.Unlock()
 		if n == 2 {

@@ -4,7 +4,6 @@
 package session
 
 import (
-	"slices"
 	"time"
 )
 
@@ -68,10 +67,6 @@ type Session struct {
 	Watchers []Member `json:"watchers,omitempty"`
 	// Handover waits for the customer's consent to a new staff member.
 	Handover *Handover `json:"handover,omitempty"`
-
-	watching      map[int64]*watch
-	nextColour    int
-	handoverUntil time.Time
 }
 
 // Active reports whether the customer has joined and the session has not ended.
@@ -87,18 +82,4 @@ func (s Session) Duration() time.Duration {
 		return 0
 	}
 	return end.Sub(s.JoinedAt)
-}
-
-// snapshot copies s, its request list included, so callers can keep it.
-func (s *Session) snapshot() Session {
-	out := *s
-	out.Requests = slices.Clone(s.Requests)
-	out.Presenters = slices.Clone(s.Presenters)
-	out.Watchers = s.watchers()
-	out.watching = nil
-	if s.Handover != nil {
-		h := *s.Handover
-		out.Handover = &h
-	}
-	return out
 }

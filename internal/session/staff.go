@@ -1,9 +1,12 @@
 package session
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
@@ -77,60 +80,70 @@ func (s Session) Involves(staffID int64) bool {
 	return s.StaffID == staffID || s.Presents(staffID) || (s.Handover != nil && s.Handover.To.StaffID == staffID)
 }
 
-// watchers lists who watches read-only: supervisors with a console open
-// on the session who do not present.
-func (s *Session) watchers() []Member {
-	var out []Member
-	for id, w := range s.watching {
-		if w.sockets > 0 && !s.Presents(id) {
-			out = append(out, w.Member)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StaffID < out[j].StaffID })
-	return out
-}
-
-type watch struct {
-	Member
-	sockets int
-}
-
 // Watch records a read-only console of a supervisor on the session; the
 // customer is told who watches. The returned release must be called when
 // that console goes. A supervisor with several consoles is listed once.
 func (m *Manager) Watch(id string, staffID int64, name string) (release func(), err error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	node := m.kv.Node()
 	m.mu.Lock()
-	s, ok := m.byID[id]
-	if !ok || s.State == Ended {
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		if r.State == Ended {
+			return nil, apperr.ErrEnded
+		}
+		if r.Watching == nil {
+			r.Watching = make(map[int64]*watch)
+		}
+		w := r.Watching[staffID]
+		if w == nil {
+			w = &watch{Member: Member{StaffID: staffID, Name: name, Colour: -1}, Sockets: make(map[string]int)}
+			r.Watching[staffID] = w
+		}
+		w.Sockets[node]++
+		if w.total() == 1 {
+			member := w.Member
+			return []Change{{Session: r.session(), Prev: r.State, Watching: &member}}, nil
+		}
+		return nil, nil
+	})
+	if errors.Is(err, apperr.ErrNotFound) {
+		err = apperr.ErrEnded
+	}
+	if err != nil {
 		m.mu.Unlock()
-		return nil, apperr.ErrEnded
-	}
-	if s.watching == nil {
-		s.watching = make(map[int64]*watch)
-	}
-	w := s.watching[staffID]
-	if w == nil {
-		w = &watch{Member: Member{StaffID: staffID, Name: name, Colour: -1}}
-		s.watching[staffID] = w
-	}
-	w.sockets++
-	var changes []Change
-	if w.sockets == 1 {
-		changes = append(changes, Change{Session: s.snapshot(), Prev: s.State, Watching: &w.Member})
+		return nil, err
 	}
 	m.unlockAndNotify(changes...)
-	return func() {
-		m.mu.Lock()
-		w.sockets--
-		var changes []Change
-		if w.sockets == 0 {
-			delete(s.watching, staffID)
-			if s.State != Ended {
-				changes = append(changes, Change{Session: s.snapshot(), Prev: s.State})
-			}
+	var once sync.Once
+	return func() { once.Do(func() { m.unwatchOne(id, staffID, node) }) }, nil
+}
+
+func (m *Manager) unwatchOne(id string, staffID int64, node string) {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	m.mu.Lock()
+	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		w := r.Watching[staffID]
+		if w == nil || w.Sockets[node] == 0 {
+			return nil, errNoChange
 		}
-		m.unlockAndNotify(changes...)
-	}, nil
+		if w.Sockets[node]--; w.Sockets[node] == 0 {
+			delete(w.Sockets, node)
+		}
+		if w.total() > 0 {
+			return nil, nil
+		}
+		delete(r.Watching, staffID)
+		if r.State == Ended {
+			return nil, nil
+		}
+		return []Change{{Session: r.session(), Prev: r.State}}, nil
+	})
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		m.cfg.Log.Warn("session: stop watching", "session", id, "err", err)
+	}
+	m.unlockAndNotify(changes...)
 }
 
 // RequestHandover asks the customer to accept to as the staff member in
@@ -138,115 +151,144 @@ func (m *Manager) Watch(id string, staffID int64, name string) (release func(), 
 // agrees nothing changes: to cannot see the screen as its agent nor point.
 // to's own limit of open sessions applies.
 func (m *Manager) RequestHandover(id string, by int64, to Member, kind string) (Session, error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
 	m.mu.Lock()
-	s, ok := m.byID[id]
-	switch {
-	case !ok:
+	atLimit := m.atStaffLimit(to.StaffID)
+	changes, r, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		switch {
+		case r.State == Ended:
+			return nil, apperr.ErrEnded
+		case !r.Active() || !r.CustomerSeen:
+			return nil, ErrNotJoined
+		case r.Handover != nil:
+			return nil, ErrHandoverPending
+		case r.StaffID == to.StaffID:
+			return nil, ErrAlreadyInCharge
+		case atLimit:
+			return nil, ErrTooManyOpen
+		}
+		to := to
+		to.Colour = -1 // given on acceptance
+		r.Handover = &Handover{To: to, By: by, Kind: kind}
+		r.HandoverUntil = m.cfg.Now().Add(m.cfg.ConfirmWithin)
+		out := r.session()
+		return []Change{{Session: out, Prev: out.State, Handover: out.Handover, HandoverEvent: HandoverRequested}}, nil
+	})
+	if err != nil {
 		m.mu.Unlock()
-		return Session{}, apperr.ErrNotFound
-	case s.State == Ended:
-		m.mu.Unlock()
-		return Session{}, apperr.ErrEnded
-	case !s.Active() || !s.CustomerSeen:
-		m.mu.Unlock()
-		return Session{}, ErrNotJoined
-	case s.Handover != nil:
-		m.mu.Unlock()
-		return Session{}, ErrHandoverPending
-	case s.StaffID == to.StaffID:
-		m.mu.Unlock()
-		return Session{}, ErrAlreadyInCharge
+		return Session{}, err
 	}
-	if m.atStaffLimitLocked(to.StaffID) {
-		m.mu.Unlock()
-		return Session{}, ErrTooManyOpen
-	}
-	to.Colour = -1 // given on acceptance
-	s.Handover = &Handover{To: to, By: by, Kind: kind}
-	s.handoverUntil = m.cfg.Now().Add(m.cfg.ConfirmWithin)
-	out := s.snapshot()
-	m.unlockAndNotify(Change{Session: out, Prev: out.State, Handover: out.Handover, HandoverEvent: HandoverRequested})
+	out := r.session()
+	m.unlockAndNotify(changes...)
 	return out, nil
 }
 
 // AnswerHandover applies the customer's answer to the waiting hand-over.
 func (m *Manager) AnswerHandover(id string, accept bool) (Session, error) {
-	m.mu.Lock()
-	s, ok := m.byID[id]
-	if !ok || !s.Active() {
-		m.mu.Unlock()
-		return Session{}, apperr.ErrEnded
-	}
-	if s.Handover == nil {
-		m.mu.Unlock()
-		return Session{}, ErrNoHandover
-	}
 	event := HandoverDeclined
 	if accept {
 		event = HandoverAccepted
 	}
-	c := m.settleHandoverLocked(s, event)
-	m.unlockAndNotify(c)
-	return c.Session, nil
+	return m.settleHandover(id, event, func(r *record) error {
+		if !r.Active() {
+			return apperr.ErrEnded
+		}
+		if r.Handover == nil {
+			return ErrNoHandover
+		}
+		return nil
+	})
 }
 
 // CancelHandover withdraws a waiting hand-over (the staff changed their
 // mind, or asked the wrong colleague).
 func (m *Manager) CancelHandover(id string) (Session, error) {
-	m.mu.Lock()
-	s, ok := m.byID[id]
-	if !ok || s.Handover == nil {
-		m.mu.Unlock()
-		return Session{}, ErrNoHandover
-	}
-	c := m.settleHandoverLocked(s, HandoverCancelled)
-	m.unlockAndNotify(c)
-	return c.Session, nil
+	return m.settleHandover(id, HandoverCancelled, func(r *record) error {
+		if r.Handover == nil {
+			return ErrNoHandover
+		}
+		return nil
+	})
 }
 
-// settleHandoverLocked ends the waiting hand-over with event; on
-// acceptance the new staff member takes charge, with a colour of their own.
-func (m *Manager) settleHandoverLocked(s *Session, event string) Change {
-	h := *s.Handover
-	s.Handover = nil
+func (m *Manager) settleHandover(id, event string, check func(*record) error) (Session, error) {
+	ctx, cancel := m.ctx()
+	defer cancel()
+	m.mu.Lock()
+	changes, r, err := m.update(ctx, id, func(r *record) ([]Change, error) {
+		if err := check(r); err != nil {
+			return nil, err
+		}
+		return []Change{m.settleRecord(r, event)}, nil
+	})
+	if errors.Is(err, apperr.ErrNotFound) {
+		err = ErrNoHandover
+		if event == HandoverAccepted || event == HandoverDeclined {
+			err = apperr.ErrEnded
+		}
+	}
+	if err != nil {
+		m.mu.Unlock()
+		return Session{}, err
+	}
+	out := r.session()
+	m.unlockAndNotify(changes...)
+	return out, nil
+}
+
+// settleRecord ends the waiting hand-over with event; on acceptance the
+// new staff member takes charge, with a colour of their own.
+func (m *Manager) settleRecord(r *record, event string) Change {
+	h := *r.Handover
+	r.Handover = nil
 	if event == HandoverAccepted {
-		to, known := s.Member(h.To.StaffID)
+		to, known := r.Member(h.To.StaffID)
 		if !known {
-			to = Member{StaffID: h.To.StaffID, Name: h.To.Name, Colour: s.nextColour}
-			s.nextColour++
+			to = Member{StaffID: h.To.StaffID, Name: h.To.Name, Colour: r.NextColour}
+			r.NextColour++
 		}
 		to.Name = h.To.Name
-		rest := slices.DeleteFunc(slices.Clone(s.Presenters), func(p Member) bool {
+		rest := slices.DeleteFunc(slices.Clone(r.Presenters), func(p Member) bool {
 			// A hand-over takes the session from whoever had it; a take-over
 			// keeps them on beside the supervisor.
-			return p.StaffID == to.StaffID || (h.Kind == HandoverAgent && p.StaffID == s.StaffID)
+			return p.StaffID == to.StaffID || (h.Kind == HandoverAgent && p.StaffID == r.StaffID)
 		})
-		s.Presenters = append([]Member{to}, rest...)
-		s.StaffID, s.StaffName = to.StaffID, to.Name
-		s.LastStaffSeen = m.cfg.Now()
+		r.Presenters = append([]Member{to}, rest...)
+		r.StaffID, r.StaffName = to.StaffID, to.Name
+		r.StaffSeenAt = m.cfg.Now()
 	}
-	out := s.snapshot()
+	out := r.session()
 	return Change{Session: out, Prev: out.State, Handover: &h, HandoverEvent: event}
 }
 
-// sweepHandoversLocked lapses hand-overs the customer did not answer.
-func (m *Manager) sweepHandoversLocked(now time.Time) []Change {
+// sweepHandovers lapses hand-overs the customer did not answer.
+func (m *Manager) sweepHandovers(ctx context.Context, now time.Time) []Change {
 	var changes []Change
-	for _, s := range m.byID {
-		if s.Handover != nil && s.Active() && !now.Before(s.handoverUntil) {
-			changes = append(changes, m.settleHandoverLocked(s, HandoverLapsed))
+	for _, seen := range m.records() {
+		if seen.Handover == nil || !seen.Active() || now.Before(seen.HandoverUntil) {
+			continue
 		}
+		c, _, err := m.update(ctx, seen.ID, func(r *record) ([]Change, error) {
+			if r.Handover == nil || !r.Active() || now.Before(r.HandoverUntil) {
+				return nil, errNoChange
+			}
+			return []Change{m.settleRecord(r, HandoverLapsed)}, nil
+		})
+		if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			m.cfg.Log.Warn("session: lapse a hand-over", "session", seen.ID, "err", err)
+		}
+		changes = append(changes, c...)
 	}
 	return changes
 }
 
 // ListAll returns every session, newest first: what supervisors see.
 func (m *Manager) ListAll() []Session {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Session, 0, len(m.byID))
-	for _, s := range m.byID {
-		out = append(out, s.snapshot())
+	recs := m.records()
+	out := make([]Session, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.session())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	return out

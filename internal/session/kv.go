@@ -1,0 +1,189 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// KV is where a Manager keeps its sessions: one record per session plus
+// the keys that must be unique across the deployment (codes, token
+// hashes, capacity places). In memory for one node; on NATS JetStream
+// key-value buckets for a cluster, where several Managers share one KV and
+// compare-and-set on revisions decides every race between them.
+type KV interface {
+	// Node names this process among the deployment's nodes.
+	Node() string
+	// Get reads a key as stored now; a missing key gives ErrNoKey.
+	Get(ctx context.Context, key string) (Entry, error)
+	// Peek reads a key as this node last heard of it (see List): what a
+	// relay checks on every message, without a round trip.
+	Peek(key string) (Entry, error)
+	// Create writes a key that must not exist (ErrExists otherwise).
+	Create(ctx context.Context, key string, value []byte) (uint64, error)
+	// Update writes a key whose revision is still rev (ErrConflict otherwise).
+	Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error)
+	// Delete removes a key whose revision is still rev, or whatever its
+	// revision when rev is 0; a missing key is not an error.
+	Delete(ctx context.Context, key string, rev uint64) error
+	// List returns the entries under prefix as this node last heard of
+	// them: current on one node, a few milliseconds behind in a cluster.
+	// Decisions that must be exact use Get, Create and Update instead.
+	List(prefix string) []Entry
+	// Watch calls fn with the key of every change, made here or on another
+	// node, until cancel is called. fn must not block.
+	Watch(fn func(key string)) (cancel func())
+	// Alive reports whether a node holds its lease; a node that died is
+	// reported gone within a bounded time.
+	Alive(node string) bool
+	Close() error
+}
+
+// Entry is a stored key.
+type Entry struct {
+	Key   string
+	Value []byte
+	Rev   uint64
+}
+
+// KV errors.
+var (
+	ErrNoKey    = errors.New("session store: no such key")
+	ErrExists   = errors.New("session store: key exists")
+	ErrConflict = errors.New("session store: changed meanwhile")
+)
+
+// MemoryKV is the KV of a single node.
+type MemoryKV struct {
+	mu       sync.Mutex
+	rev      uint64
+	data     map[string]Entry
+	watchers map[int]func(string)
+	nextW    int
+}
+
+var _ KV = (*MemoryKV)(nil)
+
+// NewMemoryKV returns an empty in-memory KV.
+func NewMemoryKV() *MemoryKV {
+	return &MemoryKV{data: make(map[string]Entry), watchers: make(map[int]func(string))}
+}
+
+// Node is always "local": one node has no peers to tell apart from.
+func (m *MemoryKV) Node() string { return "local" }
+
+// Get reads a key.
+func (m *MemoryKV) Get(_ context.Context, key string) (Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.data[key]
+	if !ok {
+		return Entry{}, ErrNoKey
+	}
+	return e, nil
+}
+
+// Peek is Get: one node always knows the latest.
+func (m *MemoryKV) Peek(key string) (Entry, error) { return m.Get(context.Background(), key) }
+
+// Create writes a new key.
+func (m *MemoryKV) Create(_ context.Context, key string, value []byte) (uint64, error) {
+	m.mu.Lock()
+	if _, ok := m.data[key]; ok {
+		m.mu.Unlock()
+		return 0, ErrExists
+	}
+	return m.putLocked(key, value), nil
+}
+
+// Update writes a key at revision rev.
+func (m *MemoryKV) Update(_ context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	m.mu.Lock()
+	if e, ok := m.data[key]; !ok || e.Rev != rev {
+		m.mu.Unlock()
+		return 0, ErrConflict
+	}
+	return m.putLocked(key, value), nil
+}
+
+// putLocked stores and tells the watchers, after unlocking, so a watcher
+// may read the KV again.
+func (m *MemoryKV) putLocked(key string, value []byte) uint64 {
+	m.rev++
+	rev := m.rev
+	m.data[key] = Entry{Key: key, Value: value, Rev: rev}
+	fns := m.watchersLocked()
+	m.mu.Unlock()
+	for _, fn := range fns {
+		fn(key)
+	}
+	return rev
+}
+
+func (m *MemoryKV) watchersLocked() []func(string) {
+	if len(m.watchers) == 0 {
+		return nil
+	}
+	fns := make([]func(string), 0, len(m.watchers))
+	for _, fn := range m.watchers {
+		fns = append(fns, fn)
+	}
+	return fns
+}
+
+// Delete removes a key.
+func (m *MemoryKV) Delete(_ context.Context, key string, rev uint64) error {
+	m.mu.Lock()
+	e, ok := m.data[key]
+	if !ok {
+		m.mu.Unlock()
+		return nil
+	}
+	if rev != 0 && e.Rev != rev {
+		m.mu.Unlock()
+		return ErrConflict
+	}
+	delete(m.data, key)
+	fns := m.watchersLocked()
+	m.mu.Unlock()
+	for _, fn := range fns {
+		fn(key)
+	}
+	return nil
+}
+
+// List returns the entries under prefix, by key.
+func (m *MemoryKV) List(prefix string) []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Entry
+	for k, e := range m.data {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Watch calls fn after every change.
+func (m *MemoryKV) Watch(fn func(string)) func() {
+	m.mu.Lock()
+	id := m.nextW
+	m.nextW++
+	m.watchers[id] = fn
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.watchers, id)
+		m.mu.Unlock()
+	}
+}
+
+// Alive is true for the one node there is.
+func (m *MemoryKV) Alive(node string) bool { return node == "local" }
+
+// Close does nothing: memory needs no closing.
+func (m *MemoryKV) Close() error { return nil }

@@ -1,0 +1,40 @@
+package natskv_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/natstest"
+	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/natskv"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
+)
+
+var bucket atomic.Int64
+
+// deployment returns a function that adds nodes (each with its own
+// connection) to one fresh deployment on srv.
+func deployment(t *testing.T, srv *natstest.Server, lease time.Duration) func() *natskv.KV {
+	name := fmt.Sprintf("t%d", bucket.Add(1))
+	n := 0
+	return func() *natskv.KV {
+		n++
+		kv, err := natskv.Open(context.Background(), srv.Connect(t), natskv.Config{Bucket: name, Lease: lease, Node: fmt.Sprintf("node%d", n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { kv.Close() })
+		return kv
+	}
+}
+
+func TestContract(t *testing.T) {
+	srv := natstest.Start(t)
+	sessiontest.RunKV(t, func(t *testing.T) (session.KV, session.KV) {
+		add := deployment(t, srv, 0)
+		return add(), add()
+	})
+}
