@@ -32,6 +32,10 @@ type KV interface {
 	// them: current on one node, a few milliseconds behind in a cluster.
 	// Decisions that must be exact use Get, Create and Update instead.
 	List(prefix string) []Entry
+	// Sync waits until List and Peek show every write made anywhere
+	// before the call: a decision that found the deployment full checks
+	// again on a view that cannot be behind.
+	Sync(ctx context.Context) error
 	// Watch calls fn with the key of every change, made here or on another
 	// node, until cancel is called. fn must not block.
 	Watch(fn func(key string)) (cancel func())
@@ -167,6 +171,9 @@ func (m *MemoryKV) List(prefix string) []Entry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
+
+// Sync has nothing to wait for: one node's view is never behind.
+func (m *MemoryKV) Sync(context.Context) error { return nil }
 
 // Watch calls fn after every change.
 func (m *MemoryKV) Watch(fn func(string)) func() {

@@ -330,21 +330,47 @@ func (m *Manager) claimPlace(ctx context.Context, kind string, limit int, id str
 	for _, e := range m.kv.List(kind + ".") {
 		held[e.Key] = true
 	}
-	start := rand.IntN(limit) // spread the nodes' first tries
-	for i := range limit {
-		key := placeKey(kind, (start+i)%limit)
-		if held[key] {
-			continue
+	for synced := false; ; synced = true {
+		start := rand.IntN(limit) // spread the nodes' first tries
+		for i := range limit {
+			key := placeKey(kind, (start+i)%limit)
+			if held[key] {
+				continue
+			}
+			_, err := m.kv.Create(ctx, key, placeValue(id, m.cfg.Now()))
+			if err == nil {
+				return key, nil
+			}
+			if !errors.Is(err, ErrExists) {
+				return "", storeError("claim place", err)
+			}
+			held[key] = true
 		}
-		_, err := m.kv.Create(ctx, key, placeValue(id, m.cfg.Now()))
-		if err == nil {
-			return key, nil
+		if synced {
+			return "", apperr.ErrBusy
 		}
-		if !errors.Is(err, ErrExists) {
+		// Full as this node sees it; a place freed on another node a
+		// moment ago may not have reached this view yet.
+		if err := m.kv.Sync(ctx); err != nil {
 			return "", storeError("claim place", err)
 		}
+		clear(held)
+		for _, e := range m.kv.List(kind + ".") {
+			held[e.Key] = true
+		}
 	}
-	return "", apperr.ErrBusy
+}
+
+// full reports whether every place of kind is taken, looking again on an
+// up-to-date view before saying yes.
+func (m *Manager) full(ctx context.Context, kind string, limit int) bool {
+	if m.taken(kind) < limit {
+		return false
+	}
+	if err := m.kv.Sync(ctx); err != nil {
+		return true
+	}
+	return m.taken(kind) >= limit
 }
 
 // release deletes key if it still names session id (as a place or an
@@ -381,13 +407,13 @@ func (m *Manager) Create(staffID int64, staffName string) (Session, error) {
 	ctx, cancel := m.ctx()
 	defer cancel()
 	m.mu.Lock()
-	if m.taken(waitingPlaces) >= m.cfg.MaxWaiting {
+	if m.full(ctx, waitingPlaces, m.cfg.MaxWaiting) {
 		m.mu.Unlock()
 		return Session{}, busy("too many codes are waiting for customers")
 	}
 	// A code issued now could not be used: say so to the staff on the
 	// phone rather than let the customer be refused later.
-	if m.taken(livePlaces) >= m.cfg.MaxLive {
+	if m.full(ctx, livePlaces, m.cfg.MaxLive) {
 		m.mu.Unlock()
 		return Session{}, ErrFull
 	}

@@ -13,3 +13,20 @@ func TestMemoryKVContract(t *testing.T) {
 		return kv, kv
 	})
 }
+
+// One KV shared by two Managers is what a cluster looks like to the
+// Manager; in memory it checks the Manager's side of every race.
+func TestManagersSharingOneKV(t *testing.T) {
+	sessiontest.RunCluster(t, func(t *testing.T) sessiontest.Deployment {
+		kv := session.NewMemoryKV()
+		return func(cfg session.Config) sessiontest.Node {
+			cfg.KV = kv
+			m, err := session.NewManager(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(m.Close)
+			return sessiontest.Node{Manager: m}
+		}
+	})
+}

@@ -115,7 +115,7 @@ func (m *Manager) RequestJoin(code string, who JoinInfo) (Ticket, error) {
 	}
 	var check string
 	refused := false
-	full := m.taken(livePlaces) >= m.cfg.MaxLive
+	full := m.full(ctx, livePlaces, m.cfg.MaxLive)
 	changes, _, err := m.update(ctx, id, func(r *record) ([]Change, error) {
 		now := m.cfg.Now()
 		refused = false

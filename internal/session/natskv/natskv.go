@@ -55,6 +55,8 @@ type KV struct {
 	tomb     map[string]uint64 // deleted here at or after this revision
 	watchers map[int]func(string)
 	nextW    int
+	applied  uint64     // the highest stream sequence the watch delivered
+	caught   *sync.Cond // broadcast when applied grows (on mu)
 
 	aliveMu  sync.Mutex
 	lastSeen map[string]time.Time // nodes' last presence in a lease listing
@@ -117,6 +119,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*KV, error) {
 		watchers: make(map[int]func(string)), lastSeen: make(map[string]time.Time),
 		started: time.Now(),
 	}
+	k.caught = sync.NewCond(&k.mu)
 	if err := k.renew(ctx); err != nil {
 		return nil, fmt.Errorf("node lease: %w", err)
 	}
@@ -190,6 +193,10 @@ func (k *KV) follow(ctx context.Context, w jetstream.KeyWatcher) {
 func (k *KV) apply(e jetstream.KeyValueEntry) {
 	key, rev := e.Key(), e.Revision()
 	k.mu.Lock()
+	if rev > k.applied {
+		k.applied = rev
+		k.caught.Broadcast()
+	}
 	if cur, ok := k.cache[key]; ok && cur.Rev >= rev {
 		k.mu.Unlock()
 		return
@@ -400,6 +407,31 @@ func (k *KV) List(prefix string) []session.Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// Sync waits until the watch has delivered the bucket's last message as
+// it is now.
+func (k *KV) Sync(ctx context.Context) error {
+	st, err := k.sessions.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("bucket status: %w", err)
+	}
+	last := st.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
+	stop := context.AfterFunc(ctx, func() {
+		k.mu.Lock()
+		k.caught.Broadcast()
+		k.mu.Unlock()
+	})
+	defer stop()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for k.applied < last {
+		if ctx.Err() != nil {
+			return fmt.Errorf("catch up with the bucket: %w", ctx.Err())
+		}
+		k.caught.Wait()
+	}
+	return nil
 }
 
 // Watch calls fn after every change this node hears of.

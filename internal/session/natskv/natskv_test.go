@@ -38,3 +38,28 @@ func TestContract(t *testing.T) {
 		return add(), add()
 	})
 }
+
+func nodes(t *testing.T, srv *natstest.Server, lease time.Duration) sessiontest.Deployment {
+	add := deployment(t, srv, lease)
+	return func(cfg session.Config) sessiontest.Node {
+		kv := add()
+		cfg.KV = kv
+		m, err := session.NewManager(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		return sessiontest.Node{Manager: m, Kill: kv.Abandon}
+	}
+}
+
+func TestCluster(t *testing.T) {
+	srv := natstest.Start(t)
+	sessiontest.RunCluster(t, func(t *testing.T) sessiontest.Deployment { return nodes(t, srv, 0) })
+}
+
+func TestNodes(t *testing.T) {
+	srv := natstest.Start(t)
+	const lease = 900 * time.Millisecond
+	sessiontest.RunNodes(t, lease, func(t *testing.T) sessiontest.Deployment { return nodes(t, srv, lease) })
+}
