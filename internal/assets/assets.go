@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -34,6 +35,12 @@ type Config struct {
 	// Policy says which files are never asked of the customer's browser
 	// (no_customer_files: files that are themselves the customer's data).
 	Policy *policy.Policy
+	// Secret seals asset keys; every node of a deployment needs the same
+	// one. Empty draws one for this process (a single node).
+	Secret []byte
+	// Broker carries files from the customer's browser to the node that
+	// asked for them; nil is a broker of this node alone.
+	Broker broker.Broker
 }
 
 // FromConfig takes the asset service's part of the deployment's configuration.
@@ -63,6 +70,9 @@ type Service struct {
 	fetch *fetcher
 	log   *slog.Logger
 
+	seal  *sealer
+	files broker.Broker
+
 	mu       sync.Mutex
 	sessions map[string]*registry
 	ask      Asker
@@ -73,7 +83,15 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, fetch: newFetcher(cfg.Fetch), log: log, sessions: make(map[string]*registry)}, nil
+	seal, err := newSealer(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("asset keys: %w", err)
+	}
+	files := cfg.Broker
+	if files == nil {
+		files = broker.NewMemory()
+	}
+	return &Service{cfg: cfg, fetch: newFetcher(cfg.Fetch), log: log, seal: seal, files: files, sessions: make(map[string]*registry)}, nil
 }
 
 // AllowOrigin lets page files be fetched from origin. allowPrivate lets it
@@ -85,24 +103,15 @@ func (s *Service) AllowOrigin(origin string, allowPrivate bool) error {
 
 // Rewriter returns a rewriter for one customer connection of a session.
 func (s *Service) Rewriter(sessionID string) (*Rewriter, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	reg := s.sessions[sessionID]
-	if reg == nil {
-		var err error
-		if reg, err = newRegistry(sessionID, s.cfg.MaxURLsPerSession); err != nil {
-			return nil, fmt.Errorf("asset registry: %w", err)
-		}
-		s.sessions[sessionID] = reg
-	}
-	return &Rewriter{reg: reg, kinds: make(map[int64]nodeKind)}, nil
+	return &Rewriter{reg: s.registry(sessionID), kinds: make(map[int64]nodeKind)}, nil
 }
 
-// Follow forgets a session's asset paths when it ends, until cancel.
+// Follow forgets a session's asset paths and files when it ends, on
+// whichever node it ended, until cancel.
 func (s *Service) Follow(m *session.Manager) (cancel func()) {
-	return m.Subscribe(func(c session.Change) {
-		if c.Session.State == session.Ended {
-			s.forget(c.Session.ID)
+	return m.Observe(func(sess session.Session) {
+		if sess.State == session.Ended {
+			s.forget(sess.ID)
 		}
 	})
 }
@@ -113,10 +122,18 @@ func (s *Service) forget(id string) {
 	delete(s.sessions, id)
 }
 
+// registry returns the session's registry on this node, made on first
+// use: by the customer's rewriter, or by a staff request on a node the
+// customer is not connected to.
 func (s *Service) registry(id string) *registry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sessions[id]
+	reg := s.sessions[id]
+	if reg == nil {
+		reg = newRegistry(id, s.seal, s.cfg.MaxURLsPerSession)
+		s.sessions[id] = reg
+	}
+	return reg
 }
 
 // Sessions reports how many sessions hold asset paths (for leak tests and metrics).
@@ -136,10 +153,6 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, sessionID, key s
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	reg := s.registry(sessionID)
-	if reg == nil {
-		http.NotFound(w, r)
-		return
-	}
 	raw, ok := reg.lookup(key)
 	if !ok {
 		http.NotFound(w, r)

@@ -114,7 +114,8 @@ func TestRewriterSendsEveryFetchThroughTomoni(t *testing.T) {
 	}
 	for _, want := range []string{"https://cdn.example/site.css", "https://img.example/a.png", "https://img.example/a@2x.png", "https://bank.example/app/poster.jpg", "https://bank.example/img/hero.jpg", "https://bank.example/app/bg.png"} {
 		found := false
-		for _, u := range reg.urls {
+		for key := range reg.issued {
+			u, _ := reg.lookup(key)
 			found = found || u == want
 		}
 		if !found {
@@ -152,10 +153,8 @@ func TestRewriterPassesEventsWithoutReferencesUntouched(t *testing.T) {
 }
 
 func TestRegistryIsBounded(t *testing.T) {
-	reg, err := newRegistry("s", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seal := mustSealer(t, nil)
+	reg := newRegistry("s", seal, 2)
 	a, b := reg.path("https://x.example/a"), reg.path("https://x.example/b")
 	if a == b || !strings.HasPrefix(a, "/api/sessions/s/assets/") {
 		t.Fatalf("paths %s %s", a, b)
@@ -169,10 +168,40 @@ func TestRegistryIsBounded(t *testing.T) {
 	if p := reg.path("https://x.example/" + strings.Repeat("x", maxURL)); p != placeholderImage {
 		t.Fatal("an overlong URL was registered")
 	}
-	other, _ := newRegistry("s", 2)
-	if other.path("https://x.example/a") == a {
-		t.Fatal("two registries derive the same key: keys must not be guessable across sessions")
+	if strings.Contains(a, "x.example") {
+		t.Fatalf("the key shows its URL: %s", a)
 	}
+}
+
+// Keys are sealed under the deployment's secret: any node with the secret
+// reads them back, nobody else, and a key works only for its session.
+func TestKeysWorkOnEveryNodeOfTheDeploymentAndNowhereElse(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	made := newRegistry("s1", mustSealer(t, secret), 10).path("https://x.example/a.png")
+	key := made[strings.LastIndex(made, "/")+1:]
+	if u, ok := newRegistry("s1", mustSealer(t, secret), 10).lookup(key); !ok || u != "https://x.example/a.png" {
+		t.Fatalf("another node of the deployment read %q, %v", u, ok)
+	}
+	if _, ok := newRegistry("s2", mustSealer(t, secret), 10).lookup(key); ok {
+		t.Fatal("a key worked for another session")
+	}
+	if _, ok := newRegistry("s1", mustSealer(t, nil), 10).lookup(key); ok {
+		t.Fatal("a key worked under another secret")
+	}
+	tampered := []byte(key)
+	tampered[len(tampered)/2] ^= 1
+	if _, ok := newRegistry("s1", mustSealer(t, secret), 10).lookup(string(tampered)); ok {
+		t.Fatal("a changed key was accepted")
+	}
+}
+
+func mustSealer(t *testing.T, secret []byte) *sealer {
+	t.Helper()
+	s, err := newSealer(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestPublicAddresses(t *testing.T) {
@@ -332,10 +361,6 @@ func TestServeRewritesStylesheetsAndHidesFailures(t *testing.T) {
 	}
 	if rec := get("/api/sessions/sess1/assets/unknownkey", "image"); rec.Code != 404 {
 		t.Errorf("a key the session never named: %d", rec.Code)
-	}
-	s.forget("sess1")
-	if rec := get(cssPath, "style"); rec.Code != 404 {
-		t.Errorf("after the session: %d", rec.Code)
 	}
 }
 

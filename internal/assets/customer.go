@@ -2,9 +2,14 @@ package assets
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 )
 
 // Files only the customer's browser can read (behind the customer's own
@@ -19,11 +24,10 @@ type Asker func(sessionID string, id int64, url string) error
 // send the file.
 var ErrNoCustomerFile = errors.New("the customer's browser did not send the file")
 
-// customerFiles is one session's files from the customer's browser and the
-// requests still waiting for an answer.
+// customerFiles is one session's files from the customer's browser that
+// this node asked for, and its requests still waiting for an answer.
 type customerFiles struct {
 	mu      sync.Mutex
-	nextID  int64
 	waiting map[int64]chan file
 	byURL   map[string]file
 	bytes   int64
@@ -52,8 +56,9 @@ func (s *Service) askCustomer(ctx context.Context, sessionID string, reg *regist
 		cf.mu.Unlock()
 		return file{}, ErrNoCustomerFile
 	}
-	cf.nextID++
-	id := cf.nextID
+	// Ids are random: several nodes may ask the same customer at once,
+	// and the answer reaches all of them.
+	id := randomID()
 	ch := make(chan file, 1)
 	cf.waiting[id] = ch
 	cf.mu.Unlock()
@@ -62,6 +67,18 @@ func (s *Service) askCustomer(ctx context.Context, sessionID string, reg *regist
 		delete(cf.waiting, id)
 		cf.mu.Unlock()
 	}()
+	sub, err := s.files.Subscribe(broker.Files(sessionID), func(msg []byte) {
+		if got, f, ok := decodeFile(msg); ok && got == id {
+			select {
+			case ch <- f:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return file{}, fmt.Errorf("customer file: %w", err)
+	}
+	defer sub.Unsubscribe()
 	if err := ask(sessionID, id, raw); err != nil {
 		return file{}, err
 	}
@@ -97,26 +114,54 @@ func (s *Service) SetAsker(a Asker) {
 	s.mu.Unlock()
 }
 
-// Deliver hands the customer's answer to request id of a session: the
-// file's type and bytes, or nil bytes when the browser could not read it.
-// Answers nobody waits for, or of a type a page may not use, are dropped.
+// Deliver hands the customer's answer to request id of a session (the
+// file's type and bytes, or nil bytes when the browser could not read it)
+// to the node that asked, which may be another. Answers nobody waits for,
+// or of a type a page may not use, are dropped.
 func (s *Service) Deliver(sessionID string, id int64, ctype string, body []byte) {
-	reg := s.registry(sessionID)
-	if reg == nil {
-		return
-	}
 	if body != nil && (!allowedType(ctype) || int64(len(body)) > s.cfg.Fetch.MaxBytes) {
 		body = nil
 	}
-	cf := reg.customer
-	cf.mu.Lock()
-	ch := cf.waiting[id]
-	cf.mu.Unlock()
-	if ch == nil {
-		return
+	if err := s.files.Publish(context.Background(), broker.Files(sessionID), encodeFile(id, ctype, body)); err != nil {
+		s.log.Warn("customer file not passed on", "session", sessionID, "err", err)
 	}
-	select {
-	case ch <- file{ctype: ctype, body: body}:
-	default:
+}
+
+// randomID draws a request id that JavaScript numbers hold exactly.
+func randomID() int64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return int64(binary.BigEndian.Uint64(b[:]) >> 11)
+}
+
+// encodeFile frames an answer: id, whether the browser read it, its type,
+// its bytes.
+func encodeFile(id int64, ctype string, body []byte) []byte {
+	out := make([]byte, 0, 11+len(ctype)+len(body))
+	out = binary.BigEndian.AppendUint64(out, uint64(id))
+	read := byte(0)
+	if body != nil {
+		read = 1
 	}
+	out = append(out, read)
+	out = binary.BigEndian.AppendUint16(out, uint16(min(len(ctype), 1<<16-1)))
+	out = append(out, ctype[:min(len(ctype), 1<<16-1)]...)
+	return append(out, body...)
+}
+
+func decodeFile(msg []byte) (int64, file, bool) {
+	if len(msg) < 11 {
+		return 0, file{}, false
+	}
+	id := int64(binary.BigEndian.Uint64(msg))
+	read := msg[8] == 1
+	n := int(binary.BigEndian.Uint16(msg[9:]))
+	if len(msg) < 11+n {
+		return 0, file{}, false
+	}
+	f := file{ctype: string(msg[11 : 11+n])}
+	if read {
+		f.body = append([]byte{}, msg[11+n:]...)
+	}
+	return id, f, true
 }

@@ -36,6 +36,9 @@ var ErrClosed = errors.New("broker closed")
 func ToStaff(sessionID string) string    { return "tomoni.s." + sessionID + ".staff" }
 func ToCustomer(sessionID string) string { return "tomoni.s." + sessionID + ".customer" }
 
+// Files carries files from a customer's browser to the nodes that asked.
+func Files(sessionID string) string { return "tomoni.s." + sessionID + ".files" }
+
 // Memory is the single-node broker.
 type Memory struct {
 	mu     sync.RWMutex

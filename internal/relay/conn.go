@@ -155,6 +155,8 @@ type conn struct {
 	staffID    int64
 	supervises bool
 	session    string
+	// id tells this socket apart from every other in the deployment.
+	id string
 }
 
 // firstPing is when a socket is first pinged.

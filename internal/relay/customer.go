@@ -51,7 +51,18 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 			// newest one supersedes the rest.
 			r.metrics.Dropped.WithLabelValues("customer", "queue_full").Inc()
 		},
-		opened: func(context.Context, session.Session) {},
+		control: func(c *conn, msg []byte) {
+			var m control
+			if json.Unmarshal(msg, &m) == nil && m.T == controlReplace && m.By != c.id {
+				c.kick(protocol.CloseReplaced, "replaced by a newer connection")
+				r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+			}
+		},
+		// One customer socket per session across the deployment: an older
+		// one on another node closes when it hears of this one.
+		opened: func(ctx context.Context, c *conn, _ session.Session) {
+			r.publish(ctx, broker.ToCustomer(s.ID), mustJSON(control{T: controlReplace, By: c.id}))
+		},
 		// Staff see how good the customer's link is.
 		rtt: func(_ *conn, d time.Duration) {
 			r.publish(context.Background(), broker.ToStaff(s.ID), linkMessage("customer", d))

@@ -5,7 +5,10 @@
 package relay
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,6 +101,8 @@ type Relay struct {
 	logins    map[string]map[*conn]struct{} // staff login → its sockets on this node
 	closing   bool
 	drained   chan struct{} // closed when the last socket goes after Shutdown began
+	node      string        // prefixes socket ids
+	nextConn  uint64
 }
 
 // New returns a relay that follows sessions' changes until Shutdown. Every
@@ -119,6 +124,7 @@ func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Bro
 		staff:     make(map[string]map[*conn]struct{}),
 		logins:    make(map[string]map[*conn]struct{}),
 		drained:   make(chan struct{}),
+		node:      randomID(),
 	}
 	r.unsubscribe = sessions.Subscribe(r.notify)
 	as.SetAsker(r.askCustomerFile)
@@ -152,7 +158,12 @@ func (r *Relay) notify(c session.Change) {
 		r.publish(ctx, broker.ToStaff(s.ID), mustJSON(protocol.HandoverOutcome{T: protocol.TypeHandover, Event: c.HandoverEvent, Kind: c.Handover.Kind, To: c.Handover.To.Name}))
 	}
 	if c.HandoverEvent == session.HandoverAccepted {
-		r.dropFormerStaff(s)
+		// Consoles of whoever no longer has the session close, on every node.
+		ids := make([]int64, 0, len(s.Presenters))
+		for _, p := range s.Presenters {
+			ids = append(ids, p.StaffID)
+		}
+		r.publish(ctx, broker.ToStaff(s.ID), mustJSON(control{T: controlPresenters, Presenters: ids}))
 	}
 	if c.Warning > 0 {
 		w := mustJSON(protocol.Status{T: protocol.TypeStatus, State: "warning", Reason: c.Warning.Round(time.Second).String()})
@@ -243,6 +254,24 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// Control messages travel between nodes on a session's subjects: the
+// relay builds every message that goes there (nothing a browser sends is
+// passed on as it came), so none can be forged, and sockets never see them.
+const (
+	controlReplace    = "_replace"    // a newer customer socket (By) took over
+	controlPresenters = "_presenters" // who may still present after a hand-over
+)
+
+type control struct {
+	T          string  `json:"t"`
+	By         string  `json:"by,omitempty"`
+	Presenters []int64 `json:"presenters,omitempty"`
+}
+
+var controlPrefix = []byte(`{"t":"_`)
+
+func isControl(msg []byte) bool { return bytes.HasPrefix(msg, controlPrefix) }
+
 // isEnded recognises the relay's own "state: ended" messages cheaply:
 // only small state messages are decoded.
 func isEnded(msg []byte) (bool, string) {
@@ -299,4 +328,10 @@ func (r *Relay) checkDrainedLocked() {
 	default:
 		close(r.drained)
 	}
+}
+
+func randomID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
@@ -30,8 +31,11 @@ type side struct {
 	attach func(c *conn) (detach func() (last bool))
 	// overflow is called when c's queue is full for a delivery.
 	overflow func(c *conn)
+	// control hears the relay's own messages between nodes on the inbox
+	// (never passed to the socket).
+	control func(c *conn, msg []byte)
 	// opened runs once the socket is attached and the current state queued.
-	opened func(ctx context.Context, cur session.Session)
+	opened func(ctx context.Context, c *conn, cur session.Session)
 	// rtt hears the round trip of each ping on c.
 	rtt    func(c *conn, d time.Duration)
 	handle func(ctx context.Context, data []byte) error
@@ -72,6 +76,8 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		ws.Close(protocol.CloseServerShutdown, "server shutting down")
 		return
 	}
+	r.nextConn++
+	c.id = r.node + "-" + strconv.FormatUint(r.nextConn, 36)
 	detach := sd.attach(c)
 	r.mu.Unlock()
 	defer func() {
@@ -85,6 +91,12 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 	}()
 
 	sub, err := r.broker.Subscribe(sd.inbox, func(msg []byte) {
+		if isControl(msg) {
+			if sd.control != nil {
+				sd.control(c, msg)
+			}
+			return
+		}
 		if ended, reason := isEnded(msg); ended {
 			c.q.appendFinal(item{data: msg, code: protocol.CloseSessionEnded, reason: reason})
 			return
@@ -109,7 +121,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		c.q.appendFinal(item{data: stateMessage(cur, !sd.customer), code: protocol.CloseSessionEnded, reason: cur.Reason})
 	} else {
 		c.q.push(item{data: stateMessage(cur, !sd.customer)})
-		sd.opened(req.Context(), cur)
+		sd.opened(req.Context(), c, cur)
 	}
 
 	limit := ratelimit.NewBucket(sd.rate, sd.burst, r.now)

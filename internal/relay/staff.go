@@ -2,8 +2,10 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -86,7 +88,18 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 				r.publish(context.Background(), broker.ToCustomer(s.ID), resyncMsg)
 			}
 		},
-		opened: func(ctx context.Context, cur session.Session) {
+		control: func(c *conn, msg []byte) {
+			var m control
+			if json.Unmarshal(msg, &m) != nil || m.T != controlPresenters {
+				return
+			}
+			// After a hand-over the former staff member's consoles close;
+			// supervisors keep watching.
+			if !c.supervises && !slices.Contains(m.Presenters, c.staffID) {
+				c.kick(protocol.CloseHandedOver, "handed over")
+			}
+		},
+		opened: func(ctx context.Context, _ *conn, cur session.Session) {
 			if cur.Active() {
 				// A console that (re)connects mid-session needs a full snapshot.
 				r.publish(ctx, broker.ToCustomer(s.ID), resyncMsg)
@@ -174,22 +187,6 @@ func (r *Relay) noticeTo(id string, staffID int64, msg []byte) {
 		if c.staffID == staffID {
 			c.q.push(item{data: msg})
 		}
-	}
-}
-
-// dropFormerStaff closes the consoles of a session whose staff member no
-// longer has it after a hand-over (supervisors keep watching).
-func (r *Relay) dropFormerStaff(s session.Session) {
-	r.mu.Lock()
-	var gone []*conn
-	for c := range r.staff[s.ID] {
-		if !c.supervises && !s.Presents(c.staffID) {
-			gone = append(gone, c)
-		}
-	}
-	r.mu.Unlock()
-	for _, c := range gone {
-		c.kick(protocol.CloseHandedOver, "handed over")
 	}
 }
 

@@ -193,6 +193,26 @@ func (m *Manager) Subscribe(fn func(Change)) (cancel func()) {
 	}
 }
 
+// Observe calls fn with a session as it is after each change to it, made
+// on this node or any other, until cancel. Unlike Subscribe's listeners it
+// hears every node's changes, without the details of what happened: it
+// keeps per-node state (a node's page files) in step with the deployment.
+// fn must not block or call back into the Manager.
+func (m *Manager) Observe(fn func(Session)) (cancel func()) {
+	return m.kv.Watch(func(key string) {
+		if !strings.HasPrefix(key, "s.") {
+			return
+		}
+		e, err := m.kv.Peek(key)
+		if err != nil {
+			return
+		}
+		if r, err := m.cache.decode(e); err == nil {
+			fn(r.session())
+		}
+	})
+}
+
 // Config returns the effective configuration.
 func (m *Manager) Config() Config { return m.cfg }
 
