@@ -153,7 +153,10 @@ func (f *frames) snapshot() (sent, received []string) {
 
 type env struct {
 	t        *testing.T
-	app      *app.App
+	app      *app.App // nil for a cluster: url, demoURL and store say where it is
+	url      string   // where browsers reach Tomoni
+	demoURL  string
+	store    store.Store
 	logs     *syncBuffer
 	staff    context.Context
 	customer context.Context
@@ -194,28 +197,39 @@ func mustStart(t *testing.T, opts ...option) *env {
 		t.Fatal(err)
 	}
 
+	e := &env{t: t, app: a, url: a.URL(), demoURL: a.DemoURL(), store: a.Store, logs: logs, dataDir: cfg.DataDir}
+	t.Cleanup(func() {
+		a.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", tail(logs.String(), 4000))
+		}
+	})
+	openTabs(t, e)
+	return e
+}
+
+// openTabs gives e a staff tab and a customer tab in a browser context of
+// their own (cookies, storage and tabs of this test only).
+func openTabs(t *testing.T, e *env) {
+	t.Helper()
 	if browser.err != nil {
 		t.Fatal(browser.err)
 	}
-	// A browser context of its own: cookies, storage and tabs of this test only.
 	staff, cancelStaff := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(staff); err != nil {
 		cancelStaff()
 		t.Fatalf("open a browser context: %v", err)
 	}
 	customer, cancelCustomer := chromedp.NewContext(staff)
-	e := &env{t: t, app: a, logs: logs, staff: staff, customer: customer, staffWS: &frames{}, custWS: &frames{}, dataDir: cfg.DataDir}
+	e.staff, e.customer, e.staffWS, e.custWS = staff, customer, &frames{}, &frames{}
+	// Registered after the server's cleanup, so it runs first: the tabs
+	// close before the server goes.
 	t.Cleanup(func() {
 		cancelCustomer()
 		cancelStaff()
-		a.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", tail(logs.String(), 4000))
-		}
 	})
 	watchTab(t, staff, e.staffWS)
 	watchTab(t, customer, e.custWS)
-	return e
 }
 
 // watchTab records the tab's WebSocket frames and sockets into f, and
@@ -336,7 +350,7 @@ func (e *env) waitJS(tab context.Context, what, js string, timeout time.Duration
 // TestCustomerJoinsAndStaffSeesPage.
 func (e *env) staffLogin() {
 	e.t.Helper()
-	st, err := e.app.Store.StaffByUsername(context.Background(), staffUser)
+	st, err := e.store.StaffByUsername(context.Background(), staffUser)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -356,16 +370,16 @@ func (e *env) openConsoleAs(tab context.Context, staffID int64) {
 		e.t.Fatal(err)
 	}
 	now := time.Now()
-	if err := e.app.Store.CreateLogin(context.Background(), store.Login{TokenHash: auth.HashToken(tok), StaffID: staffID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := e.store.CreateLogin(context.Background(), store.Login{TokenHash: auth.HashToken(tok), StaffID: staffID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		e.t.Fatal(err)
 	}
 	if _, err := chromedp.Call(tab, network.SetCookie, network.SetCookieParams{
-		Name: server.CookieName, Value: tok, URL: e.app.URL() + "/", HTTPOnly: new(true), SameSite: network.CookieSameSiteStrict,
+		Name: server.CookieName, Value: tok, URL: e.url + "/", HTTPOnly: new(true), SameSite: network.CookieSameSiteStrict,
 	}); err != nil {
 		e.t.Fatalf("set the login cookie: %v", err)
 	}
 	e.run(tab,
-		chromedp.Navigate(e.app.URL()+"/console/"),
+		chromedp.Navigate(e.url+"/console/"),
 		chromedp.WaitVisible(chromedp.CSS("#new-session")),
 	)
 }
@@ -401,7 +415,7 @@ const shadow = `document.querySelector('tomoni-ui').shadowRoot`
 // openCustomer loads a demo page and waits for the SDK.
 func (e *env) openCustomer(page string) {
 	e.t.Helper()
-	e.run(e.customer, chromedp.Navigate(e.app.DemoURL()+"/"+page))
+	e.run(e.customer, chromedp.Navigate(e.demoURL+"/"+page))
 	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
 }
 

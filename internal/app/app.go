@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -16,20 +17,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/broker/natsbroker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/demo"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/server"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/session/natskv"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
 	"github.com/tomoni-cobrowse/tomoni/internal/store/postgres"
 	"github.com/tomoni-cobrowse/tomoni/internal/store/sqlite"
@@ -66,6 +71,8 @@ type App struct {
 	demoURL    string
 	demoIBURL  string
 	cancel     context.CancelFunc
+	nc         *nats.Conn // cluster mode only
+	kv         *natskv.KV // cluster mode only
 	wg         sync.WaitGroup
 	serveErr   chan error
 	closeOnce  sync.Once
@@ -101,13 +108,27 @@ func (a *App) Open(ctx context.Context) error {
 
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Broker = broker.NewMemory()
+	sessCfg := session.FromConfig(a.Config)
+	sessCfg.Log = a.Log
+	assetsCfg := assets.FromConfig(a.Config, a.Policy)
+	if a.Config.NATSURL != "" {
+		if err := a.joinCluster(ctx); err != nil {
+			return err
+		}
+		sessCfg.KV = a.kv
+		if assetsCfg.Secret, err = clusterSecret(ctx, a.kv); err != nil {
+			return err
+		}
+	} else {
+		a.Broker = broker.NewMemory()
+	}
+	assetsCfg.Broker = a.Broker
 
-	a.Sessions, err = session.NewManager(session.FromConfig(a.Config))
+	a.Sessions, err = session.NewManager(sessCfg)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	a.Assets, err = assets.New(assets.FromConfig(a.Config, a.Policy), a.Log)
+	a.Assets, err = assets.New(assetsCfg, a.Log)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -205,6 +226,17 @@ func (a *App) Open(ctx context.Context) error {
 		a.serve(a.demoIB, a.demoIBLn)
 	}
 	a.wg.Go(func() { a.Sessions.Run(runCtx, time.Second) })
+	if a.kv != nil {
+		// Deleted keys leave markers in the bucket; an hour later no node
+		// needs them.
+		a.wg.Go(func() {
+			every(runCtx, 10*time.Minute, func() {
+				if err := a.kv.PurgeDeletes(runCtx, time.Hour); err != nil && runCtx.Err() == nil {
+					a.Log.Warn("cluster: purge deleted keys", "err", err)
+				}
+			})
+		})
+	}
 	a.wg.Go(func() { a.housekeeping(runCtx) })
 	a.wg.Go(func() { a.Audit.Run(runCtx, 5*time.Second) })
 	// Consoles of logins revoked outside this process (tomoni user
@@ -327,7 +359,10 @@ func (a *App) Close() error {
 }
 
 func (a *App) close() error {
-	if a.Sessions != nil {
+	// A single node takes its sessions with it. A node of a cluster leaves
+	// them to the others: its sockets are told to reconnect (4100) and the
+	// load balancer sends them to another node.
+	if a.Sessions != nil && a.kv == nil {
 		a.Sessions.EndAll(session.ReasonShutdown)
 	}
 	var errs []error
@@ -354,8 +389,19 @@ func (a *App) close() error {
 		a.cancel()
 	}
 	a.wg.Wait()
+	if a.Sessions != nil {
+		a.Sessions.Close()
+	}
 	if a.Broker != nil {
 		a.Broker.Close()
+	}
+	if a.kv != nil {
+		if err := a.kv.Close(); err != nil {
+			a.Log.Warn("leaving the cluster", "err", err)
+		}
+	}
+	if a.nc != nil {
+		a.nc.Close()
 	}
 	if a.Store != nil {
 		errs = append(errs, a.Store.Close())
@@ -379,6 +425,9 @@ func (a *App) bootstrapAdmin(ctx context.Context) error {
 		name = "管理者"
 	}
 	_, pw, err := a.Accounts().Add(ctx, "admin", name, "", store.RoleAdmin)
+	if errors.Is(err, accounts.ErrTaken) || errors.Is(err, apperr.ErrConflict) {
+		return nil // another node of the cluster, starting at the same time, made it
+	}
 	if err != nil {
 		return fmt.Errorf("first administrator: %w", err)
 	}
@@ -413,4 +462,52 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tomoni.db"))
+}
+
+// joinCluster connects to NATS and opens the shared session state and the
+// relay's subjects on it. The client reconnects by itself for as long as
+// the node runs: while NATS is away, sessions on this node wait for it.
+func (a *App) joinCluster(ctx context.Context) error {
+	log := a.Log
+	nc, err := nats.Connect(a.Config.NATSURL,
+		nats.Name("tomoni"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("cluster: NATS connection lost", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("cluster: NATS connection back", "server", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return fmt.Errorf("cluster: connect to NATS: %w", err)
+	}
+	a.nc = nc
+	a.kv, err = natskv.Open(ctx, nc, natskv.Config{Log: log})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	a.Broker = natsbroker.New(nc, natsbroker.Config{MaxMessage: int(2 * a.Config.MaxPageBytes)})
+	log.Info("joined the cluster", "node", a.kv.Node(), "nats", nc.ConnectedUrlRedacted(), "nats_server", nc.ConnectedServerVersion())
+	return nil
+}
+
+// clusterSecret is the deployment's secret for page-file keys: made by the
+// first node, read by the others.
+func clusterSecret(ctx context.Context, kv session.KV) ([]byte, error) {
+	const key = "x.assets-secret"
+	for range 3 {
+		if e, err := kv.Get(ctx, key); err == nil {
+			return e.Value, nil
+		} else if !errors.Is(err, session.ErrNoKey) {
+			return nil, fmt.Errorf("cluster secret: %w", err)
+		}
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if _, err := kv.Create(ctx, key, secret); err == nil {
+			return secret, nil
+		} else if !errors.Is(err, session.ErrExists) {
+			return nil, fmt.Errorf("cluster secret: %w", err)
+		}
+	}
+	return nil, errors.New("cluster secret: could not read or make it")
 }

@@ -218,6 +218,11 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
 			errs = append(errs, errors.New("NATS URL must be nats://host:port (or tls://)"))
 		}
+		if c.DatabaseURL == "" {
+			// Each node's own SQLite would give each node its own staff
+			// accounts and logins: a console could not move between nodes.
+			errs = append(errs, errors.New("a cluster (--nats) needs a shared database: set --db postgres://…"))
+		}
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
