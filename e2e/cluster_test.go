@@ -335,8 +335,29 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 // with the customer dies; NATS restarts; capacity holds over both nodes.
 func TestClusterOfTwoNodes(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, "--max-live", "2", "--max-waiting", "10", "--grace", "30s")
+	c := startCluster(t, "--max-live", "2", "--max-waiting", "10", "--grace", "30s", "--join-rate", "1", "--join-burst", "4", "--trusted-proxy", "127.0.0.1/32")
 	e := c.env
+
+	// Wrong codes sent to both nodes in turn share one budget: four, then
+	// refusals on either node.
+	var answers []int
+	for i := range 8 {
+		n := c.nodes[[]string{"a", "b"}[i%2]]
+		req, _ := http.NewRequest("POST", "http://"+n.addr+"/api/join", strings.NewReader(`{"code":"000000","device":"pc"}`))
+		req.Header.Set("Origin", e.demoURL)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7") // one client, as the balancer names it
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		answers = append(answers, res.StatusCode)
+	}
+	if fmt.Sprint(answers) != "[400 400 400 400 429 429 429 429]" {
+		t.Fatalf("wrong codes over two nodes answered %v: the limit must hold for the deployment", answers)
+	}
+
 	e.staffLogin()
 
 	// 1. Customer on node a, staff on node b: join, live view, pointer.

@@ -31,6 +31,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/demo"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
+	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
 	"github.com/tomoni-cobrowse/tomoni/internal/server"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
@@ -71,8 +72,9 @@ type App struct {
 	demoURL    string
 	demoIBURL  string
 	cancel     context.CancelFunc
-	nc         *nats.Conn // cluster mode only
-	kv         *natskv.KV // cluster mode only
+	nc         *nats.Conn      // cluster mode only
+	kv         *natskv.KV      // cluster mode only
+	limits     ratelimit.Store // cluster mode only
 	wg         sync.WaitGroup
 	serveErr   chan error
 	closeOnce  sync.Once
@@ -162,7 +164,7 @@ func (a *App) Open(ctx context.Context) error {
 	srvCfg.PublicURL = a.url
 	srv, err := server.New(server.Options{
 		Config: srvCfg, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, PageFiles: a.Assets, Web: web.Dist(), Policy: a.Policy,
-		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams,
+		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams, Limits: a.limits,
 	})
 	if err != nil {
 		a.ln.Close()
@@ -485,6 +487,11 @@ func (a *App) joinCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	a.Broker = natsbroker.New(nc, natsbroker.Config{MaxMessage: int(2 * a.Config.MaxPageBytes)})
+	limits, err := a.kv.Limits(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	a.limits = limits
 	log.Info("joined the cluster", "node", a.kv.Node(), "nats", nc.ConnectedUrlRedacted(), "nats_server", nc.ConnectedServerVersion())
 	return nil
 }

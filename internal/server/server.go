@@ -44,6 +44,9 @@ type Options struct {
 	Log        *slog.Logger
 	Now        func() time.Time
 	HashParams auth.Params
+	// Limits, when set, holds the login and join limits for every node of
+	// a cluster; nil keeps them in this node.
+	Limits ratelimit.Store
 }
 
 // Server serves the HTTP API.
@@ -51,9 +54,9 @@ type Server struct {
 	opt        Options
 	log        *slog.Logger
 	now        func() time.Time
-	loginIP    *ratelimit.Keyed
-	loginUser  *ratelimit.Keyed
-	joinIP     *ratelimit.Keyed
+	loginIP    ratelimit.Limiter
+	loginUser  ratelimit.Limiter
+	joinIP     ratelimit.Limiter
 	wrongCodes *ratelimit.Bucket // deployment-wide wrong codes, for the alert only
 	alertMu    sync.Mutex
 	lastAlert  time.Time
@@ -86,9 +89,9 @@ func New(opt Options) (*Server, error) {
 		opt:        opt,
 		log:        opt.Log,
 		now:        opt.Now,
-		loginIP:    ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, cfg.Bounds.RateLimitKeys, opt.Now),
-		loginUser:  ratelimit.NewKeyed(cfg.LoginPerMinute/60, cfg.LoginBurst, cfg.Bounds.RateLimitKeys, opt.Now),
-		joinIP:     ratelimit.NewKeyed(cfg.JoinPerMinute/60, cfg.JoinBurst, cfg.Bounds.RateLimitKeys, opt.Now),
+		loginIP:    limiter(opt, "login-ip.", cfg.LoginPerMinute/60, cfg.LoginBurst),
+		loginUser:  limiter(opt, "login-user.", cfg.LoginPerMinute/60, cfg.LoginBurst),
+		joinIP:     limiter(opt, "join-ip.", cfg.JoinPerMinute/60, cfg.JoinBurst),
 		wrongCodes: ratelimit.NewBucket(cfg.JoinAlertPerMinute/60, max(1, int(cfg.JoinAlertPerMinute)), opt.Now),
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
@@ -197,6 +200,16 @@ func (s *Server) siteOrigins() []string {
 		out = append(out, o)
 	}
 	return out
+}
+
+// limiter is a node's own limit, or with opt.Limits one every node
+// shares: per-node copies would multiply an attacker's budget by the
+// number of nodes.
+func limiter(opt Options, prefix string, rate float64, burst int) ratelimit.Limiter {
+	if opt.Limits != nil {
+		return ratelimit.NewShared(opt.Limits, prefix, rate, burst, opt.Config.Bounds.RateLimitKeys, opt.Now)
+	}
+	return ratelimit.NewKeyed(rate, burst, opt.Config.Bounds.RateLimitKeys, opt.Now)
 }
 
 // Handler returns the route table.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/natstest"
+	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/session/natskv"
 	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
@@ -62,4 +63,27 @@ func TestNodes(t *testing.T) {
 	srv := natstest.Start(t)
 	const lease = 900 * time.Millisecond
 	sessiontest.RunNodes(t, lease, func(t *testing.T) sessiontest.Deployment { return nodes(t, srv, lease) })
+}
+
+// Attempts spread over two nodes share one budget.
+func TestSharedRateLimits(t *testing.T) {
+	srv := natstest.Start(t)
+	add := deployment(t, srv, 0)
+	var limiters []*ratelimit.Shared
+	for range 2 {
+		l, err := add().Limits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		limiters = append(limiters, ratelimit.NewShared(l, "join.", 1.0/60, 5, 100, nil))
+	}
+	allowed := 0
+	for i := range 20 {
+		if limiters[i%2].Allow("2001:db8::/64 日本") {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("%d of 20 attempts over two nodes allowed, want the burst of 5", allowed)
+	}
 }
