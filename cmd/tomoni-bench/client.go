@@ -105,15 +105,16 @@ func dialWS(ctx context.Context, url, origin string, client *http.Client, cookie
 // member creates a session, the customer asks to join with its code, the
 // staff admit the request, then both open their sockets.
 type tomoniTarget struct {
-	base   string
+	base   string // where the staff go
+	cust   string // where the customers go (another node of a cluster)
 	api    *http.Client
 	cookie string
 	csrf   string
 }
 
-func newTomoniTarget(ctx context.Context, base string) (*tomoniTarget, error) {
+func newTomoniTarget(ctx context.Context, base, cust string) (*tomoniTarget, error) {
 	jar, _ := cookiejar.New(nil)
-	t := &tomoniTarget{base: base, api: dialer(nil)}
+	t := &tomoniTarget{base: base, cust: cust, api: dialer(nil)}
 	t.api.Jar = jar
 	var me struct {
 		CSRF string `json:"csrf"`
@@ -132,12 +133,16 @@ func newTomoniTarget(ctx context.Context, base string) (*tomoniTarget, error) {
 func (t *tomoniTarget) name() string { return "tomoni" }
 
 func (t *tomoniTarget) call(ctx context.Context, method, path, origin string, body, out any) error {
+	return t.callAt(ctx, t.base, method, path, origin, body, out)
+}
+
+func (t *tomoniTarget) callAt(ctx context.Context, at, method, path, origin string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, at+path, rd)
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,7 @@ func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *w
 		Token string `json:"token"`
 		Check string `json:"check"`
 	}
-	if err := t.call(ctx, "POST", "/api/join", benchSite, map[string]string{"code": s.Code, "device": "pc"}, &tk); err != nil {
+	if err := t.callAt(ctx, t.cust, "POST", "/api/join", benchSite, map[string]string{"code": s.Code, "device": "pc"}, &tk); err != nil {
 		return nil, nil, err
 	}
 	var list []struct {
@@ -205,7 +210,7 @@ func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *w
 	if err != nil {
 		return nil, nil, fmt.Errorf("staff socket: %w", err)
 	}
-	customer, err := dialWS(ctx, ws+"/api/customer/ws?token="+tk.Token, benchSite, dialer(nil), "")
+	customer, err := dialWS(ctx, "ws"+strings.TrimPrefix(t.cust, "http")+"/api/customer/ws?token="+tk.Token, benchSite, dialer(nil), "")
 	if err != nil {
 		staff.CloseNow()
 		return nil, nil, fmt.Errorf("customer socket: %w", err)

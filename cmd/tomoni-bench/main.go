@@ -64,6 +64,8 @@ type options struct {
 	rate       float64
 	targets    []string
 	parallel   int
+	nats       string // the cluster's NATS
+	db         string // PostgreSQL server the cluster gets a schema of
 	serverLog  string
 	cpuProfile string
 }
@@ -72,6 +74,9 @@ type options struct {
 // the level of the Tomoni child's log.
 const (
 	serveEnv   = "TOMONI_BENCH_SERVE"
+	natsEnv    = "TOMONI_BENCH_NATS"   // a cluster node's NATS
+	dbEnv      = "TOMONI_BENCH_DB"     // a cluster node's database
+	bucketEnv  = "TOMONI_BENCH_BUCKET" // a cluster's bucket prefix
 	logEnv     = "TOMONI_BENCH_SERVER_LOG"
 	profileEnv = "TOMONI_BENCH_CPUPROFILE"
 )
@@ -106,14 +111,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	step := fs.Duration("step", 20*time.Second, "how long each step is measured")
 	warmup := fs.Duration("warmup", 3*time.Second, "traffic before each step's measurement starts")
 	rate := fs.Float64("rate", 10, "customer messages a second per session (the staff point once a second)")
-	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order")
+	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order: forwarder, tomoni, cluster (two Tomoni nodes on NATS; customers on one, staff on the other)")
+	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS server of the cluster target (JetStream on)")
+	dbURL := fs.String("db", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL of the cluster target: a schema of its own is made and dropped")
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
 	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
 	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile over the whole run to this path plus .tomoni or .forwarder (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile}
+	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, nats: *natsURL, db: *dbURL}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -155,18 +162,23 @@ type result struct {
 	failedOpens       int
 }
 
-// measure starts the server named and runs every step against it.
-func measure(ctx context.Context, name string, o options, stream [][]byte, log io.Writer) ([]result, error) {
+// child is one server process of a target.
+type child struct {
+	base string
+	pid  int
+}
+
+// startChild runs the tool's own binary as the server name, with env added.
+func startChild(ctx context.Context, name string, o options, env []string, profileAs string) (child, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return child{}, nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	cmd := exec.CommandContext(cctx, self)
-	cmd.Env = append(os.Environ(), serveEnv+"="+name, logEnv+"="+o.serverLog)
+	cmd.Env = append(append(os.Environ(), serveEnv+"="+name, logEnv+"="+o.serverLog), env...)
 	if o.cpuProfile != "" {
-		cmd.Env = append(cmd.Env, profileEnv+"="+o.cpuProfile+"."+name)
+		cmd.Env = append(cmd.Env, profileEnv+"="+o.cpuProfile+"."+profileAs)
 	}
 	// Stopped as a person would stop it, so that it can finish its profile.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -174,30 +186,99 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 	cmd.Stderr = os.Stderr
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		cancel()
+		return child{}, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start: %w", err)
+		cancel()
+		return child{}, nil, fmt.Errorf("start: %w", err)
 	}
-	defer func() { cancel(); cmd.Wait() }()
+	stop := func() { cancel(); cmd.Wait() }
 	line, err := bufio.NewReader(pipe).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "READY ") {
-		return nil, fmt.Errorf("the server did not start: %q %v", line, err)
+		stop()
+		return child{}, nil, fmt.Errorf("the server did not start: %q %v", line, err)
 	}
-	base := strings.TrimSpace(strings.TrimPrefix(line, "READY "))
-	pid := cmd.Process.Pid
+	return child{base: strings.TrimSpace(strings.TrimPrefix(line, "READY ")), pid: cmd.Process.Pid}, stop, nil
+}
+
+// measure starts the server named and runs every step against it. The
+// cluster is two Tomoni nodes on one NATS and PostgreSQL: every customer
+// on the first, every staff member on the second, so each message crosses
+// NATS; its CPU and memory are the two nodes' together.
+func measure(ctx context.Context, name string, o options, stream [][]byte, log io.Writer) ([]result, error) {
+	var children []child
+	var stops []func()
+	start := func(server string, env []string, profileAs string) error {
+		c, stop, err := startChild(ctx, server, o, env, profileAs)
+		if err != nil {
+			return err
+		}
+		children = append(children, c)
+		stops = append(stops, stop)
+		return nil
+	}
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+		stops = nil
+	}()
 	var t target
+	var err error
 	switch name {
 	case "tomoni":
-		if t, err = newTomoniTarget(ctx, base); err != nil {
-			return nil, fmt.Errorf("set up: %w", err)
+		if err = start("tomoni", nil, "tomoni"); err == nil {
+			t, err = newTomoniTarget(ctx, children[0].base, children[0].base)
+		}
+	case "cluster":
+		db, drop, derr := benchSchema(ctx, o.db)
+		if derr != nil {
+			return nil, derr
+		}
+		defer drop()
+		env := []string{natsEnv + "=" + o.nats, dbEnv + "=" + db, bucketEnv + "=" + "bench" + strconv.Itoa(os.Getpid())}
+		for i := range 2 {
+			if err = start("tomoni", env, fmt.Sprintf("cluster%d", i)); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			t, err = newTomoniTarget(ctx, children[1].base, children[0].base)
 		}
 	case "forwarder":
-		t = &forwarderTarget{base: base}
+		if err = start("forwarder", nil, "forwarder"); err == nil {
+			t = &forwarderTarget{base: children[0].base}
+		}
 	default:
 		return nil, fmt.Errorf("unknown target %q", name)
 	}
-	baseRSS, _ := rssOf(pid)
+	if err != nil {
+		return nil, fmt.Errorf("set up: %w", err)
+	}
+	cpuOf := func() (time.Duration, error) {
+		var sum time.Duration
+		for _, c := range children {
+			d, err := cpuOfPid(c.pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += d
+		}
+		return sum, nil
+	}
+	rssOf := func() (int64, error) {
+		var sum int64
+		for _, c := range children {
+			n, err := rssOfPid(c.pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += n
+		}
+		return sum, nil
+	}
+	baseRSS, _ := rssOf()
 	st := newStats()
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
@@ -246,7 +327,7 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 		st.closes = map[string]int{}
 		st.mu.Unlock()
 		wire0, raw0, msgs0 := st.wire.Load(), st.raw.Load(), st.relayed.Load()
-		cpu0, err := cpuOf(pid)
+		cpu0, err := cpuOf()
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", n, err)
 		}
@@ -259,8 +340,8 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 		}
 		st.measuring.Store(false)
 		took := time.Since(start)
-		cpu1, _ := cpuOf(pid)
-		rss, _ := rssOf(pid)
+		cpu1, _ := cpuOf()
+		rss, _ := rssOf()
 		msgs := st.relayed.Load() - msgs0
 		st.mu.Lock()
 		lat := slices.Clone(st.latencies)
@@ -297,8 +378,8 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	return sorted[i]
 }
 
-// cpuOf reads a process's user and system CPU time from /proc.
-func cpuOf(pid int) (time.Duration, error) {
+// cpuOfPid reads a process's user and system CPU time from /proc.
+func cpuOfPid(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("server CPU time: %w", err)
@@ -314,8 +395,8 @@ func cpuOf(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / ticks, nil
 }
 
-// rssOf reads a process's resident memory in bytes from /proc.
-func rssOf(pid int) (int64, error) {
+// rssOfPid reads a process's resident memory in bytes from /proc.
+func rssOfPid(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -340,15 +421,18 @@ func report(out io.Writer, o options, results map[string][]result) {
 		}
 	}
 	tw.Flush()
-	fw, tm := results["forwarder"], results["tomoni"]
-	if len(fw) == len(tm) && len(tm) > 0 {
-		fmt.Fprintln(out, "\nTomoni ÷ forwarder:")
-		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "sessions\tCPU/msg\tp99")
-		for i := range tm {
-			fmt.Fprintf(tw, "%d\t%.2f×\t%.2f×\n", tm[i].sessions, ratio(tm[i].cpuPerMsg, fw[i].cpuPerMsg), ratio(tm[i].p99, fw[i].p99))
+	fw := results["forwarder"]
+	for _, name := range []string{"tomoni", "cluster"} {
+		tm := results[name]
+		if len(fw) == len(tm) && len(tm) > 0 {
+			fmt.Fprintf(out, "\n%s ÷ forwarder:\n", name)
+			tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "sessions\tCPU/msg\tp99")
+			for i := range tm {
+				fmt.Fprintf(tw, "%d\t%.2f×\t%.2f×\n", tm[i].sessions, ratio(tm[i].cpuPerMsg, fw[i].cpuPerMsg), ratio(tm[i].p99, fw[i].p99))
+			}
+			tw.Flush()
 		}
-		tw.Flush()
 	}
 }
 

@@ -50,3 +50,24 @@ func TestLoadToolMeasuresBothServers(t *testing.T) {
 		}
 	}
 }
+
+// The cluster target: two nodes on the machine's NATS and PostgreSQL
+// (.ci/run starts both), customers on one, staff on the other.
+func TestLoadToolMeasuresACluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"-sessions", "3", "-step", "1s", "-warmup", "300ms", "-rate", "5", "-targets", "cluster"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[0] == "cluster" && strings.Contains(line, "map[") {
+			if f[2] == "0" || !strings.Contains(line, "map[]") || f[len(f)-1] != "0" {
+				t.Fatalf("messages did not flow across the nodes, or sessions failed: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no cluster row in the report:\n%s", out.String())
+}

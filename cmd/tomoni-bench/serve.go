@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
@@ -48,6 +50,10 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 	cfg.MaxLive, cfg.MaxWaiting, cfg.MaxPerStaff = 100_000, 100_000, 100_000
 	cfg.JoinPerMinute, cfg.JoinBurst = 1e9, 1_000_000
 	cfg.LoginPerMinute, cfg.LoginBurst = 1e9, 1_000_000
+	cfg.NATSURL, cfg.DatabaseURL = os.Getenv(natsEnv), os.Getenv(dbEnv)
+	if b := os.Getenv(bucketEnv); b != "" {
+		cfg.NATSBucket = b
+	}
 	// The server's log goes to the tool's standard error (warnings and
 	// errors unless -server-log says otherwise): a refused message or an
 	// ended session is part of what a run shows.
@@ -63,7 +69,8 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer a.Close()
-	if _, err := a.AddStaff(ctx, benchStaff, "ベンチ", benchPass, store.RoleAgent); err != nil {
+	// The nodes of a cluster share the account: the second finds it made.
+	if _, err := a.AddStaff(ctx, benchStaff, "ベンチ", benchPass, store.RoleAgent); err != nil && !errors.Is(err, accounts.ErrTaken) {
 		return err
 	}
 	fmt.Fprintf(out, "READY %s\n", a.URL())
@@ -153,4 +160,29 @@ func serveForwarder(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// benchSchema makes a schema of its own on the PostgreSQL server at base
+// for a cluster run, and returns its URL and how to drop it.
+func benchSchema(ctx context.Context, base string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("cluster database: %w", err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("tomoni_bench_%d", os.Getpid())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("cluster database: %w", err)
+	}
+	drop := func() {
+		if c, err := pgx.Connect(context.Background(), base); err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema, drop, nil
 }

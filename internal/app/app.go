@@ -475,14 +475,18 @@ func (a *App) joinCluster(ctx context.Context) error {
 		nats.Name("tomoni"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("cluster: NATS connection lost", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: this node closing it
+				log.Warn("cluster: NATS connection lost", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("cluster: NATS connection back", "server", c.ConnectedUrlRedacted()) }),
 	)
 	if err != nil {
 		return fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	a.nc = nc
-	a.kv, err = natskv.Open(ctx, nc, natskv.Config{Log: log})
+	a.kv, err = natskv.Open(ctx, nc, natskv.Config{Bucket: a.Config.NATSBucket, Log: log})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}

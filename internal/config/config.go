@@ -36,6 +36,8 @@ type Config struct {
 	// NATSURL joins a cluster: sessions, capacity and relay traffic go
 	// through this NATS server (JetStream); empty runs one node in memory.
 	NATSURL string
+	// NATSBucket prefixes the cluster's JetStream buckets.
+	NATSBucket string
 
 	// PublicURL is how browsers reach the server (e.g. https://cobrowse.example.jp).
 	// Empty means http://<Addr as listened>.
@@ -180,6 +182,7 @@ func Default() Config {
 		DemoAddr:           "127.0.0.1:8081",
 		DemoIBAddr:         "127.0.0.1:8082",
 		DataDir:            "./tomoni-data",
+		NATSBucket:         "tomoni",
 		CodeTTL:            10 * time.Minute,
 		Grace:              60 * time.Second,
 		StaffIdle:          10 * time.Minute,
@@ -217,6 +220,9 @@ func (c Config) Validate() error {
 	if c.NATSURL != "" {
 		if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
 			errs = append(errs, errors.New("NATS URL must be nats://host:port (or tls://)"))
+		}
+		if !validBucket(c.NATSBucket) {
+			errs = append(errs, fmt.Errorf("NATS bucket prefix %q: letters, digits, - and _ only", c.NATSBucket))
 		}
 		if c.DatabaseURL == "" {
 			// Each node's own SQLite would give each node its own staff
@@ -341,4 +347,16 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+func validBucket(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
