@@ -486,7 +486,7 @@ func (a *App) joinCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: connect to NATS: %w", err)
 	}
 	a.nc = nc
-	a.kv, err = natskv.Open(ctx, nc, natskv.Config{Bucket: a.Config.NATSBucket, Log: log})
+	a.kv, err = natskv.Open(ctx, nc, natskv.Config{Bucket: a.Config.NATSBucket, Replicas: a.Config.NATSReplicas, Log: log})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}

@@ -38,6 +38,8 @@ type Config struct {
 	NATSURL string
 	// NATSBucket prefixes the cluster's JetStream buckets.
 	NATSBucket string
+	// NATSReplicas is how many copies JetStream keeps of each bucket.
+	NATSReplicas int
 
 	// PublicURL is how browsers reach the server (e.g. https://cobrowse.example.jp).
 	// Empty means http://<Addr as listened>.
@@ -183,6 +185,7 @@ func Default() Config {
 		DemoIBAddr:         "127.0.0.1:8082",
 		DataDir:            "./tomoni-data",
 		NATSBucket:         "tomoni",
+		NATSReplicas:       1,
 		CodeTTL:            10 * time.Minute,
 		Grace:              60 * time.Second,
 		StaffIdle:          10 * time.Minute,
@@ -220,6 +223,9 @@ func (c Config) Validate() error {
 	if c.NATSURL != "" {
 		if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
 			errs = append(errs, errors.New("NATS URL must be nats://host:port (or tls://)"))
+		}
+		if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+			errs = append(errs, fmt.Errorf("NATS replicas %d: 1 to 5", c.NATSReplicas))
 		}
 		if !validBucket(c.NATSBucket) {
 			errs = append(errs, fmt.Errorf("NATS bucket prefix %q: letters, digits, - and _ only", c.NATSBucket))

@@ -41,6 +41,7 @@ var options = []option{
 	{"db", "TOMONI_DB", "PostgreSQL URL (postgres://user@host:port/db) for accounts and the audit, shared by every node; empty is SQLite in the data directory", func(c *Config) value { return (*strVal)(&c.DatabaseURL) }},
 	{"nats", "TOMONI_NATS", "NATS URL (nats://host:4222, JetStream on) to run as one node of a cluster (docs/deploy.md); empty runs a single node in memory", func(c *Config) value { return (*strVal)(&c.NATSURL) }},
 	{"nats-bucket", "TOMONI_NATS_BUCKET", "prefix of the cluster's JetStream buckets (<prefix>_sessions, _nodes, _limits): deployments sharing one NATS need different ones", func(c *Config) value { return (*strVal)(&c.NATSBucket) }},
+	{"nats-replicas", "TOMONI_NATS_REPLICAS", "copies JetStream keeps of each bucket: 1 on a single NATS server, 3 on a NATS cluster of three or more", func(c *Config) value { return (*intVal)(&c.NATSReplicas) }},
 	{"policy", "TOMONI_POLICY", "site policy JSON file: masks, blocks, unmasks, excluded pages, software keyboards (docs/privacy.md); empty is the built-in one", func(c *Config) value { return (*strVal)(&c.PolicyFile) }},
 	{"site-origin", "TOMONI_SITE_ORIGINS", "origins that may embed the SDK (repeat, or comma-separate); the demo's are added by themselves", func(c *Config) value { return &listVal{p: &c.SiteOrigins} }},
 	{"trusted-proxy", "TOMONI_TRUSTED_PROXIES", "reverse proxies (CIDRs) whose X-Forwarded-For names the client; per-address limits then count each client (IPv6 per /64) instead of the proxy", func(c *Config) value { return &listVal{p: &c.TrustedProxies} }},

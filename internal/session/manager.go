@@ -327,6 +327,16 @@ func (m *Manager) update(ctx context.Context, id string, fn func(r *record) ([]C
 	}
 }
 
+// catchUp waits (briefly) until this node's view holds every change made
+// before the call; a KV that cannot tell leaves the view as it is.
+func (m *Manager) catchUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := m.kv.Sync(ctx); err != nil {
+		m.cfg.Log.Debug("session store: catch up", "err", err)
+	}
+}
+
 // Counts reports waiting and active (live or paused) sessions.
 func (m *Manager) Counts() (waiting, active int) {
 	for _, r := range m.records() {
@@ -691,7 +701,10 @@ func (m *Manager) Get(id string) (Session, error) {
 
 // List returns a staff member's sessions, newest first: those in their
 // charge, those they present on, and one waiting for them to take over.
+// It reads after every change made before the call, on any node: a
+// console that heard of a join request lists it.
 func (m *Manager) List(staffID int64) []Session {
+	m.catchUp()
 	var out []Session
 	for _, r := range m.records() {
 		if r.Involves(staffID) {

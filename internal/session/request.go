@@ -223,7 +223,9 @@ func (m *Manager) Admit(sessionID, rid string) (Session, error) {
 	ctx, cancel := m.ctx()
 	defer cancel()
 	m.mu.Lock()
-	r, err := m.read(ctx, sessionID)
+	// As stored now: staff may have heard of the request before this
+	// node's view did.
+	r, _, err := m.load(ctx, sessionID)
 	if err == nil {
 		_, err = requestOf(r, rid)
 	}

@@ -285,6 +285,7 @@ func (m *Manager) sweepHandovers(ctx context.Context, now time.Time) []Change {
 
 // ListAll returns every session, newest first: what supervisors see.
 func (m *Manager) ListAll() []Session {
+	m.catchUp()
 	recs := m.records()
 	out := make([]Session, 0, len(recs))
 	for _, r := range recs {
