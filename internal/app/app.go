@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,9 +73,10 @@ type App struct {
 	demoURL    string
 	demoIBURL  string
 	cancel     context.CancelFunc
-	nc         *nats.Conn      // cluster mode only
-	kv         *natskv.KV      // cluster mode only
-	limits     ratelimit.Store // cluster mode only
+	nc         *nats.Conn                  // cluster mode only
+	kv         *natskv.KV                  // cluster mode only
+	limits     ratelimit.Store             // cluster mode only
+	resync     atomic.Pointer[relay.Relay] // the relay, for the NATS client's goroutine
 	wg         sync.WaitGroup
 	serveErr   chan error
 	closeOnce  sync.Once
@@ -144,6 +146,7 @@ func (a *App) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	a.resync.Store(a.Relay)
 	a.Audit, err = audit.New(a.Store, a.Log, nil)
 	if err != nil {
 		return err
@@ -480,7 +483,13 @@ func (a *App) joinCluster(ctx context.Context) error {
 				log.Warn("cluster: NATS connection lost", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("cluster: NATS connection back", "server", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("cluster: NATS connection back", "server", c.ConnectedUrlRedacted())
+			// Messages between nodes may have been lost meanwhile.
+			if r := a.resync.Load(); r != nil {
+				go r.ResyncAll()
+			}
+		}),
 	)
 	if err != nil {
 		return fmt.Errorf("cluster: connect to NATS: %w", err)

@@ -142,3 +142,15 @@ func TestSessionAcrossTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// After this node's link to the others comes back, every customer with a
+// console here is asked for a fresh snapshot, which repairs any gap.
+func TestResyncAllAsksCustomersWithConsolesHere(t *testing.T) {
+	f := newFixture(t, Config{})
+	st := f.staff()
+	readType(t, st, "state")
+	cu := f.customer()
+	readType(t, cu, "state")
+	f.relay.ResyncAll()
+	readType(t, cu, "resync")
+}

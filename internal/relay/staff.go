@@ -190,6 +190,22 @@ func (r *Relay) noticeTo(id string, staffID int64, msg []byte) {
 	}
 }
 
+// ResyncAll asks the customer of every session with a console on this
+// node for a fresh snapshot: after the node's link to the other nodes
+// (NATS) was down, messages may have been lost on the way, and a snapshot
+// repairs whatever gap there is.
+func (r *Relay) ResyncAll() {
+	r.mu.Lock()
+	ids := make([]string, 0, len(r.staff))
+	for id := range r.staff {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		r.publish(context.Background(), broker.ToCustomer(id), resyncMsg)
+	}
+}
+
 // EndLogin closes every staff socket opened under a login (4001), when the
 // staff member logs out: nothing more of any session reaches that browser.
 func (r *Relay) EndLogin(login string) {
