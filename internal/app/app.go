@@ -374,7 +374,14 @@ func (a *App) close() error {
 	if a.Relay != nil {
 		// Sessions have ended, so every socket gets its 4000 "shutdown";
 		// give them a moment to hear it before the listeners go.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		wait := 2 * time.Second
+		if a.kv != nil {
+			// A node of a cluster records each socket's going in the shared
+			// state, so that the node the client comes back through takes
+			// the session over at once: give the sockets time to go.
+			wait = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		if err := a.Relay.Shutdown(ctx); err != nil {
 			a.Log.Warn("closing sockets", "err", err)
 		}
