@@ -33,7 +33,7 @@ func TestLoadToolMeasuresBothServers(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	report := out.String()
-	for _, want := range []string{"forwarder  2 ", "forwarder  4 ", "tomoni     2 ", "tomoni     4 ", "Tomoni ÷ forwarder"} {
+	for _, want := range []string{"forwarder  2 ", "forwarder  4 ", "tomoni     2 ", "tomoni     4 ", "tomoni ÷ forwarder"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report has no %q:\n%s", want, report)
 		}
