@@ -262,6 +262,25 @@ func (n *node) start(t *testing.T) {
 	waitTCP(t, n.addr, 20*time.Second)
 }
 
+// waitHealth waits until the node's health check answers code.
+func (n *node) waitHealth(t *testing.T, code int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get("http://" + n.addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == code {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s's health check did not answer %d within 10 s", n.name, code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // kill ends the process as a crash would: no goodbye to NATS, no lease
 // given up, no socket closed properly.
 func (n *node) kill() {
@@ -404,8 +423,10 @@ func TestClusterOfTwoNodes(t *testing.T) {
 
 	// 3. NATS restarts: both sides recover by themselves.
 	c.nats.stop()
-	time.Sleep(500 * time.Millisecond)
+	// Meanwhile the nodes' health checks say so, for the balancer.
+	c.nodes["b"].waitHealth(t, http.StatusServiceUnavailable)
 	c.nats.start()
+	c.nodes["b"].waitHealth(t, http.StatusOK)
 	e.exec(e.customer, `document.body.appendChild(document.createElement('p')).textContent = 'after-nats-restart'`)
 	e.waitStaffSees("after-nats-restart", 20*time.Second)
 	e.waitJS(e.staff, "the console live after the NATS restart", `document.querySelector('#session-state').dataset.phase === 'live'`, 10*time.Second)

@@ -167,7 +167,7 @@ func (a *App) Open(ctx context.Context) error {
 	srvCfg.PublicURL = a.url
 	srv, err := server.New(server.Options{
 		Config: srvCfg, Store: a.Store, Audit: a.Audit, Sessions: a.Sessions, Relay: a.Relay, PageFiles: a.Assets, Web: web.Dist(), Policy: a.Policy,
-		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams, Limits: a.limits,
+		Registry: a.Registry, Log: a.Log, HashParams: a.HashParams, Limits: a.limits, Health: a.health,
 	})
 	if err != nil {
 		a.ln.Close()
@@ -513,6 +513,15 @@ func (a *App) joinCluster(ctx context.Context) error {
 	}
 	a.limits = limits
 	log.Info("joined the cluster", "node", a.kv.Node(), "nats", nc.ConnectedUrlRedacted(), "nats_server", nc.ConnectedServerVersion())
+	return nil
+}
+
+// health reports why the node cannot serve: a cluster node without NATS
+// can neither start nor carry a session.
+func (a *App) health() error {
+	if a.nc != nil && !a.nc.IsConnected() {
+		return errors.New("NATS unreachable")
+	}
 	return nil
 }
 

@@ -47,6 +47,8 @@ type Options struct {
 	// Limits, when set, holds the login and join limits for every node of
 	// a cluster; nil keeps them in this node.
 	Limits ratelimit.Store
+	// Health reports why this node cannot serve now (nil: it can).
+	Health func() error
 }
 
 // Server serves the HTTP API.
@@ -260,11 +262,24 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/customer/ws", s.handleCustomerSocket)
 
 	// Operations.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", s.handleHealth)
 	return s.withBaseHeaders(mux)
+}
+
+// handleHealth answers a load balancer's health check: 503 when this node
+// cannot do its work (a cluster node cut off from NATS), so that new
+// clients go to a node that can.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.opt.Health != nil {
+		if err := s.opt.Health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unavailable: %v\n", err)
+			return
+		}
+	}
+	w.Write([]byte("ok\n"))
 }
 
 // MetricsHandler serves Prometheus metrics. It is not on the public
@@ -273,10 +288,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", s.handleHealth)
 	return mux
 }
 
