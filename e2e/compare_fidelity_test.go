@@ -89,7 +89,7 @@ func (e *env) comparer() context.Context {
 	return e.compareTab
 }
 
-func screenshot(t *testing.T, tab context.Context, clip *page.Viewport) []byte {
+func screenshot(t testing.TB, tab context.Context, clip *page.Viewport) []byte {
 	t.Helper()
 	res, err := chromedp.Call(tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, Clip: clip, OptimizeForSpeed: new(true)})
 	if err != nil {

@@ -152,7 +152,7 @@ func (f *frames) snapshot() (sent, received []string) {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	app      *app.App // nil for a cluster: url, demoURL and store say where it is
 	url      string   // where browsers reach Tomoni
 	demoURL  string
@@ -176,6 +176,12 @@ type option func(*config.Config)
 func mustStart(t *testing.T, opts ...option) *env {
 	t.Helper()
 	t.Parallel()
+	return start(t, opts...)
+}
+
+// start is mustStart for a benchmark, which runs alone.
+func start(t testing.TB, opts ...option) *env {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DemoAddr = "127.0.0.1:0"
@@ -210,7 +216,7 @@ func mustStart(t *testing.T, opts ...option) *env {
 
 // openTabs gives e a staff tab and a customer tab in a browser context of
 // their own (cookies, storage and tabs of this test only).
-func openTabs(t *testing.T, e *env) {
+func openTabs(t testing.TB, e *env) {
 	t.Helper()
 	if browser.err != nil {
 		t.Fatal(browser.err)
@@ -235,7 +241,7 @@ func openTabs(t *testing.T, e *env) {
 // watchTab records the tab's WebSocket frames and sockets into f, and
 // asks for less motion, as a user might: the banner's dot stops blinking,
 // which spares the shared machine a repaint every frame.
-func watchTab(t *testing.T, tab context.Context, f *frames) {
+func watchTab(t testing.TB, tab context.Context, f *frames) {
 	t.Helper()
 	err := chromedp.Listen(tab, func(ev any) {
 		f.mu.Lock()

@@ -38,6 +38,10 @@ export class LiveView {
   // Events the replay holds since its last full snapshot (data-events, for tests).
   private kept = 0;
   private restarting = false;
+  // Events that come before the replay has built its first snapshot (rrweb
+  // builds it a tick after it starts): applied at once they would find no
+  // nodes, so they wait for it.
+  private early: RREvent[] | undefined;
   private resetTimer: ReturnType<typeof setTimeout> | undefined;
   private docId = 1;
   // The customer's focused element: the replay applies focus as an event,
@@ -95,7 +99,8 @@ export class LiveView {
         this.pending = [e];
         this.restarting = true;
       } else if (this.replayer && !this.restarting) {
-        this.replayer.addEvent(e as never);
+        if (this.early) this.early.push(e);
+        else this.replayer.addEvent(e as never);
         this.kept++;
       } else if (e.type === EV_META || (this.pending.length > 0)) {
         this.pending.push(e);
@@ -154,6 +159,7 @@ export class LiveView {
     this.replayer = new Replayer(events as never[], {
       root: this.stage,
       liveMode: true,
+      useVirtualDom: false,
       UNSAFE_replayCanvas: false,
       mouseTail: false,
       // The focused field is focused in the replay too, so the page's own
@@ -169,7 +175,24 @@ export class LiveView {
       ],
     });
     this.replayer.on('resize', () => this.fit());
-    this.replayer.startLive(events[0].timestamp - 50);
+    this.early = [];
+    const replayer = this.replayer;
+    replayer.on('fullsnapshot-rebuilded', () => {
+      if (replayer !== this.replayer || !this.early) return;
+      const waiting = this.early;
+      this.early = undefined;
+      for (const e of waiting) replayer.addEvent(e as never);
+    });
+    // Events are placed on this clock as they were recorded; with the
+    // replay's clock at now, each one plays as soon as it is in, rather
+    // than as late as the first snapshot was.
+    // Events are placed on this clock as they were recorded; with the
+    // replay's clock at now, each one plays as soon as it is in, rather
+    // than as late as the first snapshot was (which the earlier baseline,
+    // the first event's time, kept as a lag for the whole session). Events
+    // older than the baseline are applied at once, on the page itself: not
+    // through rrweb's virtual DOM, which only fast-forwarding flushes.
+    this.replayer.startLive(Date.now());
     this.replayer.iframe.setAttribute('title', 'customer screen');
     this.fit();
   }
@@ -187,6 +210,7 @@ export class LiveView {
     this.replayer?.destroy();
     this.replayer = null;
     this.pending = [];
+    this.early = undefined;
     this.restarting = false;
     this.kept = 0;
     this.stage.textContent = '';

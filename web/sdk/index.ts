@@ -46,6 +46,7 @@ class Tomoni implements TomoniAPI {
   private reason = '';
   private batch: unknown[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastFlush = 0;
   private listeners: Listener[] = [];
   // Each staff member's marks, by their number on the session.
   private pointers = new Map<number, { id: number; x: number; y: number; name: string }>();
@@ -484,7 +485,9 @@ class Tomoni implements TomoniAPI {
       if (this.state !== 'live' || this.pauses.reason || !this.transport.isOpen()) return;
       this.capture.start(this.policy, (e) => {
         this.batch.push(e);
-        if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+        // The first change after a quiet spell goes at once (with whatever
+        // the same task emits); later ones wait for the next 50 ms slot.
+        if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), this.lastFlush + FLUSH_MS - Date.now());
       });
     };
     this.loadCapture().then(go, () => {
@@ -496,6 +499,7 @@ class Tomoni implements TomoniAPI {
   private flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.lastFlush = Date.now();
     if (!this.batch.length) return;
     const events = this.batch;
     this.batch = [];
