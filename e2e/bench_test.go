@@ -116,10 +116,19 @@ func BenchmarkConsoleHeap(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ws.CloseNow()
+	resync := make(chan struct{}, 1)
 	go func() { // the page reads what the server sends it
 		for {
-			if _, _, err := ws.Read(ctx); err != nil {
+			_, msg, err := ws.Read(ctx)
+			if err != nil {
 				return
+			}
+			// A console that (re)connects asks for a full snapshot.
+			if strings.HasPrefix(string(msg), `{"t":"resync"`) {
+				select {
+				case resync <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}()
@@ -133,11 +142,16 @@ func BenchmarkConsoleHeap(b *testing.B) {
 		now := time.Now().UnixMilli()
 		send(strings.NewReplacer("@TS@", strconv.FormatInt(now, 10)).Replace(snapshot))
 	}
-	full()
 	e.staffLogin()
 	open := fmt.Sprintf(`[...document.querySelectorAll('#session-list li')].find((li) => li.dataset.id === %q || li.textContent.includes(%q))`, s.ID, s.ID[:6])
 	e.waitJS(e.staff, "the session in the list", `document.querySelector('#session-list li')`, 10*time.Second)
 	e.exec(e.staff, `(`+open+` || document.querySelector('#session-list li')).click()`)
+	select {
+	case <-resync:
+	case <-time.After(10 * time.Second):
+		b.Fatal("the console did not ask for a snapshot")
+	}
+	full()
 	e.waitJS(e.staff, "the replay", `document.querySelector('#view iframe')?.contentDocument?.body`, 10*time.Second)
 
 	heap := func() float64 {
@@ -157,8 +171,13 @@ func BenchmarkConsoleHeap(b *testing.B) {
 	var first, peak float64
 	b.ResetTimer()
 	for minute := range b.N {
-		if minute > 0 && minute%10 == 0 {
+		select {
+		case <-resync: // the console fell behind and starts over
 			full()
+		default:
+			if minute > 0 && minute%10 == 0 {
+				full()
+			}
 		}
 		for sec := range perMinute {
 			now := time.Now().UnixMilli()
