@@ -272,3 +272,85 @@ func recordedSnapshot(b *testing.B) (string, int) {
 	}
 	return strings.Join(parts, ","), id
 }
+
+// BenchmarkSnapshotMainThread measures what a full snapshot of a
+// 10,000-node page (a long statement) costs the customer's main thread:
+// the long tasks Chromium reports while the SDK takes it and sends it
+// (snapshot, masking, encoding). Each op is one snapshot: the first when
+// the customer joins, then one asked for as a console would (a resync),
+// a second apart. For comparison, bare rrweb's record() (the same
+// @rrweb/record, no masking, nothing sent) on the same page.
+func BenchmarkSnapshotMainThread(b *testing.B) {
+	e := start(b)
+	siteURL, _ := startCDNSite(b, e)
+	e.staffLogin()
+	code := e.newCode()
+	const rows = 1111 // 9 nodes a row: about 10,000 nodes
+	e.run(e.customer, chromedp.Navigate(siteURL+fmt.Sprintf("/statement.html?rows=%d", rows)))
+	e.waitJS(e.customer, "the SDK", `window.Tomoni`, 10*time.Second)
+	nodes := evalAs[int](e, e.customer, `(() => { let n = 0; const w = document.createTreeWalker(document, NodeFilter.SHOW_ALL); while (w.nextNode()) n++; return n; })()`)
+	e.exec(e.customer, `window.__long = []; new PerformanceObserver((l) => { for (const t of l.getEntries()) window.__long.push(t.duration); }).observe({ type: 'longtask' })`)
+	longTasks := func() (sum, peak float64) {
+		for _, d := range evalAs[[]float64](e, e.customer, `window.__long.splice(0)`) {
+			sum += d
+			peak = max(peak, d)
+		}
+		return sum, peak
+	}
+	var total, worst, first float64
+	b.ResetTimer()
+	for i := range b.N {
+		last := fmt.Sprintf("最終行 %d", rows)
+		if i == 0 {
+			if msg := e.enterCode(code); msg != "" {
+				b.Fatalf("join: %q", msg)
+			}
+			e.waitStaffSees(last, 30*time.Second)
+		} else {
+			time.Sleep(1100 * time.Millisecond) // the SDK takes at most one snapshot a second
+			e.exec(e.staff, `document.querySelector('#view').dataset.events = ''`)
+			e.app.Relay.ResyncAll()
+			e.waitJS(e.staff, "a new snapshot in the view", `document.querySelector('#view').dataset.events !== ''`, 10*time.Second)
+			e.waitStaffSees(last, 30*time.Second)
+		}
+		time.Sleep(200 * time.Millisecond) // the observer's report comes after the task
+		sum, peak := longTasks()
+		if i == 0 {
+			first = sum
+		}
+		total += sum
+		worst = max(worst, peak)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(nodes), "nodes")
+	b.ReportMetric(first, "first-longtask-ms")
+	b.ReportMetric(total/float64(b.N), "longtask-ms/snapshot")
+	b.ReportMetric(worst, "longest-task-ms")
+
+	// Bare rrweb on the same page, in a tab of its own.
+	_, file, _, _ := runtime.Caller(0)
+	umd, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "web", "node_modules", "@rrweb", "record", "dist", "record.umd.min.cjs"))
+	if err != nil {
+		b.Fatalf("bare rrweb for comparison (npm ci in web/): %v", err)
+	}
+	bare := e.newCustomerTab()
+	bare.run(bare.customer, chromedp.Navigate(siteURL+fmt.Sprintf("/statement.html?rows=%d", rows)))
+	bare.waitJS(bare.customer, "the page", `document.querySelector('#last-row').textContent !== ''`, 10*time.Second)
+	bare.exec(bare.customer, string(umd))
+	// record() takes its full snapshot before it returns; the first call
+	// also pays for compiling the code, as the SDK's first snapshot does.
+	times := evalAs[[]float64](bare, bare.customer, `(() => {
+		const out = [];
+		for (let i = 0; i < 5; i++) {
+			const t = performance.now();
+			const stop = rrwebRecord.record({ emit() {}, slimDOMOptions: 'all', inlineStylesheet: true });
+			out.push(performance.now() - t);
+			stop();
+		}
+		return out;
+	})()`)
+	b.ReportMetric(times[0], "bare-rrweb-first-ms")
+	later := slices.Clone(times[1:])
+	slices.Sort(later)
+	b.ReportMetric(later[len(later)/2], "bare-rrweb-ms")
+}

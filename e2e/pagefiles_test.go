@@ -23,7 +23,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 )
 
-func pngOf(t *testing.T, w, h int, c color.Color) []byte {
+func pngOf(t testing.TB, w, h int, c color.Color) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
@@ -49,7 +49,7 @@ const testFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 // own, its stylesheet and images on a CDN origin (an asset origin, without
 // CORS) and a frame on a host Tomoni does not know; it returns the site's
 // URL and a counter of the foreign host's requests.
-func startCDNSite(t *testing.T, e *env) (string, *atomic.Int64) {
+func startCDNSite(t testing.TB, e *env) (string, *atomic.Int64) {
 	t.Helper()
 	logo := pngOf(t, 8, 8, color.RGBA{200, 30, 30, 255})
 	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

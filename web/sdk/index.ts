@@ -507,28 +507,49 @@ class Tomoni implements TomoniAPI {
     this.sendEvents(events);
   }
 
+  /**
+   * Sends events in frames under the server's cap. Each event is encoded
+   * once: a large page's snapshot is a megabyte or more of JSON, and every
+   * extra pass over it is main-thread time the customer feels.
+   */
   private sendEvents(events: unknown[]): void {
-    const frame = JSON.stringify({ t: 'events', ct: Date.now(), events });
     // At most 3 bytes a UTF-16 unit: a frame this long is within the server's cap.
     const cap = this.policy.max_message_bytes || 4 << 20;
-    if (frame.length <= Math.min(MAX_FRAME, Math.floor(cap / 3))) {
-      this.transport.send(frame);
-      return;
+    const max = Math.min(MAX_FRAME, Math.floor(cap / 3));
+    const head = '{"t":"events","ct":' + Date.now() + ',"events":[';
+    let group: string[] = [];
+    let size = 0;
+    const out = () => {
+      if (group.length) this.transport.send(head + group.join(',') + ']}');
+      group = [];
+      size = head.length + 2;
+    };
+    out();
+    for (const e of events) {
+      const json = JSON.stringify(e);
+      if (size + json.length + 1 > max) out();
+      if (size + json.length > max) {
+        // One event too large for a frame (a long statement's snapshot).
+        if (!this.sendParts(head + json + ']}', cap)) return;
+        continue;
+      }
+      group.push(json);
+      size += json.length + 1;
     }
-    if (events.length > 1) {
-      const half = Math.ceil(events.length / 2);
-      this.sendEvents(events.slice(0, half));
-      this.sendEvents(events.slice(half));
-      return;
-    }
-    // One event too large for a frame (a long statement's snapshot): in
-    // parts, unless the whole is more than the server takes; then this
-    // page is not shared, and both sides are told why.
+    out();
+  }
+
+  /**
+   * Sends one oversized events frame in parts, unless the whole is more
+   * than the server takes; then this page is not shared, both sides are
+   * told why, and it returns false.
+   */
+  private sendParts(frame: string, cap: number): boolean {
     const limit = this.policy.max_page_bytes || 32 << 20;
     if (frame.length * 3 > limit && new TextEncoder().encode(frame).length > limit) {
       this.batch = [];
       this.pauses.set('too_large', true);
-      return;
+      return false;
     }
     // Escaped inside a JSON string a part can double: a sixth of the cap.
     const part = Math.min(PART_CHARS, Math.floor(cap / 6));
@@ -540,6 +561,7 @@ class Tomoni implements TomoniAPI {
       this.transport.send({ t: 'part', seq, last: end === frame.length, part: frame.slice(at, end) });
       at = end;
     }
+    return true;
   }
 
   private onMessage(data: string): void {
