@@ -69,7 +69,9 @@ func (s *stats) closed(err error) {
 // target is a server under load: how to open one session's two sockets.
 type target interface {
 	name() string
-	open(ctx context.Context, st *stats) (customer, staff *websocket.Conn, err error)
+	// open sets a session up; redial opens its customer socket again, as
+	// a page that lost its connection does.
+	open(ctx context.Context, st *stats) (customer, staff *websocket.Conn, redial func(context.Context) (*websocket.Conn, error), err error)
 }
 
 func dialer(st *stats) *http.Client {
@@ -166,20 +168,20 @@ func (t *tomoniTarget) callAt(ctx context.Context, at, method, path, origin stri
 	return nil
 }
 
-func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *websocket.Conn, error) {
+func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *websocket.Conn, func(context.Context) (*websocket.Conn, error), error) {
 	var s struct {
 		ID   string `json:"id"`
 		Code string `json:"code"`
 	}
 	if err := t.call(ctx, "POST", "/api/sessions", t.base, nil, &s); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var tk struct {
 		Token string `json:"token"`
 		Check string `json:"check"`
 	}
 	if err := t.callAt(ctx, t.cust, "POST", "/api/join", benchSite, map[string]string{"code": s.Code, "device": "pc"}, &tk); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var list []struct {
 		ID       string `json:"id"`
@@ -189,7 +191,7 @@ func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *w
 		} `json:"requests"`
 	}
 	if err := t.call(ctx, "GET", "/api/sessions", t.base, nil, &list); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rid := ""
 	for _, x := range list {
@@ -200,22 +202,25 @@ func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *w
 		}
 	}
 	if rid == "" {
-		return nil, nil, errors.New("the join request is not listed")
+		return nil, nil, nil, errors.New("the join request is not listed")
 	}
 	if err := t.call(ctx, "POST", "/api/sessions/"+s.ID+"/requests/"+rid+"/admit", t.base, nil, nil); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ws := "ws" + strings.TrimPrefix(t.base, "http")
 	staff, err := dialWS(ctx, ws+"/api/sessions/"+s.ID+"/ws", t.base, dialer(st), t.cookie)
 	if err != nil {
-		return nil, nil, fmt.Errorf("staff socket: %w", err)
+		return nil, nil, nil, fmt.Errorf("staff socket: %w", err)
 	}
-	customer, err := dialWS(ctx, "ws"+strings.TrimPrefix(t.cust, "http")+"/api/customer/ws?token="+tk.Token, benchSite, dialer(nil), "")
+	redial := func(ctx context.Context) (*websocket.Conn, error) {
+		return dialWS(ctx, "ws"+strings.TrimPrefix(t.cust, "http")+"/api/customer/ws?token="+tk.Token, benchSite, dialer(nil), "")
+	}
+	customer, err := redial(ctx)
 	if err != nil {
 		staff.CloseNow()
-		return nil, nil, fmt.Errorf("customer socket: %w", err)
+		return nil, nil, nil, fmt.Errorf("customer socket: %w", err)
 	}
-	return customer, staff, nil
+	return customer, staff, redial, nil
 }
 
 type forwarderTarget struct {
@@ -225,19 +230,22 @@ type forwarderTarget struct {
 
 func (f *forwarderTarget) name() string { return "forwarder" }
 
-func (f *forwarderTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *websocket.Conn, error) {
+func (f *forwarderTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *websocket.Conn, func(context.Context) (*websocket.Conn, error), error) {
 	id := strconv.FormatInt(f.next.Add(1), 10)
 	ws := "ws" + strings.TrimPrefix(f.base, "http")
 	staff, err := dialWS(ctx, ws+"/s/"+id, f.base, dialer(st), "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	customer, err := dialWS(ctx, ws+"/c/"+id, benchSite, dialer(nil), "")
+	redial := func(ctx context.Context) (*websocket.Conn, error) {
+		return dialWS(ctx, ws+"/c/"+id, benchSite, dialer(nil), "")
+	}
+	customer, err := redial(ctx)
 	if err != nil {
 		staff.CloseNow()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return customer, staff, nil
+	return customer, staff, redial, nil
 }
 
 var ctField = regexp.MustCompile(`"ct":[0-9]+`)

@@ -64,6 +64,7 @@ type options struct {
 	rate       float64
 	targets    []string
 	parallel   int
+	storm      int    // sessions that reconnect at once after the steps
 	nats       string // the cluster's NATS
 	db         string // PostgreSQL server the cluster gets a schema of
 	serverLog  string
@@ -112,6 +113,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	warmup := fs.Duration("warmup", 3*time.Second, "traffic before each step's measurement starts")
 	rate := fs.Float64("rate", 10, "customer messages a second per session (the staff point once a second)")
 	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order: forwarder, tomoni, cluster (two Tomoni nodes on NATS; customers on one, staff on the other)")
+	stormN := fs.Int("storm", 0, "after the steps, open this many more sessions, then drop and reconnect all their customer sockets at once (a node restart)")
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS server of the cluster target (JetStream on)")
 	dbURL := fs.String("db", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL of the cluster target: a schema of its own is made and dropped")
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
@@ -120,7 +122,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, nats: *natsURL, db: *dbURL}
+	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, nats: *natsURL, db: *dbURL, storm: *stormN}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -301,7 +303,7 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 				defer func() { <-sem }()
 				// The sockets live as long as ctx: a dial's context that ends
 				// takes the connection down with it.
-				c, s, err := t.open(ctx, st)
+				c, s, _, err := t.open(ctx, st)
 				if err != nil {
 					mu.Lock()
 					if failed == 0 {
@@ -367,7 +369,101 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 			name, n, r.msgsPerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.cpuPerMsg.Round(time.Microsecond), r.rssPerSession>>10)
 		out = append(out, r)
 	}
+	if o.storm > 0 {
+		if err := storm(ctx, name, t, o, st, log); err != nil {
+			return nil, fmt.Errorf("storm: %w", err)
+		}
+	}
 	return out, nil
+}
+
+// storm opens o.storm more sessions without traffic, then drops all their
+// customer sockets at once and has every one reconnect at the same moment,
+// as the pages of a restarted node do. It reports how long until each is
+// live again (its socket open and, for Tomoni, the session's state in), and
+// the delay of the sessions with traffic meanwhile.
+func storm(ctx context.Context, name string, t target, o options, st *stats, log io.Writer) error {
+	type idle struct {
+		customer *websocket.Conn
+		redial   func(context.Context) (*websocket.Conn, error)
+	}
+	drain := func(c *websocket.Conn) {
+		go func() {
+			for {
+				if _, _, err := c.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	var mu sync.Mutex
+	var sessions []idle
+	sem := make(chan struct{}, o.parallel)
+	var wg sync.WaitGroup
+	for range o.storm {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, s, redial, err := t.open(ctx, newStats())
+			if err != nil {
+				return
+			}
+			drain(c)
+			drain(s)
+			mu.Lock()
+			sessions = append(sessions, idle{c, redial})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(sessions) < o.storm {
+		fmt.Fprintf(log, "%s storm: %d of %d sessions opened\n", name, len(sessions), o.storm)
+	}
+	st.mu.Lock()
+	st.latencies = st.latencies[:0]
+	st.mu.Unlock()
+	st.measuring.Store(true)
+	for _, x := range sessions {
+		x.customer.CloseNow()
+	}
+	start := time.Now()
+	back := make([]time.Duration, 0, len(sessions))
+	failed := 0
+	for _, x := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			c, err := x.redial(dctx)
+			if err == nil && name != "forwarder" {
+				_, _, err = c.Read(dctx) // the session's state: live again
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed++
+				return
+			}
+			back = append(back, time.Since(start))
+			drain(c)
+		}()
+	}
+	wg.Wait()
+	all := time.Since(start)
+	time.Sleep(time.Second) // the traffic's delays just after it, too
+	st.measuring.Store(false)
+	st.mu.Lock()
+	lat := slices.Clone(st.latencies)
+	st.mu.Unlock()
+	slices.Sort(lat)
+	slices.Sort(back)
+	fmt.Fprintf(log, "%-9s storm: %d customers reconnecting at once: all live again in %v (p50 %v, p99 %v), %d failed; traffic meanwhile p50 %v p99 %v max %v\n",
+		name, len(sessions), all.Round(time.Millisecond), pct(back, 0.5).Round(time.Millisecond), pct(back, 0.99).Round(time.Millisecond), failed,
+		pct(lat, 0.5).Round(10*time.Microsecond), pct(lat, 0.99).Round(10*time.Microsecond), pct(lat, 1).Round(10*time.Microsecond))
+	return nil
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {
