@@ -177,32 +177,40 @@ func excluded(t *testing.T, side customerSide, scale float64) []rect {
 func (e *env) capture(t *testing.T, name string, cust customerSide) views {
 	t.Helper()
 	evalAs[bool](e, e.staff, settled+`(`+staffDoc+`)`, chromedp.EvalAwaitPromise)
-	// The staff view at scale 1, without the replayer's own mouse.
-	clip := evalAs[[]float64](e, e.staff, `(() => {
-		const w = document.querySelector('#view .replayer-wrapper');
-		w.style.transform = 'none';
-		const st = document.querySelector('#view .stage');
-		const f = w.querySelector('iframe');
-		st.style.width = f.offsetWidth + 'px'; st.style.height = f.offsetHeight + 'px'; st.style.left = '0px';
-		document.querySelectorAll('.replayer-mouse, .replayer-mouse-tail, #view .overlay').forEach((m) => m.style.display = 'none');
-		const r = f.getBoundingClientRect();
-		return [r.left, r.top, f.offsetWidth, f.offsetHeight];
-	})()`)
-	evalAs[bool](e, e.staff, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)
 	var vw []float64
 	if err := json.Unmarshal(cust.script(`[innerWidth, innerHeight, visualViewport.scale]`), &vw); err != nil {
 		t.Fatal(err)
-	}
-	if int(clip[2]) != int(vw[0]) || int(clip[3]) != int(vw[1]) {
-		t.Fatalf("%s: staff view is %v×%v, the customer's viewport %v×%v", name, clip[2], clip[3], vw[0], vw[1])
 	}
 	// A phone shows a page without a viewport meta zoomed out: compare at
 	// the customer's scale.
 	scale := vw[2]
 	exclude := excluded(t, cust, scale)
 	custShot := cust.shot()
-	staff := screenshot(t, e.staff, &page.Viewport{X: clip[0], Y: clip[1], Width: clip[2], Height: clip[3], Scale: scale})
-	return views{customer: custShot, staff: staff, exclude: exclude}
+	// The staff view at scale 1, without the replayer's own mouse. The
+	// console fits the view again whenever something of the customer's
+	// arrives (a viewport change, a scroll): a shot taken after that is
+	// taken again.
+	for try := 0; ; try++ {
+		clip := evalAs[[]float64](e, e.staff, `(() => {
+			const w = document.querySelector('#view .replayer-wrapper');
+			w.style.transform = 'none';
+			const st = document.querySelector('#view .stage');
+			const f = w.querySelector('iframe');
+			st.style.width = f.offsetWidth + 'px'; st.style.height = f.offsetHeight + 'px'; st.style.left = '0px';
+			document.querySelectorAll('.replayer-mouse, .replayer-mouse-tail, #view .overlay').forEach((m) => m.style.display = 'none');
+			const r = f.getBoundingClientRect();
+			return [r.left, r.top, f.offsetWidth, f.offsetHeight];
+		})()`)
+		evalAs[bool](e, e.staff, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)
+		if int(clip[2]) != int(vw[0]) || int(clip[3]) != int(vw[1]) {
+			t.Fatalf("%s: staff view is %v×%v, the customer's viewport %v×%v", name, clip[2], clip[3], vw[0], vw[1])
+		}
+		staff := screenshot(t, e.staff, &page.Viewport{X: clip[0], Y: clip[1], Width: clip[2], Height: clip[3], Scale: scale})
+		unscaled := evalAs[bool](e, e.staff, `document.querySelector('#view .replayer-wrapper').style.transform === 'none' && document.querySelector('#view .stage').style.left === '0px'`)
+		if unscaled || try == 4 {
+			return views{customer: custShot, staff: staff, exclude: exclude}
+		}
+	}
 }
 
 // keepShots writes a comparison's screenshots to e2e/artifacts/fidelity.

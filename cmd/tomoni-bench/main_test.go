@@ -29,16 +29,20 @@ func TestLoadToolMeasuresBothServers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := run(ctx, []string{"-sessions", "2,4", "-step", "1s", "-warmup", "300ms", "-rate", "5"}, &out); err != nil {
+	if err := run(ctx, []string{"-sessions", "2,4", "-step", "1s", "-warmup", "300ms", "-rate", "5", "-storm", "3"}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	report := out.String()
-	for _, want := range []string{"forwarder  2 ", "forwarder  4 ", "tomoni     2 ", "tomoni     4 ", "tomoni ÷ forwarder"} {
+	for _, want := range []string{"forwarder  2 ", "forwarder  4 ", "tomoni     2 ", "tomoni     4 ", "tomoni ÷ forwarder",
+		"forwarder storm: 3 customers reconnecting at once", "tomoni    storm: 3 customers reconnecting at once"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report has no %q:\n%s", want, report)
 		}
 	}
 	for _, line := range strings.Split(report, "\n") {
+		if strings.Contains(line, "storm:") && !strings.Contains(line, ", 0 failed;") {
+			t.Errorf("reconnections failed: %s", line)
+		}
 		f := strings.Fields(line)
 		if strings.Contains(line, "map[") && (f[0] == "tomoni" || f[0] == "forwarder") {
 			if f[len(f)-1] != "0" || !strings.Contains(line, "map[]") {

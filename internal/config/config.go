@@ -122,6 +122,13 @@ type Bounds struct {
 
 	RateLimitKeys int // addresses or usernames tracked per rate-limit table
 
+	// SocketOpenRate and SocketOpenBurst pace the sockets a node sets up:
+	// when thousands of pages reconnect at once (a node restarted), the
+	// sessions already live keep their share of the machine.
+	SocketOpenRate  float64
+	SocketOpenBurst int
+	SocketOpenWait  time.Duration // longest a socket waits for its turn before "busy"
+
 	LoginHashes   int           // password hashes (64 MiB each) that may run at once
 	LoginHashWait time.Duration // longest a login waits for a free hash slot before "busy"
 	LoginUserWait time.Duration // longest a login over its username-and-network limit waits for its turn
@@ -161,6 +168,9 @@ func DefaultBounds() Bounds {
 		ResyncMinInterval:  2 * time.Second,
 		SnapshotEvery:      10 * time.Minute,
 		RateLimitKeys:      100_000,
+		SocketOpenRate:     200,
+		SocketOpenBurst:    50,
+		SocketOpenWait:     30 * time.Second,
 		LoginHashes:        2,
 		LoginHashWait:      5 * time.Second,
 		LoginUserWait:      10 * time.Second,

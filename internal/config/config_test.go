@@ -91,6 +91,7 @@ func TestReadmeStatesTheFixedBounds(t *testing.T) {
 		fmt.Sprintf("warned %d minutes before", int(d.WarnBefore.Minutes())),
 		fmt.Sprintf("(at most %s)", thousands(d.MaxEndedHistory)),
 		fmt.Sprintf("at most %s addresses", thousands(d.RateLimitKeys)),
+		fmt.Sprintf("sets up at most %g sockets a second (%d at once); a socket waits up to %s for its turn", d.SocketOpenRate, d.SocketOpenBurst, short(d.SocketOpenWait)),
 		fmt.Sprintf("at most %d password hashes (64 MiB each) run at once; a login waits up to %s for its turn", d.LoginHashes, short(d.LoginHashWait)),
 	} {
 		if !strings.Contains(readme, want) {

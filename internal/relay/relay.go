@@ -103,6 +103,8 @@ type Relay struct {
 	drained   chan struct{} // closed when the last socket goes after Shutdown began
 	node      string        // prefixes socket ids
 	nextConn  uint64
+
+	departures *departures
 }
 
 // New returns a relay that follows sessions' changes until Shutdown. Every
@@ -126,6 +128,7 @@ func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Bro
 		drained:   make(chan struct{}),
 		node:      randomID(),
 	}
+	r.departures = newDepartures(r)
 	r.unsubscribe = sessions.Subscribe(r.notify)
 	as.SetAsker(r.askCustomerFile)
 	return r, nil
@@ -313,6 +316,10 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-r.drained:
+		// Every socket has gone: what the session state should know of it
+		// is written before the node lets go of the state.
+		r.departures.flush(ctx)
+		r.departures.stop()
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("relay shutdown: %d sockets still open: %w", len(conns), ctx.Err())

@@ -86,7 +86,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		r.checkDrainedLocked()
 		r.mu.Unlock()
 		if last {
-			r.sessions.SetConnected(s.ID, sd.customer, false)
+			r.departures.add(s.ID, sd.customer)
 		}
 	}()
 

@@ -247,6 +247,14 @@ func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if !s.paceSocket(w, r) {
+		return
+	}
+	// The wait may have been long: the session as it is now.
+	if ss, err = s.opt.Sessions.Get(ss.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	// An ended session still upgrades: the relay then says "ended" with its
 	// reason and closes (4000), which a page coming back online needs to hear.
 	s.opt.Relay.ServeCustomer(w, r, ss)

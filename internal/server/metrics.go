@@ -13,6 +13,7 @@ type metrics struct {
 	ended         *prometheus.CounterVec
 	denied        *prometheus.CounterVec
 	guessAlerts   prometheus.Counter
+	socketWaits   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
@@ -23,6 +24,7 @@ func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
 		denied:        prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "denied_total", Help: "Staff requests refused for what they asked, e.g. another staff member's session."}, []string{"reason"}),
 		guessAlerts:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tomoni", Name: "join_guess_alerts_total", Help: "Minutes in which wrong join codes, deployment-wide, passed the alert threshold."}),
 		ended:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Name: "sessions_ended_total", Help: "Sessions ended, by reason."}, []string{"reason"}),
+		socketWaits:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tomoni", Name: "socket_open_waits_total", Help: "Sockets that waited for their turn because many opened at once."}),
 	}
 	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tomoni", Name: "sessions_waiting", Help: "Join codes waiting for a customer."}, func() float64 {
 		w, _ := sessions.Counts()
@@ -32,6 +34,6 @@ func newMetrics(reg *prometheus.Registry, sessions *session.Manager) *metrics {
 		_, a := sessions.Counts()
 		return float64(a)
 	})
-	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, m.denied, m.guessAlerts, waiting, live)
+	reg.MustRegister(m.joinFailures, m.loginFailures, m.refused, m.ended, m.denied, m.guessAlerts, m.socketWaits, waiting, live)
 	return m
 }

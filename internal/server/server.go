@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
+	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/audit"
 	"github.com/tomoni-cobrowse/tomoni/internal/auth"
@@ -60,6 +61,7 @@ type Server struct {
 	loginUser  ratelimit.Limiter
 	joinIP     ratelimit.Limiter
 	wrongCodes *ratelimit.Bucket // deployment-wide wrong codes, for the alert only
+	sockets    *ratelimit.Bucket // this node's pace of setting up sockets
 	alertMu    sync.Mutex
 	lastAlert  time.Time
 	dummyHash  string
@@ -95,6 +97,7 @@ func New(opt Options) (*Server, error) {
 		loginUser:  limiter(opt, "login-user.", cfg.LoginPerMinute/60, cfg.LoginBurst),
 		joinIP:     limiter(opt, "join-ip.", cfg.JoinPerMinute/60, cfg.JoinBurst),
 		wrongCodes: ratelimit.NewBucket(cfg.JoinAlertPerMinute/60, max(1, int(cfg.JoinAlertPerMinute)), opt.Now),
+		sockets:    ratelimit.NewBucket(cfg.Bounds.SocketOpenRate, cfg.Bounds.SocketOpenBurst, opt.Now),
 		origins:    make(map[string]bool),
 		metrics:    newMetrics(opt.Registry, opt.Sessions),
 		verifier:   auth.NewVerifier(cfg.Bounds.LoginHashes, cfg.Bounds.LoginHashWait),
@@ -264,6 +267,30 @@ func (s *Server) Handler() http.Handler {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	return s.withBaseHeaders(mux)
+}
+
+// paceSocket holds a socket's setup until its turn when many open at once
+// (a node restart sends every page back in the same second). It reports
+// false, having answered, when the wait would be too long or the client
+// left.
+func (s *Server) paceSocket(w http.ResponseWriter, r *http.Request) bool {
+	wait, ok := s.sockets.Debit(1, s.opt.Config.Bounds.SocketOpenWait)
+	if !ok {
+		s.writeError(w, r, apperr.ErrBusy)
+		return false
+	}
+	if wait <= 0 {
+		return true
+	}
+	s.metrics.socketWaits.Inc()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // handleHealth answers a load balancer's health check: 503 when this node

@@ -1254,3 +1254,43 @@ func TestConsoleAssetsHaveHashedNames(t *testing.T) {
 		t.Fatalf("a hash that is not the asset's: %d", res.StatusCode)
 	}
 }
+
+// Sockets that open all at once take turns: within the burst at once,
+// then at the node's pace, and one that would wait too long is told busy.
+func TestSocketsOpeningAtOnceTakeTurns(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) {
+		c.Bounds.SocketOpenRate, c.Bounds.SocketOpenBurst, c.Bounds.SocketOpenWait = 5, 2, 300*time.Millisecond
+	})
+	pace := func() (int, time.Duration) {
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		req := httptest.NewRequest("GET", "/api/customer/ws", nil)
+		if !h.server.paceSocket(rec, req) {
+			return rec.Code, time.Since(start)
+		}
+		return http.StatusOK, time.Since(start)
+	}
+	for i := range 2 {
+		if code, took := pace(); code != http.StatusOK || took > 50*time.Millisecond {
+			t.Fatalf("socket %d of the burst: %d after %s", i, code, took)
+		}
+	}
+	if code, took := pace(); code != http.StatusOK || took < 150*time.Millisecond {
+		t.Fatalf("the third socket: %d after %s; want its turn, a fifth of a second later", code, took)
+	}
+	// Four more at once would wait up to 0.8 s: past 0.3 s they are busy.
+	codes := make(chan int, 4)
+	for range 4 {
+		go func() { code, _ := pace(); codes <- code }()
+	}
+	got := map[int]int{}
+	for range 4 {
+		got[<-codes]++
+	}
+	if got[http.StatusOK] != 1 || got[http.StatusServiceUnavailable] != 3 {
+		t.Fatalf("four at once: %v; want one in its turn and three busy", got)
+	}
+	if got := testutil.ToFloat64(h.metrics.socketWaits); got < 1 {
+		t.Fatalf("socket waits counted %v", got)
+	}
+}

@@ -182,6 +182,9 @@ func (s *Server) handleStaffSocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if !s.paceSocket(w, r) {
+		return
+	}
 	sc := staffFrom(r.Context())
 	s.opt.Relay.ServeStaff(w, r, ss, relay.Viewer{
 		Login: sc.Login.TokenHash, StaffID: sc.Staff.ID, Name: sc.Staff.DisplayName, Supervises: sc.Staff.Role.Supervises(),
