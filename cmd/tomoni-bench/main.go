@@ -58,17 +58,18 @@ func main() {
 }
 
 type options struct {
-	steps      []int
-	step       time.Duration
-	warmup     time.Duration
-	rate       float64
-	targets    []string
-	parallel   int
-	storm      int    // sessions that reconnect at once after the steps
-	nats       string // the cluster's NATS
-	db         string // PostgreSQL server the cluster gets a schema of
-	serverLog  string
-	cpuProfile string
+	steps       []int
+	step        time.Duration
+	warmup      time.Duration
+	rate        float64
+	targets     []string
+	parallel    int
+	storm       int    // sessions that reconnect at once after the steps
+	nats        string // the cluster's NATS
+	db          string // PostgreSQL server the cluster gets a schema of
+	serverLog   string
+	cpuProfile  string
+	heapProfile string
 }
 
 // serveEnv names the server a child process of the tool runs; logEnv is
@@ -80,6 +81,7 @@ const (
 	bucketEnv  = "TOMONI_BENCH_BUCKET" // a cluster's bucket prefix
 	logEnv     = "TOMONI_BENCH_SERVER_LOG"
 	profileEnv = "TOMONI_BENCH_CPUPROFILE"
+	heapEnv    = "TOMONI_BENCH_HEAPPROFILE"
 )
 
 // serve runs the server a child process was started for, profiling its
@@ -118,11 +120,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	dbURL := fs.String("db", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL of the cluster target: a schema of its own is made and dropped")
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
 	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
+	heapProfile := fs.String("heapprofile", "", "write each server's heap profile, taken at the end of each step, to this path plus .tomoni or .forwarder (go tool pprof)")
 	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile over the whole run to this path plus .tomoni or .forwarder (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, nats: *natsURL, db: *dbURL, storm: *stormN}
+	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -181,6 +184,9 @@ func startChild(ctx context.Context, name string, o options, env []string, profi
 	cmd.Env = append(append(os.Environ(), serveEnv+"="+name, logEnv+"="+o.serverLog), env...)
 	if o.cpuProfile != "" {
 		cmd.Env = append(cmd.Env, profileEnv+"="+o.cpuProfile+"."+profileAs)
+	}
+	if o.heapProfile != "" {
+		cmd.Env = append(cmd.Env, heapEnv+"="+o.heapProfile+"."+profileAs)
 	}
 	// Stopped as a person would stop it, so that it can finish its profile.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

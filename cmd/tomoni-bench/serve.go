@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,25 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 	// The nodes of a cluster share the account: the second finds it made.
 	if _, err := a.AddStaff(ctx, benchStaff, "ベンチ", benchPass, store.RoleAgent); err != nil && !errors.Is(err, accounts.ErrTaken) {
 		return err
+	}
+	if path := os.Getenv(heapEnv); path != "" {
+		// Taken every few seconds, so the last one shows the heap under the
+		// last step's sessions.
+		go func() {
+			t := time.NewTicker(3 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if f, err := os.Create(path); err == nil {
+						pprof.WriteHeapProfile(f)
+						f.Close()
+					}
+				}
+			}
+		}()
 	}
 	fmt.Fprintf(out, "READY %s\n", a.URL())
 	select {

@@ -48,7 +48,7 @@ func BenchmarkRelayPath(b *testing.B) {
 	defer cancel()
 	go func() {
 		for {
-			if _, err := q.pop(ctx); err != nil {
+			if _, _, err := q.pop(ctx, nil); err != nil {
 				return
 			}
 		}

@@ -101,8 +101,8 @@ func (q *outQueue) appendFinal(it item) {
 	q.mu.Unlock()
 }
 
-// pop waits for the next item.
-func (q *outQueue) pop(ctx context.Context) (item, error) {
+// pop waits for the next item, or until tick fires (then ticked is true).
+func (q *outQueue) pop(ctx context.Context, tick <-chan time.Time) (it item, ticked bool, err error) {
 	for {
 		q.mu.Lock()
 		if len(q.items) > 0 {
@@ -111,12 +111,14 @@ func (q *outQueue) pop(ctx context.Context) (item, error) {
 			q.items = q.items[1:]
 			q.bytes -= int64(len(it.data))
 			q.mu.Unlock()
-			return it, nil
+			return it, false, nil
 		}
 		q.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return item{}, ctx.Err()
+			return item{}, false, ctx.Err()
+		case <-tick:
+			return item{}, true, nil
 		case <-q.wake:
 		}
 	}
@@ -205,11 +207,43 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 			}
 		}
 	})
+	// The writer also starts the pings: a goroutine of their own lives
+	// only while a ping waits for its pong, not for the whole connection
+	// (a session holds thousands of these; each goroutine is memory).
+	var pinging atomic.Bool
+	ping := func() error {
+		defer pinging.Store(false)
+		pctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+		start := time.Now()
+		err := c.ws.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && time.Since(time.Unix(0, lastRead.Load())) < c.cfg.WriteTimeout {
+			return nil // the peer is sending; its pong is behind what is still to be read
+		}
+		if err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		if c.onRTT != nil {
+			c.onRTT(time.Since(start))
+		}
+		return nil
+	}
 	g.Go(func() error {
+		// The first ping comes soon, so the console can show the link's
+		// quality early; then one per interval.
+		t := time.NewTimer(min(firstPing, c.cfg.PingInterval))
+		defer t.Stop()
 		for {
-			it, err := c.q.pop(ctx)
+			it, ticked, err := c.q.pop(ctx, t.C)
 			if err != nil {
 				return err
+			}
+			if ticked {
+				t.Reset(c.cfg.PingInterval)
+				if pinging.CompareAndSwap(false, true) {
+					g.Go(ping)
+				}
+				continue
 			}
 			if len(it.data) > 0 {
 				wctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
@@ -222,35 +256,6 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 			if it.final {
 				c.ws.Close(it.code, it.reason)
 				return errFinal
-			}
-		}
-	})
-	g.Go(func() error {
-		// The first ping comes soon, so the console can show the link's
-		// quality early; then one per interval.
-		first := time.NewTimer(min(firstPing, c.cfg.PingInterval))
-		defer first.Stop()
-		t := time.NewTicker(c.cfg.PingInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-first.C:
-			case <-t.C:
-			}
-			pctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
-			start := time.Now()
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil && ctx.Err() == nil && time.Since(time.Unix(0, lastRead.Load())) < c.cfg.WriteTimeout {
-				continue // the peer is sending; its pong is behind what is still to be read
-			}
-			if err != nil {
-				return fmt.Errorf("ping: %w", err)
-			}
-			if c.onRTT != nil {
-				c.onRTT(time.Since(start))
 			}
 		}
 	})
