@@ -247,12 +247,9 @@ func (s *Server) handleCustomerSocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// The relay reads the session again once the socket is open, so a
+	// long wait here cannot leave it acting on an old state.
 	if !s.paceSocket(w, r) {
-		return
-	}
-	// The wait may have been long: the session as it is now.
-	if ss, err = s.opt.Sessions.Get(ss.ID); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	// An ended session still upgrades: the relay then says "ended" with its
