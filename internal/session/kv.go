@@ -64,15 +64,14 @@ type MemoryKV struct {
 	mu       sync.Mutex
 	rev      uint64
 	data     map[string]Entry
-	watchers map[int]func(string)
-	nextW    int
+	watchers Watchers
 }
 
 var _ KV = (*MemoryKV)(nil)
 
 // NewMemoryKV returns an empty in-memory KV.
 func NewMemoryKV() *MemoryKV {
-	return &MemoryKV{data: make(map[string]Entry), watchers: make(map[int]func(string))}
+	return &MemoryKV{data: make(map[string]Entry)}
 }
 
 // Node is always "local": one node has no peers to tell apart from.
@@ -118,23 +117,9 @@ func (m *MemoryKV) putLocked(key string, value []byte) uint64 {
 	m.rev++
 	rev := m.rev
 	m.data[key] = Entry{Key: key, Value: value, Rev: rev}
-	fns := m.watchersLocked()
 	m.mu.Unlock()
-	for _, fn := range fns {
-		fn(key)
-	}
+	m.watchers.Notify(key)
 	return rev
-}
-
-func (m *MemoryKV) watchersLocked() []func(string) {
-	if len(m.watchers) == 0 {
-		return nil
-	}
-	fns := make([]func(string), 0, len(m.watchers))
-	for _, fn := range m.watchers {
-		fns = append(fns, fn)
-	}
-	return fns
 }
 
 // Delete removes a key.
@@ -150,11 +135,8 @@ func (m *MemoryKV) Delete(_ context.Context, key string, rev uint64) error {
 		return ErrConflict
 	}
 	delete(m.data, key)
-	fns := m.watchersLocked()
 	m.mu.Unlock()
-	for _, fn := range fns {
-		fn(key)
-	}
+	m.watchers.Notify(key)
 	return nil
 }
 
@@ -176,16 +158,45 @@ func (m *MemoryKV) List(prefix string) []Entry {
 func (m *MemoryKV) Sync(context.Context) error { return nil }
 
 // Watch calls fn after every change.
-func (m *MemoryKV) Watch(fn func(string)) func() {
-	m.mu.Lock()
-	id := m.nextW
-	m.nextW++
-	m.watchers[id] = fn
-	m.mu.Unlock()
+func (m *MemoryKV) Watch(fn func(string)) func() { return m.watchers.Add(fn) }
+
+// Watchers are the functions a KV calls with the key of each change;
+// every KV implementation keeps them the same way. The zero value is
+// ready to use.
+type Watchers struct {
+	mu   sync.Mutex
+	fns  map[int]func(string)
+	next int
+}
+
+// Add registers fn until the returned cancel is called.
+func (w *Watchers) Add(fn func(string)) (cancel func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fns == nil {
+		w.fns = make(map[int]func(string))
+	}
+	id := w.next
+	w.next++
+	w.fns[id] = fn
 	return func() {
-		m.mu.Lock()
-		delete(m.watchers, id)
-		m.mu.Unlock()
+		w.mu.Lock()
+		delete(w.fns, id)
+		w.mu.Unlock()
+	}
+}
+
+// Notify calls every watcher with key. The KV calls it holding none of
+// its own locks, so a watcher may read the KV.
+func (w *Watchers) Notify(key string) {
+	w.mu.Lock()
+	fns := make([]func(string), 0, len(w.fns))
+	for _, fn := range w.fns {
+		fns = append(fns, fn)
+	}
+	w.mu.Unlock()
+	for _, fn := range fns {
+		fn(key)
 	}
 }
 

@@ -3,7 +3,6 @@ package natskv
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,16 +21,9 @@ var _ ratelimit.Store = (*Limits)(nil)
 
 // Limits opens the deployment's rate-limit bucket.
 func (k *KV) Limits(ctx context.Context) (*Limits, error) {
-	kv, err := k.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      k.cfg.Bucket + "_limits",
-		Description: "Tomoni rate limits shared by the nodes",
-		History:     1,
-		TTL:         time.Hour,
-		Storage:     jetstream.FileStorage,
-		Replicas:    k.cfg.Replicas,
-	})
+	kv, err := bucket(ctx, k.js, k.cfg, "limits", "Tomoni rate limits shared by the nodes", time.Hour)
 	if err != nil {
-		return nil, fmt.Errorf("limits bucket: %w", err)
+		return nil, err
 	}
 	return &Limits{kv: kv}, nil
 }

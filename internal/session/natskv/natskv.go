@@ -53,8 +53,7 @@ type KV struct {
 	mu       sync.RWMutex
 	cache    map[string]session.Entry
 	tomb     map[string]uint64 // deleted here at or after this revision
-	watchers map[int]func(string)
-	nextW    int
+	watchers session.Watchers
 	applied  uint64     // the highest stream sequence the watch delivered
 	caught   *sync.Cond // broadcast when applied grows (on mu)
 
@@ -92,32 +91,19 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*KV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	sessions, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Bucket + "_sessions",
-		Description: "Tomoni sessions, codes, token hashes and capacity places",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-	})
+	sessions, err := bucket(ctx, js, cfg, "sessions", "Tomoni sessions, codes, token hashes and capacity places", 0)
 	if err != nil {
-		return nil, fmt.Errorf("sessions bucket: %w", err)
+		return nil, err
 	}
-	nodes, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Bucket + "_nodes",
-		Description: "Tomoni nodes' leases",
-		History:     1,
-		TTL:         cfg.Lease,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-	})
+	nodes, err := bucket(ctx, js, cfg, "nodes", "Tomoni nodes' leases", cfg.Lease)
 	if err != nil {
-		return nil, fmt.Errorf("nodes bucket: %w", err)
+		return nil, err
 	}
 	k := &KV{
 		cfg: cfg, js: js, sessions: sessions, nodes: nodes,
 		cache: make(map[string]session.Entry), tomb: make(map[string]uint64),
-		watchers: make(map[int]func(string)), lastSeen: make(map[string]time.Time),
-		started: time.Now(),
+		lastSeen: make(map[string]time.Time),
+		started:  time.Now(),
 	}
 	k.caught = sync.NewCond(&k.mu)
 	if err := k.renew(ctx); err != nil {
@@ -149,6 +135,24 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*KV, error) {
 	go k.follow(runCtx, w)
 	go k.keepLease(runCtx)
 	return k, nil
+}
+
+// bucket creates (or joins) the deployment's bucket <Bucket>_<name>: one
+// value per key, on disk, its keys expiring ttl after their last write
+// (0: never).
+func bucket(ctx context.Context, js jetstream.JetStream, cfg Config, name, description string, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket + "_" + name,
+		Description: description,
+		History:     1,
+		TTL:         ttl,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s bucket: %w", name, err)
+	}
+	return kv, nil
 }
 
 func nodeName() string {
@@ -213,19 +217,8 @@ func (k *KV) apply(e jetstream.KeyValueEntry) {
 	} else {
 		delete(k.cache, key)
 	}
-	fns := k.watchersLocked()
 	k.mu.Unlock()
-	for _, fn := range fns {
-		fn(key)
-	}
-}
-
-func (k *KV) watchersLocked() []func(string) {
-	fns := make([]func(string), 0, len(k.watchers))
-	for _, fn := range k.watchers {
-		fns = append(fns, fn)
-	}
-	return fns
+	k.watchers.Notify(key)
 }
 
 // wrote records a write made here, so that this node reads its own
@@ -238,11 +231,8 @@ func (k *KV) wrote(key string, value []byte, rev uint64) {
 	}
 	k.cache[key] = session.Entry{Key: key, Value: value, Rev: rev}
 	delete(k.tomb, key)
-	fns := k.watchersLocked()
 	k.mu.Unlock()
-	for _, fn := range fns {
-		fn(key)
-	}
+	k.watchers.Notify(key)
 }
 
 // keepLease renews this node's lease every third of its length and lists
@@ -387,11 +377,8 @@ func (k *KV) Delete(ctx context.Context, key string, rev uint64) error {
 	delete(k.cache, key)
 	// The watch may still bring the older value; it must not come back.
 	k.tomb[key] = known
-	fns := k.watchersLocked()
 	k.mu.Unlock()
-	for _, fn := range fns {
-		fn(key)
-	}
+	k.watchers.Notify(key)
 	return nil
 }
 
@@ -435,18 +422,7 @@ func (k *KV) Sync(ctx context.Context) error {
 }
 
 // Watch calls fn after every change this node hears of.
-func (k *KV) Watch(fn func(string)) func() {
-	k.mu.Lock()
-	id := k.nextW
-	k.nextW++
-	k.watchers[id] = fn
-	k.mu.Unlock()
-	return func() {
-		k.mu.Lock()
-		delete(k.watchers, id)
-		k.mu.Unlock()
-	}
-}
+func (k *KV) Watch(fn func(string)) func() { return k.watchers.Add(fn) }
 
 // PurgeDeletes drops the markers deleted keys leave behind once they are
 // older than age, so the bucket does not grow with every ended session.
