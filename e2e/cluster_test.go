@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,9 +18,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/store/postgres"
+	"github.com/tomoni-cobrowse/tomoni/internal/store/postgres/pgtest"
 )
 
 // A cluster of two real tomoni processes on the machine's NATS server
@@ -99,33 +97,12 @@ func waitTCP(t *testing.T, addr string, within time.Duration) {
 // returns a database URL that uses it.
 func postgresSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("TOMONI_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
+	url, drop, err := pgtest.Schema(context.Background(), pgtest.URL(), "tomoni_e2e")
 	if err != nil {
-		t.Fatalf("PostgreSQL at %s is needed (.ci/run starts it): %v", base, err)
+		t.Fatalf("%v (.ci/run starts PostgreSQL)", err)
 	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "tomoni_e2e_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
+	t.Cleanup(drop)
+	return url
 }
 
 // buildTomoni builds the binary the nodes run.

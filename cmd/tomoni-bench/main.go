@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/store/postgres/pgtest"
 )
 
 //go:embed testdata/demo-stream.jsonl
@@ -240,9 +242,9 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 			t, err = newTomoniTarget(ctx, children[0].base, children[0].base)
 		}
 	case "cluster":
-		db, drop, derr := benchSchema(ctx, o.db)
+		db, drop, derr := pgtest.Schema(ctx, o.db, "tomoni_bench")
 		if derr != nil {
-			return nil, derr
+			return nil, fmt.Errorf("cluster database: %w", derr)
 		}
 		defer drop()
 		env := []string{natsEnv + "=" + o.nats, dbEnv + "=" + db, bucketEnv + "=" + "bench" + strconv.Itoa(os.Getpid())}

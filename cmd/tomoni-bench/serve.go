@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/accounts"
 	"github.com/tomoni-cobrowse/tomoni/internal/app"
@@ -180,29 +179,4 @@ func serveForwarder(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// benchSchema makes a schema of its own on the PostgreSQL server at base
-// for a cluster run, and returns its URL and how to drop it.
-func benchSchema(ctx context.Context, base string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("cluster database: %w", err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("tomoni_bench_%d", os.Getpid())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", nil, fmt.Errorf("cluster database: %w", err)
-	}
-	drop := func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	}
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema, drop, nil
 }

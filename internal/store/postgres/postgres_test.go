@@ -2,58 +2,31 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
+	"github.com/tomoni-cobrowse/tomoni/internal/store/postgres/pgtest"
 	"github.com/tomoni-cobrowse/tomoni/internal/store/storetest"
 )
 
-// testURL is the server the tests use; .ci/run starts it. A machine without
-// PostgreSQL fails these tests rather than skipping them, so that a missing
-// database cannot pass for a working store.
-func testURL() string {
-	if u := os.Getenv("TOMONI_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 // freshSchema makes an empty schema for one test and returns a pool
-// configuration that uses it.
+// configuration that uses it. A machine without PostgreSQL fails these
+// tests rather than skipping them, so that a missing database cannot pass
+// for a working store.
 func freshSchema(t *testing.T) *pgxpool.Config {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testURL())
+	url, drop, err := pgtest.Schema(context.Background(), pgtest.URL(), "tomoni_test")
 	if err != nil {
-		t.Fatalf("PostgreSQL at %s is needed (start it as .ci/run does, or set TOMONI_TEST_POSTGRES): %v", testURL(), err)
+		t.Fatalf("%v (start it as .ci/run does, or set TOMONI_TEST_POSTGRES)", err)
 	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "tomoni_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), testURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	cfg, err := pgxpool.ParseConfig(testURL())
+	t.Cleanup(drop)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	return cfg
 }
 
