@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,15 +83,7 @@ func startRelayNodes(t *testing.T, n int) []relayNode {
 
 func (n relayNode) dial(t *testing.T, path string) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(n.srv.URL, "http")+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadLimit(64 << 20)
-	t.Cleanup(func() { c.CloseNow() })
-	return c
+	return dialAt(t, n.srv.URL, path)
 }
 
 // A customer on one node and staff on another see each other; a newer

@@ -85,14 +85,21 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 
 func (f *fixture) dial(path string) *websocket.Conn {
 	f.t.Helper()
+	return dialAt(f.t, f.srv.URL, path)
+}
+
+// dialAt opens a socket to path on the test server at base; it closes
+// with the test.
+func dialAt(t testing.TB, base, path string) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(f.srv.URL, "http")+path, nil)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+path, nil)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	c.SetReadLimit(64 << 20)
-	f.t.Cleanup(func() { c.CloseNow() })
+	t.Cleanup(func() { c.CloseNow() })
 	return c
 }
 
