@@ -266,28 +266,8 @@ func measure(ctx context.Context, name string, o options, stream [][]byte, log i
 	if err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}
-	cpuOf := func() (time.Duration, error) {
-		var sum time.Duration
-		for _, c := range children {
-			d, err := cpuOfPid(c.pid)
-			if err != nil {
-				return 0, err
-			}
-			sum += d
-		}
-		return sum, nil
-	}
-	rssOf := func() (int64, error) {
-		var sum int64
-		for _, c := range children {
-			n, err := rssOfPid(c.pid)
-			if err != nil {
-				return 0, err
-			}
-			sum += n
-		}
-		return sum, nil
-	}
+	cpuOf := func() (time.Duration, error) { return sumOver(children, cpuOfPid) }
+	rssOf := func() (int64, error) { return sumOver(children, rssOfPid) }
 	baseRSS, _ := rssOf()
 	st := newStats()
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
@@ -480,6 +460,20 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(p * float64(len(sorted)-1))
 	return sorted[i]
+}
+
+// sumOver adds up what read reports of each child process: a target's
+// CPU time or memory is its processes' together.
+func sumOver[T time.Duration | int64](children []child, read func(pid int) (T, error)) (T, error) {
+	var sum T
+	for _, c := range children {
+		v, err := read(c.pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
 }
 
 // cpuOfPid reads a process's user and system CPU time from /proc.
