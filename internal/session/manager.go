@@ -247,6 +247,14 @@ func (m *Manager) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), opTimeout)
 }
 
+// warn logs a failure no caller can be told of (a sweep, a socket going
+// away); a session that is gone or already over is no failure.
+func (m *Manager) warn(what, id string, err error) {
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) && !errors.Is(err, apperr.ErrEnded) {
+		m.cfg.Log.Warn(what, "session", id, "err", err)
+	}
+}
+
 // storeError is what callers hear when the KV fails: the deployment cannot
 // answer now, which is not the caller's fault.
 func storeError(op string, err error) error {
@@ -762,9 +770,7 @@ func (m *Manager) SetConnected(id string, customer, connected bool) {
 		out := r.session()
 		return []Change{{Session: out, Prev: out.State}}, nil
 	})
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		m.cfg.Log.Warn("session: record a connection", "session", id, "err", err)
-	}
+	m.warn("session: record a connection", id, err)
 	m.unlockAndNotify(changes...)
 }
 
@@ -787,9 +793,7 @@ func (m *Manager) setActiveState(id string, st State, reason string) {
 		r.State, r.Reason = st, reason
 		return []Change{{Session: r.session(), Prev: prev}}, nil
 	})
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		m.cfg.Log.Warn("session: pause or resume", "session", id, "err", err)
-	}
+	m.warn("session: pause or resume", id, err)
 	m.unlockAndNotify(changes...)
 }
 
@@ -868,9 +872,7 @@ func (m *Manager) EndAll(reason string) {
 			continue
 		}
 		c, _, err := m.endOne(ctx, r.ID, reason, func(*record) bool { return true })
-		if err != nil && !errors.Is(err, apperr.ErrEnded) && !errors.Is(err, apperr.ErrNotFound) {
-			m.cfg.Log.Warn("session: end", "session", r.ID, "err", err)
-		}
+		m.warn("session: end", r.ID, err)
 		changes = append(changes, c...)
 	}
 	m.unlockAndNotify(changes...)
@@ -896,9 +898,7 @@ func (m *Manager) Sweep() {
 		}
 		if reason := m.due(seen, now); reason != "" {
 			c, _, err := m.endOne(ctx, seen.ID, reason, func(r *record) bool { return m.due(r, now) == reason })
-			if err != nil && !errors.Is(err, apperr.ErrEnded) && !errors.Is(err, apperr.ErrNotFound) {
-				m.cfg.Log.Warn("session: sweep", "session", seen.ID, "err", err)
-			}
+			m.warn("session: sweep", seen.ID, err)
 			changes = append(changes, c...)
 			continue
 		}
@@ -985,9 +985,7 @@ func (m *Manager) forgetDeadNodes(ctx context.Context, id string) []Change {
 		}
 		return []Change{{Session: r.session(), Prev: r.State}}, nil
 	})
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		m.cfg.Log.Warn("session: free a dead node's sockets", "session", id, "err", err)
-	}
+	m.warn("session: free a dead node's sockets", id, err)
 	return changes
 }
 

@@ -480,9 +480,7 @@ func (m *Manager) sweepRequests(ctx context.Context, now time.Time) []Change {
 			return changes, nil
 		})
 		if err != nil {
-			if !errors.Is(err, apperr.ErrNotFound) {
-				m.cfg.Log.Warn("session: sweep requests", "session", seen.ID, "err", err)
-			}
+			m.warn("session: sweep requests", seen.ID, err)
 			continue
 		}
 		for _, h := range gone {

@@ -140,9 +140,7 @@ func (m *Manager) unwatchOne(id string, staffID int64, node string) {
 		}
 		return []Change{{Session: r.session(), Prev: r.State}}, nil
 	})
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		m.cfg.Log.Warn("session: stop watching", "session", id, "err", err)
-	}
+	m.warn("session: stop watching", id, err)
 	m.unlockAndNotify(changes...)
 }
 
@@ -275,9 +273,7 @@ func (m *Manager) sweepHandovers(ctx context.Context, now time.Time) []Change {
 			}
 			return []Change{m.settleRecord(r, HandoverLapsed)}, nil
 		})
-		if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-			m.cfg.Log.Warn("session: lapse a hand-over", "session", seen.ID, "err", err)
-		}
+		m.warn("session: lapse a hand-over", seen.ID, err)
 		changes = append(changes, c...)
 	}
 	return changes
