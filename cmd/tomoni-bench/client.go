@@ -254,7 +254,7 @@ var ctField = regexp.MustCompile(`"ct":[0-9]+`)
 // recorded stream in a loop at rate messages a second, each stamped with
 // its send time (in ct, in nanoseconds); the staff points once a second.
 // Both sides read everything; the staff side measures each batch's delay.
-func drive(ctx context.Context, customer, staff *websocket.Conn, stream [][]byte, rate float64, st *stats) {
+func drive(ctx context.Context, customer, staff *websocket.Conn, stream *visit, rate float64, st *stats) {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { // the staff console
@@ -296,8 +296,8 @@ func drive(ctx context.Context, customer, staff *websocket.Conn, stream [][]byte
 	go func() {
 		defer wg.Done()
 		every := time.Duration(float64(time.Second) / rate)
-		// Sessions start at random points of the stream and of a period.
-		i := rand.IntN(len(stream))
+		// Sessions start at random points of the visit and of a period.
+		next := stream.start()
 		time.Sleep(time.Duration(rand.Int64N(int64(every))))
 		tick := time.NewTicker(every)
 		defer tick.Stop()
@@ -312,8 +312,7 @@ func drive(ctx context.Context, customer, staff *websocket.Conn, stream [][]byte
 					return
 				}
 			case <-tick.C:
-				msg := ctField.ReplaceAll(stream[i%len(stream)], []byte(`"ct":`+strconv.FormatInt(time.Now().UnixNano(), 10)))
-				i++
+				msg := ctField.ReplaceAll(next(), []byte(`"ct":`+strconv.FormatInt(time.Now().UnixNano(), 10)))
 				if customer.Write(ctx, websocket.MessageText, msg) != nil {
 					return
 				}

@@ -64,6 +64,7 @@ type options struct {
 	step        time.Duration
 	warmup      time.Duration
 	rate        float64
+	dwell       time.Duration // on each page of the visit; 0: the recording as it is
 	targets     []string
 	parallel    int
 	storm       int    // sessions that reconnect at once after the steps
@@ -116,6 +117,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	step := fs.Duration("step", 20*time.Second, "how long each step is measured")
 	warmup := fs.Duration("warmup", 3*time.Second, "traffic before each step's measurement starts")
 	rate := fs.Float64("rate", 10, "customer messages a second per session (the staff point once a second)")
+	dwell := fs.Duration("dwell", 20*time.Second, "time each session spends on a page of the recorded visit, repeating what was done there (mouse moves, scrolls, typing) before the next page's snapshot; 0 replays the recording as it is, a page every few batches")
 	targets := fs.String("targets", "forwarder,tomoni", "servers to measure, in order: forwarder, tomoni, cluster (two Tomoni nodes on NATS; customers on one, staff on the other)")
 	stormN := fs.Int("storm", 0, "after the steps, open this many more sessions, then drop and reconnect all their customer sockets at once (a node restart)")
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS server of the cluster target (JetStream on)")
@@ -127,7 +129,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN}
+	o := options{step: *step, warmup: *warmup, rate: *rate, dwell: *dwell, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -135,16 +137,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		o.steps = append(o.steps, n)
 	}
-	if !slices.IsSorted(o.steps) || o.rate <= 0 {
-		return errors.New("-sessions must rise and -rate be positive")
+	if !slices.IsSorted(o.steps) || o.rate <= 0 || o.dwell < 0 {
+		return errors.New("-sessions must rise, -rate be positive and -dwell not negative")
 	}
-	stream := bytes.Split(bytes.TrimSpace(demoStream), []byte("\n"))
-	var raw int
-	for _, m := range stream {
-		raw += len(m)
-	}
-	fmt.Fprintf(out, "stream: %d recorded batches of the demo bank, %d–%d B, mean %d B; %.0f msgs/s per session\n\n",
-		len(stream), minLen(stream), maxLen(stream), raw/len(stream), o.rate)
+	stream := newVisit(bytes.Split(bytes.TrimSpace(demoStream), []byte("\n")), int(o.dwell.Seconds()*o.rate))
+	fmt.Fprintf(out, "stream: %s; %.0f msgs/s per session\n\n", stream, o.rate)
 	results := map[string][]result{}
 	for _, name := range o.targets {
 		r, err := measure(ctx, name, o, stream, out)
@@ -216,7 +213,7 @@ func startChild(ctx context.Context, name string, o options, env []string, profi
 // cluster is two Tomoni nodes on one NATS and PostgreSQL: every customer
 // on the first, every staff member on the second, so each message crosses
 // NATS; its CPU and memory are the two nodes' together.
-func measure(ctx context.Context, name string, o options, stream [][]byte, log io.Writer) ([]result, error) {
+func measure(ctx context.Context, name string, o options, stream *visit, log io.Writer) ([]result, error) {
 	var children []child
 	var stops []func()
 	start := func(server string, env []string, profileAs string) error {
@@ -541,20 +538,4 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-func minLen(s [][]byte) int {
-	m := len(s[0])
-	for _, b := range s {
-		m = min(m, len(b))
-	}
-	return m
-}
-
-func maxLen(s [][]byte) int {
-	m := 0
-	for _, b := range s {
-		m = max(m, len(b))
-	}
-	return m
 }
