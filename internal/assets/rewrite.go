@@ -3,6 +3,7 @@ package assets
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -36,15 +37,19 @@ const (
 // maxKinds bounds the per-connection memory of the rewriter.
 const maxKinds = 200_000
 
-// mayHoldURL are the bytes that every event holding a fetchable reference
-// (and every Meta event, by its "href") contains; events without any are
-// passed on without being decoded.
+// mayHoldURL are the bytes that the data of every event holding a
+// fetchable reference contains; events without any are passed on without
+// being decoded.
 var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data":"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
 
 // Events rewrites a batch in place where needed and returns it.
 func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
 	for i, raw := range evs {
-		out, err := rw.event(raw)
+		h, ok := rrweb.Peek(raw)
+		if !ok {
+			return nil, errors.New("asset rewrite: malformed event")
+		}
+		out, err := rw.Event(raw, h)
 		if err != nil {
 			return nil, err
 		}
@@ -53,38 +58,35 @@ func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
 	return evs, nil
 }
 
-func (rw *Rewriter) event(raw json.RawMessage) (json.RawMessage, error) {
-	// Most live events (mouse moves, scrolls, input) name no file: pass them
-	// on without decoding. Meta events carry "href" and are read below.
-	if !containsAny(raw, mayHoldURL) {
-		return raw, nil
-	}
-	var ev rrweb.Event
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("asset rewrite: %w", err)
-	}
-	switch ev.Type {
-	case rrweb.Meta:
+// Event rewrites one event, whose head the caller has read (rrweb.Peek).
+// Only a page's meta and snapshot, DOM mutations and stylesheet changes
+// can name a file; the mouse moves, scrolls and input that are most of a
+// live page's events pass without a look.
+func (rw *Rewriter) Event(raw json.RawMessage, h rrweb.Head) (json.RawMessage, error) {
+	switch {
+	case h.Type == rrweb.Meta:
 		var meta struct {
 			Href string `json:"href"`
 		}
-		if json.Unmarshal(ev.Data, &meta) == nil {
+		if json.Unmarshal(h.Data, &meta) == nil {
 			rw.base, _ = url.Parse(meta.Href)
 		}
 		return raw, nil
-	case rrweb.FullSnapshot, rrweb.Incremental:
+	case h.Type == rrweb.FullSnapshot:
+	case h.Type == rrweb.Incremental && (h.Source == rrweb.SourceMutation || h.Source == rrweb.SourceStyleSheetRule ||
+		h.Source == rrweb.SourceStyleDeclaration || h.Source == rrweb.SourceAdoptedStyleSheets):
 	default:
 		return raw, nil
 	}
-	if !containsAny(ev.Data, mayHoldURL) {
+	if !containsAny(h.Data, mayHoldURL) {
 		return raw, nil
 	}
 	var data map[string]any
-	if err := rrweb.Decode(ev.Data, &data); err != nil {
+	if err := rrweb.Decode(h.Data, &data); err != nil {
 		return nil, fmt.Errorf("asset rewrite: %w", err)
 	}
 	changed := false
-	if ev.Type == rrweb.FullSnapshot {
+	if h.Type == rrweb.FullSnapshot {
 		clear(rw.kinds)
 		if n, ok := data["node"].(map[string]any); ok {
 			changed = rw.node(n)
@@ -95,7 +97,7 @@ func (rw *Rewriter) event(raw json.RawMessage) (json.RawMessage, error) {
 	if !changed {
 		return raw, nil
 	}
-	return rrweb.Encode(ev, data)
+	return rrweb.Encode(h.Event(), data)
 }
 
 func (rw *Rewriter) incremental(data map[string]any) bool {

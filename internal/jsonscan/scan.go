@@ -1,40 +1,57 @@
-package privacy
+// Package jsonscan reads JSON the way a browser's JSON.parse does, without
+// decoding it into Go values: a validator, the values of chosen keys of an
+// object, the elements of an array. The relay and its filters read every
+// customer event with it; encoding/json costs several times as much and
+// matches keys case-insensitively, so an event could look like one thing
+// to the server and another to the console.
+package jsonscan
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 )
 
-// fields returns the raw values of the wanted keys of a JSON object, the
+// Fields returns the raw values of the wanted keys of a JSON object, the
 // last one where a key repeats — as a browser's JSON.parse sees it. Keys
 // match exactly (encoding/json would also match them case-insensitively, so
 // an event could look like one type to the filter and another to the
 // console). b must be valid JSON, which the relay has checked; ok is false
 // when b is not an object.
-func fields(b []byte, want ...string) (vals [][]byte, ok bool) {
+func Fields(b []byte, want ...string) (vals [][]byte, ok bool) {
 	vals = make([][]byte, len(want))
+	if !FieldsTo(vals, b, want...) {
+		return nil, false
+	}
+	return vals, true
+}
+
+// FieldsTo is Fields into the caller's vals (len(want) long): on the
+// stack, for the scans made on every event.
+func FieldsTo(vals [][]byte, b []byte, want ...string) bool {
+	clear(vals)
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil, false
+		return false
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return vals, true
+		return true
 	}
 	for i < len(b) {
 		if b[i] != '"' {
-			return nil, false
+			return false
 		}
 		kEnd := skipString(b, i)
 		key := b[i+1 : kEnd-1]
 		i = skipSpace(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
-			return nil, false
+			return false
 		}
 		vStart := skipSpace(b, i+1)
-		vEnd := skipValue(b, vStart)
+		vEnd := SkipValue(b, vStart)
 		if vEnd <= vStart {
-			return nil, false
+			return false
 		}
 		for w, k := range want {
 			if keyEquals(key, k) {
@@ -47,11 +64,11 @@ func fields(b []byte, want ...string) (vals [][]byte, ok bool) {
 			continue
 		}
 		if i < len(b) && b[i] == '}' {
-			return vals, true
+			return true
 		}
-		return nil, false
+		return false
 	}
-	return nil, false
+	return false
 }
 
 // keyEquals compares a raw key (which may hold escapes) with k; a key with
@@ -74,20 +91,30 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipString returns the index after the string starting at b[i] == '"'.
+// It jumps from quote to quote (IndexByte is vectorised: page text is most
+// of a snapshot's bytes); a quote after an odd run of backslashes is
+// escaped.
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1
 		}
+		j++
 	}
-	return len(b)
 }
 
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) int {
+// SkipValue returns the index after the value starting at b[i].
+func SkipValue(b []byte, i int) int {
 	if i >= len(b) {
 		return i
 	}
@@ -119,14 +146,15 @@ func skipValue(b []byte, i int) int {
 	}
 }
 
-// intField reads an integral number the way a browser does: 5, 5.0 and
-// 5e0 are all 5 (else a crafted id could name a node for the console but
-// not for the filter). ok is false for anything else.
-func intField(v []byte) (int64, bool) {
-	return intLike(string(v))
+// Int reads an integral number the way a browser does: 5, 5.0 and 5e0 are
+// all 5 (else a crafted id could name a node for the console but not for a
+// filter). ok is false for anything else.
+func Int(v []byte) (int64, bool) {
+	return IntString(string(v))
 }
 
-func intLike(s string) (int64, bool) {
+// IntString is Int for a number already held as a string.
+func IntString(s string) (int64, bool) {
 	if s == "" {
 		return 0, false
 	}

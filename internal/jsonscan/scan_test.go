@@ -1,4 +1,4 @@
-package privacy
+package jsonscan
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func TestFieldsTakesExactKeysLastWins(t *testing.T) {
 		{` { "data" : [1, {"type":9}, "]}\"" ] , "type" : 1 } `, []string{"1", `[1, {"type":9}, "]}\"" ]`}},
 		{`{}`, []string{"", ""}},
 	} {
-		got, ok := fields([]byte(tc.in), "type", "data")
+		got, ok := Fields([]byte(tc.in), "type", "data")
 		if !ok {
 			t.Errorf("%s: not an object", tc.in)
 			continue
@@ -30,7 +30,7 @@ func TestFieldsTakesExactKeysLastWins(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`[1]`, `3`, `"x"`} {
-		if _, ok := fields([]byte(bad), "type"); ok {
+		if _, ok := Fields([]byte(bad), "type"); ok {
 			t.Errorf("%s accepted as an object", bad)
 		}
 	}
@@ -48,7 +48,7 @@ func FuzzFields(f *testing.F) {
 		if json.Unmarshal(b, &ref) != nil || ref == nil || !json.Valid(b) {
 			return
 		}
-		got, ok := fields(b, "type", "data", "timestamp")
+		got, ok := Fields(b, "type", "data", "timestamp")
 		if !ok {
 			t.Fatalf("valid object %q not scanned", b)
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
 )
@@ -83,7 +84,11 @@ func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, er
 	var st Stats
 	out := events[:0:0]
 	for _, raw := range events {
-		ev, keep, err := f.event(raw, &st)
+		h, ok := rrweb.Peek(raw)
+		if !ok {
+			return nil, st, ErrMalformed
+		}
+		ev, keep, err := f.Event(raw, h, &st)
 		if err != nil {
 			return nil, st, err
 		}
@@ -94,18 +99,11 @@ func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, er
 	return out, st, nil
 }
 
-// event filters one event. raw must be valid JSON (the relay decoded the
-// whole message first); its fields are read exactly as a browser reads them.
-func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	v, ok := fields(raw, "type", "data", "timestamp")
-	if !ok {
-		return nil, false, ErrMalformed
-	}
-	typ, ok := intField(v[0])
-	if !ok {
-		return nil, false, ErrMalformed
-	}
-	ev := rrweb.Event{Type: int(typ), Data: v[1], Timestamp: v[2]}
+// Event filters one event, whose head the caller has read (rrweb.Peek):
+// it returns the event to relay, or keep false to drop it. raw must be
+// valid JSON; its fields are read exactly as a browser reads them.
+func (f *Filter) Event(raw json.RawMessage, h rrweb.Head, st *Stats) (json.RawMessage, bool, error) {
+	ev := h.Event()
 	if ev.Type == rrweb.Meta {
 		var meta map[string]any
 		if err := decode(ev.Data, &meta); err != nil {
@@ -148,15 +146,7 @@ func (f *Filter) event(raw json.RawMessage, st *Stats) (json.RawMessage, bool, e
 		}
 		return rebuild(ev, data)
 	case rrweb.Incremental:
-		dv, ok := fields(ev.Data, "source")
-		if !ok {
-			return nil, false, ErrMalformed
-		}
-		source, ok := intField(dv[0])
-		if !ok {
-			return nil, false, ErrMalformed
-		}
-		switch source {
+		switch h.Source {
 		case rrweb.SourceMutation:
 			return f.mutation(ev, raw, st)
 		case rrweb.SourceInput:
@@ -181,7 +171,7 @@ func idOf(v any) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return intLike(string(n))
+	return jsonscan.IntString(string(n))
 }
 
 func (f *Filter) mark(id int64, fl uint8) error {
@@ -510,11 +500,11 @@ func containsAnyOf(b []byte, subs [][]byte) bool {
 }
 
 func (f *Filter) input(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	dv, ok := fields(ev.Data, "id")
+	dv, ok := jsonscan.Fields(ev.Data, "id")
 	if !ok {
 		return nil, false, ErrMalformed
 	}
-	id, ok := intField(dv[0])
+	id, ok := jsonscan.Int(dv[0])
 	if !ok {
 		return nil, false, ErrMalformed
 	}

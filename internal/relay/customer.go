@@ -1,16 +1,20 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
+	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
 	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
+	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 )
 
@@ -104,6 +108,28 @@ type customerMessage struct {
 	Part string `json:"part"`
 }
 
+// parseCustomer reads a customer message. An events message, which a live
+// page sends up to twenty times a second, is validated once and cut into
+// its events with the scanner the privacy filter reads them with, several
+// times cheaper than encoding/json; any other message, or an events message
+// in an unusual form, is decoded by encoding/json.
+func parseCustomer(data []byte, m *customerMessage) error {
+	if bytes.HasPrefix(data, eventsPrefix) && jsonscan.Valid(data) {
+		var v [3][]byte
+		if jsonscan.FieldsTo(v[:], data, "t", "ct", "events") && string(v[0]) == `"`+protocol.TypeEvents+`"` {
+			ct, err := strconv.ParseInt(string(v[1]), 10, 64)
+			events := make([]json.RawMessage, 0, 8)
+			if (err == nil || v[1] == nil) && jsonscan.Each(v[2], func(e []byte) { events = append(events, e) }) {
+				m.T, m.CT, m.Events = protocol.TypeEvents, ct, events
+				return nil
+			}
+		}
+	}
+	return json.Unmarshal(data, m)
+}
+
+var eventsPrefix = []byte(`{"t":"` + protocol.TypeEvents + `"`)
+
 // pageParts joins the pieces of one oversized events message (a large
 // page's snapshot). A socket has at most one in progress, and it is never
 // larger than the page cap.
@@ -116,17 +142,17 @@ func (p *pageParts) reset() { p.buf, p.next = nil, 0 }
 
 func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, page *pageParts, data []byte) error {
 	var m customerMessage
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := parseCustomer(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed message")
 	}
-	cur, err := r.sessions.Get(id)
-	if err != nil || cur.State == session.Ended {
+	state, err := r.sessions.State(id)
+	if err != nil || state == session.Ended {
 		return closeWith(protocol.CloseSessionEnded, "session ended")
 	}
 	switch m.T {
 	case protocol.TypeEvents:
-		return r.relayEvents(ctx, id, cur, filter, rewriter, m, len(data))
+		return r.relayEvents(ctx, id, state, filter, rewriter, m, len(data))
 	case protocol.TypePart:
 		if m.Seq != page.next || len(m.Part) == 0 {
 			page.reset()
@@ -146,16 +172,16 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		whole := page.buf
 		page.reset()
 		var inner customerMessage
-		if err := json.Unmarshal(whole, &inner); err != nil || inner.T != protocol.TypeEvents {
+		if err := parseCustomer(whole, &inner); err != nil || inner.T != protocol.TypeEvents {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			return closeWith(protocol.CloseMalformed, "malformed page parts")
 		}
 		r.metrics.Messages.WithLabelValues("page_parts").Inc()
 		// The session may have paused while the parts came in.
-		if cur, err = r.sessions.Get(id); err != nil || cur.State == session.Ended {
+		if state, err = r.sessions.State(id); err != nil || state == session.Ended {
 			return closeWith(protocol.CloseSessionEnded, "session ended")
 		}
-		return r.relayEvents(ctx, id, cur, filter, rewriter, inner, len(whole))
+		return r.relayEvents(ctx, id, state, filter, rewriter, inner, len(whole))
 	case protocol.TypeHello:
 		r.publish(ctx, broker.ToStaff(id), mustJSON(protocol.Hello{T: protocol.TypeHello, Device: protocol.CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)}))
 		return nil
@@ -174,7 +200,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		r.endSession(id, session.ReasonCustomer)
 		return nil
 	case protocol.TypeViewport:
-		if cur.State != session.Live {
+		if state != session.Live {
 			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
 			return nil
 		}
@@ -196,7 +222,7 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		}
 		return nil
 	case protocol.TypeFile:
-		if cur.State != session.Live {
+		if state != session.Live {
 			r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
 			return nil
 		}
@@ -211,37 +237,64 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 // relayEvents filters a batch of the customer's events, rewrites their
 // file references and sends them to the session's staff. size is the
 // message's length, to size the output.
-func (r *Relay) relayEvents(ctx context.Context, id string, cur session.Session, filter *privacy.Filter, rewriter *assets.Rewriter, m customerMessage, size int) error {
+func (r *Relay) relayEvents(ctx context.Context, id string, state session.State, filter *privacy.Filter, rewriter *assets.Rewriter, m customerMessage, size int) error {
 	if m.Events == nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed events")
 	}
-	if cur.State != session.Live {
+	if state != session.Live {
 		// Paused means nothing flows, whatever the page sends.
 		r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
 		return nil
 	}
-	evs, st, err := filter.Process(m.Events)
-	if err != nil {
-		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-		if errors.Is(err, privacy.ErrTooLarge) {
-			return closeWith(protocol.CloseTooLarge, "page too large to filter")
+	// Each event's head is read once, for the filter and the rewriter.
+	var st privacy.Stats
+	evs := m.Events[:0]
+	for _, raw := range m.Events {
+		h, ok := rrweb.Peek(raw)
+		if !ok {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed events")
 		}
-		return closeWith(protocol.CloseMalformed, "malformed events")
+		ev, keep, err := filter.Event(raw, h, &st)
+		if err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			if errors.Is(err, privacy.ErrTooLarge) {
+				return closeWith(protocol.CloseTooLarge, "page too large to filter")
+			}
+			return closeWith(protocol.CloseMalformed, "malformed events")
+		}
+		if !keep {
+			continue
+		}
+		if changed(ev, raw) {
+			// The filter scrubbed it: the rewriter must read what the filter
+			// made of it, never what the customer's page sent.
+			if h, ok = rrweb.Peek(ev); !ok {
+				r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+				return closeWith(protocol.CloseMalformed, "malformed events")
+			}
+		}
+		if ev, err = rewriter.Event(ev, h); err != nil {
+			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
+			return closeWith(protocol.CloseMalformed, "malformed events")
+		}
+		evs = append(evs, ev)
 	}
 	r.countFilter(id, st)
 	if len(evs) == 0 {
 		return nil
-	}
-	if evs, err = rewriter.Events(evs); err != nil {
-		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-		return closeWith(protocol.CloseMalformed, "malformed events")
 	}
 	out := protocol.AppendStaffEvents(make([]byte, 0, size+32), r.now().UnixMilli(), m.CT, evs)
 	r.metrics.Messages.WithLabelValues("to_staff").Inc()
 	r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
 	r.publish(ctx, broker.ToStaff(id), out)
 	return nil
+}
+
+// changed reports whether the filter gave back another event than raw.
+func changed(ev, raw []byte) bool {
+	return len(ev) != len(raw) || (len(ev) > 0 && &ev[0] != &raw[0])
 }
 
 // countFilter records what the server filter did. Scrubs mean the SDK let

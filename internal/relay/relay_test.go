@@ -25,6 +25,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
+	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
@@ -609,5 +610,32 @@ func TestViewportReachesStaffRebuilt(t *testing.T) {
 	m := readType(t, st, "viewport")
 	if len(m) != 6 || m["s"].(float64) != 2 || m["w"].(float64) != 195 || m["x"].(float64) != 10.5 {
 		t.Fatalf("staff got %v; want exactly t,x,y,w,h,s", m)
+	}
+}
+
+// An event that both the privacy filter and the page-file rewriter change
+// reaches staff with both changes: the rewriter works on what the filter
+// made of it, never on what the page sent.
+func TestFilteredEventIsRewrittenAfterFiltering(t *testing.T) {
+	f := newFixture(t, Config{})
+	st := f.staff()
+	readType(t, st, "state")
+	cu := f.customer()
+	snapshot := `{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"html","attributes":{},"childNodes":[` +
+		`{"type":2,"id":3,"tagName":"input","attributes":{"value":"secret-4711"},"childNodes":[]},` +
+		`{"type":2,"id":4,"tagName":"img","attributes":{"src":"/logo.png"},"childNodes":[]}]}]},"initialOffset":{"left":0,"top":0}}}`
+	send(t, cu, map[string]any{"t": "events", "ct": 1, "events": []json.RawMessage{
+		json.RawMessage(`{"type":4,"timestamp":1,"data":{"href":"https://bank.example/top","width":800,"height":600}}`),
+		json.RawMessage(snapshot),
+	}})
+	got := toJSON(readType(t, st, "events"))
+	if strings.Contains(got, "secret-4711") {
+		t.Fatalf("the unmasked value reached staff: %s", got)
+	}
+	if !strings.Contains(got, privacy.Mask) {
+		t.Fatalf("the value was not masked: %s", got)
+	}
+	if strings.Contains(got, `"src":"/logo.png"`) || !strings.Contains(got, `"src":"`) {
+		t.Fatalf("the image was not rewritten to be fetched from Tomoni: %s", got)
 	}
 }

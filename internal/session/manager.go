@@ -707,6 +707,19 @@ func (m *Manager) Get(id string) (Session, error) {
 	return r.session(), nil
 }
 
+// State is a session's state as this node knows it, for the relay's check
+// on every message a socket sends: it copies nothing and reaches the KV only
+// when this node has not heard of the session.
+func (m *Manager) State(id string) (State, error) {
+	if e, err := m.kv.Peek(sessionKey(id)); err == nil {
+		if r, err := m.cache.decode(e); err == nil {
+			return r.State, nil
+		}
+	}
+	s, err := m.Get(id)
+	return s.State, err
+}
+
 // List returns a staff member's sessions, newest first: those in their
 // charge, those they present on, and one waiting for them to take over.
 // It reads after every change made before the call, on any node: a
