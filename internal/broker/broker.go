@@ -68,7 +68,8 @@ func (m *Memory) Publish(_ context.Context, subject string, msg []byte) error {
 		return ErrClosed
 	}
 	set := m.subs[subject]
-	hs := make([]Handler, 0, len(set))
+	var few [4]Handler // a session has a socket or two per subject
+	hs := few[:0]
 	for s := range set {
 		hs = append(hs, s.h)
 	}

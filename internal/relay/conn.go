@@ -177,6 +177,16 @@ func (c *conn) kick(code int, reason string) {
 // an error or ctx ends. handle is called for each incoming message in order.
 func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []byte) error) error {
 	g, ctx := errgroup.WithContext(ctx)
+	// Reads and writes run without a context of their own: the library
+	// would register a callback on it for every message. The socket is
+	// closed once instead when ctx ends, which ends a blocked read or
+	// write, and a write that takes too long closes it through a timer
+	// made once per connection.
+	stop := context.AfterFunc(ctx, func() { c.ws.CloseNow() })
+	defer stop()
+	stuck := time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
+	stuck.Stop()
+	defer stuck.Stop()
 	// When the peer was last heard from (a message read, or handled): a
 	// peer that sends is alive, even when its pong waits behind messages
 	// this side has not read yet (a large page, a busy server).
@@ -185,7 +195,7 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 	g.Go(func() error {
 		defer lastRead.Store(time.Now().UnixNano())
 		for {
-			typ, data, err := c.ws.Read(ctx)
+			typ, data, err := c.ws.Read(context.Background())
 			if err != nil {
 				return err
 			}
@@ -246,10 +256,13 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 				continue
 			}
 			if len(it.data) > 0 {
-				wctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
-				err = c.ws.Write(wctx, websocket.MessageText, it.data)
-				cancel()
+				stuck.Reset(c.cfg.WriteTimeout)
+				err = c.ws.Write(context.Background(), websocket.MessageText, it.data)
+				stuck.Stop()
 				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
 					return fmt.Errorf("write: %w", err)
 				}
 			}

@@ -286,8 +286,8 @@ func (r *Relay) relayEvents(ctx context.Context, id string, state session.State,
 		return nil
 	}
 	out := protocol.AppendStaffEvents(make([]byte, 0, size+32), r.now().UnixMilli(), m.CT, evs)
-	r.metrics.Messages.WithLabelValues("to_staff").Inc()
-	r.metrics.Bytes.WithLabelValues("to_staff").Add(float64(len(out)))
+	r.metrics.toStaff.Inc()
+	r.metrics.toStaffBytes.Add(float64(len(out)))
 	r.publish(ctx, broker.ToStaff(id), out)
 	return nil
 }

@@ -13,6 +13,9 @@ type Metrics struct {
 	Dropped     *prometheus.CounterVec // role, reason
 	Scrubbed    *prometheus.CounterVec // kind: values, texts, attributes
 	Cleaned     *prometheus.CounterVec // kind: urls, excluded
+
+	// The series counted on every relayed message, looked up once.
+	toStaff, toStaffBytes, toCustomer prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -27,6 +30,8 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		Scrubbed:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "privacy", Name: "scrubbed_total", Help: "Sensitive values the server filter scrubbed because the SDK had not masked them. Non-zero means the SDK missed something."}, []string{"kind"}),
 		Cleaned:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "privacy", Name: "policy_applied_total", Help: "Events the server changed or dropped by policy: urls cleaned, excluded-page events dropped."}, []string{"kind"}),
 	}
+	m.toStaff, m.toStaffBytes = m.Messages.WithLabelValues("to_staff"), m.Bytes.WithLabelValues("to_staff")
+	m.toCustomer = m.Messages.WithLabelValues("to_customer")
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.Messages, m.Bytes, m.Rejected, m.Throttled, m.Resyncs, m.Dropped, m.Scrubbed, m.Cleaned)
 	}

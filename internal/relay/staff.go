@@ -164,7 +164,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 			msg = m
 		}
 		out := mustJSON(msg)
-		r.metrics.Messages.WithLabelValues("to_customer").Inc()
+		r.metrics.toCustomer.Inc()
 		r.publish(ctx, broker.ToCustomer(id), out)
 		// The session's other staff see it too: a supervisor watching sees
 		// where the agent points, as the customer does. With nobody else
@@ -174,7 +174,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 		}
 		return nil
 	}
-	r.metrics.Messages.WithLabelValues("to_customer").Inc()
+	r.metrics.toCustomer.Inc()
 	r.publish(ctx, broker.ToCustomer(id), mustJSON(msg))
 	return nil
 }
