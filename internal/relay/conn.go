@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/sync/errgroup"
 )
 
 // item is one outgoing message. A final item closes the connection with
@@ -175,8 +174,11 @@ func (c *conn) kick(code int, reason string) {
 
 // run pumps until the peer goes, a final message is written, handle returns
 // an error or ctx ends. handle is called for each incoming message in order.
-func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []byte) error) error {
-	g, ctx := errgroup.WithContext(ctx)
+// The caller's goroutine reads; one more writes: a session holds thousands
+// of sockets at scale and every goroutine is a stack of memory.
+func (c *conn) run(parent context.Context, handle func(ctx context.Context, data []byte) error) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
 	// Reads and writes run without a context of their own: the library
 	// would register a callback on it for every message. The socket is
 	// closed once instead when ctx ends, which ends a blocked read or
@@ -192,87 +194,101 @@ func (c *conn) run(ctx context.Context, handle func(ctx context.Context, data []
 	// this side has not read yet (a large page, a busy server).
 	var lastRead atomic.Int64
 	lastRead.Store(time.Now().UnixNano())
-	g.Go(func() error {
-		defer lastRead.Store(time.Now().UnixNano())
-		for {
-			typ, data, err := c.ws.Read(context.Background())
-			if err != nil {
-				return err
-			}
-			// While a message is handled nothing is read, so no pong can
-			// be: the peer counts as heard from until the handler is done.
-			lastRead.Store(math.MaxInt64)
-			if typ != websocket.MessageText {
-				c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
-				return errors.New("binary message")
-			}
-			err = handle(ctx, data)
-			lastRead.Store(time.Now().UnixNano())
-			if err != nil {
-				var ce *closeError
-				if errors.As(err, &ce) {
-					c.ws.Close(ce.code, ce.reason)
-				}
-				return err
-			}
-		}
-	})
+	var wg sync.WaitGroup
 	// The writer also starts the pings: a goroutine of their own lives
-	// only while a ping waits for its pong, not for the whole connection
-	// (a session holds thousands of these; each goroutine is memory).
+	// only while a ping waits for its pong, not for the whole connection.
 	var pinging atomic.Bool
-	ping := func() error {
+	ping := func() {
 		defer pinging.Store(false)
-		pctx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+		pctx, pcancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
 		start := time.Now()
 		err := c.ws.Ping(pctx)
-		cancel()
+		pcancel()
 		if err != nil && ctx.Err() == nil && time.Since(time.Unix(0, lastRead.Load())) < c.cfg.WriteTimeout {
-			return nil // the peer is sending; its pong is behind what is still to be read
+			return // the peer is sending; its pong is behind what is still to be read
 		}
 		if err != nil {
-			return fmt.Errorf("ping: %w", err)
+			cancel(fmt.Errorf("ping: %w", err))
+			return
 		}
 		if c.onRTT != nil {
 			c.onRTT(time.Since(start))
 		}
-		return nil
 	}
-	g.Go(func() error {
-		// The first ping comes soon, so the console can show the link's
-		// quality early; then one per interval.
-		t := time.NewTimer(min(firstPing, c.cfg.PingInterval))
-		defer t.Stop()
-		for {
-			it, ticked, err := c.q.pop(ctx, t.C)
-			if err != nil {
-				return err
+	wg.Go(func() {
+		if err := c.write(ctx, func() {
+			if pinging.CompareAndSwap(false, true) {
+				wg.Go(ping)
 			}
-			if ticked {
-				t.Reset(c.cfg.PingInterval)
-				if pinging.CompareAndSwap(false, true) {
-					g.Go(ping)
-				}
-				continue
-			}
-			if len(it.data) > 0 {
-				stuck.Reset(c.cfg.WriteTimeout)
-				err = c.ws.Write(context.Background(), websocket.MessageText, it.data)
-				stuck.Stop()
-				if err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					return fmt.Errorf("write: %w", err)
-				}
-			}
-			if it.final {
-				c.ws.Close(it.code, it.reason)
-				return errFinal
-			}
+		}, stuck); err != nil {
+			cancel(err)
 		}
 	})
-	err := g.Wait()
+	cancel(c.read(ctx, handle, &lastRead))
+	lastRead.Store(time.Now().UnixNano())
+	wg.Wait()
 	c.ws.CloseNow()
-	return err
+	return context.Cause(ctx)
+}
+
+// read hands each message to handle until the socket fails or handle
+// returns an error.
+func (c *conn) read(ctx context.Context, handle func(ctx context.Context, data []byte) error, lastRead *atomic.Int64) error {
+	for {
+		typ, data, err := c.ws.Read(context.Background())
+		if err != nil {
+			return err
+		}
+		// While a message is handled nothing is read, so no pong can be:
+		// the peer counts as heard from until the handler is done.
+		lastRead.Store(math.MaxInt64)
+		if typ != websocket.MessageText {
+			c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
+			return errors.New("binary message")
+		}
+		err = handle(ctx, data)
+		lastRead.Store(time.Now().UnixNano())
+		if err != nil {
+			var ce *closeError
+			if errors.As(err, &ce) {
+				c.ws.Close(ce.code, ce.reason)
+			}
+			return err
+		}
+	}
+}
+
+// write sends what is queued until ctx ends or a final item is written,
+// and calls ping on each ping interval.
+func (c *conn) write(ctx context.Context, ping func(), stuck *time.Timer) error {
+	// The first ping comes soon, so the console can show the link's
+	// quality early; then one per interval.
+	t := time.NewTimer(min(firstPing, c.cfg.PingInterval))
+	defer t.Stop()
+	for {
+		it, ticked, err := c.q.pop(ctx, t.C)
+		if err != nil {
+			return err
+		}
+		if ticked {
+			t.Reset(c.cfg.PingInterval)
+			ping()
+			continue
+		}
+		if len(it.data) > 0 {
+			stuck.Reset(c.cfg.WriteTimeout)
+			err = c.ws.Write(context.Background(), websocket.MessageText, it.data)
+			stuck.Stop()
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		if it.final {
+			c.ws.Close(it.code, it.reason)
+			return errFinal
+		}
+	}
 }
