@@ -91,15 +91,8 @@ const (
 // CPU when asked to.
 func serve(ctx context.Context, name string, out io.Writer) error {
 	if path := os.Getenv(profileEnv); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		stop := profileSteps(path)
+		defer stop()
 	}
 	switch name {
 	case "tomoni":
@@ -108,6 +101,51 @@ func serve(ctx context.Context, name string, out io.Writer) error {
 		return serveForwarder(ctx, out)
 	}
 	return fmt.Errorf("unknown server %q", name)
+}
+
+// profileSteps profiles the CPU of this server process while the tool
+// measures a step (between SIGUSR1 and SIGUSR2), one file per step:
+// path.1, path.2, …; setting sessions up is not in them.
+func profileSteps(path string) (stop func()) {
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var f *os.File
+		end := func() {
+			if f != nil {
+				pprof.StopCPUProfile()
+				f.Close()
+				f = nil
+			}
+		}
+		defer end()
+		for n := 1; ; {
+			select {
+			case <-done:
+				return
+			case s := <-sig:
+				end()
+				if s == syscall.SIGUSR1 {
+					var err error
+					if f, err = os.Create(fmt.Sprintf("%s.%d", path, n)); err == nil {
+						n++
+						if pprof.StartCPUProfile(f) != nil {
+							f.Close()
+							f = nil
+						}
+					}
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+		<-finished
+	}
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -125,7 +163,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
 	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
 	heapProfile := fs.String("heapprofile", "", "write each server's heap profile, taken at the end of each step, to this path plus .tomoni or .forwarder (go tool pprof)")
-	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile over the whole run to this path plus .tomoni or .forwarder (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile while each step is measured to this path plus .tomoni or .forwarder and the step's number (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -319,6 +357,7 @@ func measure(ctx context.Context, name string, o options, stream *visit, log io.
 			return nil, fmt.Errorf("step %d: %w", n, err)
 		}
 		st.measuring.Store(true)
+		signalChildren(children, syscall.SIGUSR1, o.cpuProfile != "")
 		start := time.Now()
 		select {
 		case <-time.After(o.step):
@@ -326,6 +365,7 @@ func measure(ctx context.Context, name string, o options, stream *visit, log io.
 			return nil, ctx.Err()
 		}
 		st.measuring.Store(false)
+		signalChildren(children, syscall.SIGUSR2, o.cpuProfile != "")
 		took := time.Since(start)
 		cpu1, _ := cpuOf()
 		rss, _ := rssOf()
@@ -461,6 +501,16 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 
 // sumOver adds up what read reports of each child process: a target's
 // CPU time or memory is its processes' together.
+// signalChildren tells the server processes that a step's measurement
+// starts or ends, when they profile.
+func signalChildren(children []child, sig syscall.Signal, profiling bool) {
+	if profiling {
+		for _, c := range children {
+			syscall.Kill(c.pid, sig)
+		}
+	}
+}
+
 func sumOver[T time.Duration | int64](children []child, read func(pid int) (T, error)) (T, error) {
 	var sum T
 	for _, c := range children {
