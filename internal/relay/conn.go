@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,13 +159,42 @@ type conn struct {
 	session    string
 	// id tells this socket apart from every other in the deployment.
 	id string
+	// reads is the relay's pool of read buffers.
+	reads *sync.Pool
 }
 
 // firstPing is when a socket is first pinged.
 const firstPing = 2 * time.Second
 
-func newConn(ws *websocket.Conn, cfg Config) *conn {
-	return &conn{ws: ws, q: newOutQueue(cfg.QueueMessages, cfg.QueueBytes), cfg: cfg}
+func newConn(ws *websocket.Conn, cfg Config, reads *sync.Pool) *conn {
+	return &conn{ws: ws, q: newOutQueue(cfg.QueueMessages, cfg.QueueBytes), cfg: cfg, reads: reads}
+}
+
+// maxPooledRead is the largest read buffer kept for the next message.
+const maxPooledRead = 64 << 10
+
+// readMessage reads the next message into a buffer from the pool; done
+// gives it back, after which the message's bytes must not be used.
+func (c *conn) readMessage() (websocket.MessageType, []byte, func(), error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	buf, _ := c.reads.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	done := func() {
+		if buf.Cap() <= maxPooledRead {
+			c.reads.Put(buf)
+		}
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		done()
+		return 0, nil, nil, err
+	}
+	return typ, buf.Bytes(), done, nil
 }
 
 // kick closes the connection from outside, after what is already queued.
@@ -235,7 +265,7 @@ func (c *conn) run(parent context.Context, handle func(ctx context.Context, data
 // returns an error.
 func (c *conn) read(ctx context.Context, handle func(ctx context.Context, data []byte) error, lastRead *atomic.Int64) error {
 	for {
-		typ, data, err := c.ws.Read(context.Background())
+		typ, data, done, err := c.readMessage()
 		if err != nil {
 			return err
 		}
@@ -243,10 +273,13 @@ func (c *conn) read(ctx context.Context, handle func(ctx context.Context, data [
 		// the peer counts as heard from until the handler is done.
 		lastRead.Store(math.MaxInt64)
 		if typ != websocket.MessageText {
+			done()
 			c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
 			return errors.New("binary message")
 		}
+		// handle keeps nothing of data: what it relays, it copies.
 		err = handle(ctx, data)
+		done()
 		lastRead.Store(time.Now().UnixNano())
 		if err != nil {
 			var ce *closeError

@@ -105,6 +105,10 @@ type Relay struct {
 	nextConn  uint64
 
 	departures *departures
+	// reads holds the buffers sockets read messages into: one per message
+	// being handled, not one per socket (a socket's largest message would
+	// stay with it) nor a new one per message (garbage at every read).
+	reads sync.Pool
 }
 
 // New returns a relay that follows sessions' changes until Shutdown. Every

@@ -65,7 +65,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		return
 	}
 	ws.SetReadLimit(sd.readLimit)
-	c := newConn(ws, r.cfg)
+	c := newConn(ws, r.cfg, &r.reads)
 	if sd.rtt != nil {
 		c.onRTT = func(d time.Duration) { sd.rtt(c, d) }
 	}
