@@ -44,49 +44,52 @@ var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src
 
 // Events rewrites a batch in place where needed and returns it.
 func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
+	var d rrweb.Doc
 	for i, raw := range evs {
-		h, ok := rrweb.Peek(raw)
-		if !ok {
+		if !d.Reset(raw) {
 			return nil, errors.New("asset rewrite: malformed event")
 		}
-		out, err := rw.Event(raw, h)
-		if err != nil {
+		if err := rw.Event(&d); err != nil {
 			return nil, err
+		}
+		out, err := d.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("asset rewrite: %w", err)
 		}
 		evs[i] = out
 	}
 	return evs, nil
 }
 
-// Event rewrites one event, whose head the caller has read (rrweb.Peek).
-// Only a page's meta and snapshot, DOM mutations and stylesheet changes
-// can name a file; the mouse moves, scrolls and input that are most of a
-// live page's events pass without a look.
-func (rw *Rewriter) Event(raw json.RawMessage, h rrweb.Head) (json.RawMessage, error) {
+// Event rewrites one event in d. Only a page's meta and snapshot, DOM
+// mutations and stylesheet changes can name a file; the mouse moves,
+// scrolls and input that are most of a live page's events pass without a
+// look.
+func (rw *Rewriter) Event(d *rrweb.Doc) error {
 	switch {
-	case h.Type == rrweb.Meta:
-		var meta struct {
-			Href string `json:"href"`
+	case d.Type == rrweb.Meta:
+		if meta, err := d.Map(); err == nil {
+			href, _ := meta["href"].(string)
+			rw.base, _ = url.Parse(href)
 		}
-		if json.Unmarshal(h.Data, &meta) == nil {
-			rw.base, _ = url.Parse(meta.Href)
-		}
-		return raw, nil
-	case h.Type == rrweb.FullSnapshot:
-	case h.Type == rrweb.Incremental && (h.Source == rrweb.SourceMutation || h.Source == rrweb.SourceStyleSheetRule ||
-		h.Source == rrweb.SourceStyleDeclaration || h.Source == rrweb.SourceAdoptedStyleSheets):
+		return nil
+	case d.Type == rrweb.FullSnapshot:
+	case d.Type == rrweb.Incremental && (d.Source == rrweb.SourceMutation || d.Source == rrweb.SourceStyleSheetRule ||
+		d.Source == rrweb.SourceStyleDeclaration || d.Source == rrweb.SourceAdoptedStyleSheets):
 	default:
-		return raw, nil
+		return nil
 	}
-	if !containsAny(h.Data, mayHoldURL) {
-		return raw, nil
+	// The data as the page sent it: what the filter changed in it masks
+	// values and never adds a reference.
+	if !containsAny(d.Data, mayHoldURL) {
+		return nil
 	}
-	var data map[string]any
-	if err := rrweb.Decode(h.Data, &data); err != nil {
-		return nil, fmt.Errorf("asset rewrite: %w", err)
+	data, err := d.Map()
+	if err != nil {
+		return fmt.Errorf("asset rewrite: %w", err)
 	}
 	changed := false
-	if h.Type == rrweb.FullSnapshot {
+	if d.Type == rrweb.FullSnapshot {
 		clear(rw.kinds)
 		if n, ok := data["node"].(map[string]any); ok {
 			changed = rw.node(n)
@@ -94,10 +97,10 @@ func (rw *Rewriter) Event(raw json.RawMessage, h rrweb.Head) (json.RawMessage, e
 	} else {
 		changed = rw.incremental(data)
 	}
-	if !changed {
-		return raw, nil
+	if changed {
+		d.Changed()
 	}
-	return rrweb.Encode(h.Event(), data)
+	return nil
 }
 
 func (rw *Rewriter) incremental(data map[string]any) bool {

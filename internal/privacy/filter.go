@@ -83,87 +83,79 @@ func (f *Filter) Excluded() bool { return f.excluded }
 func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, error) {
 	var st Stats
 	out := events[:0:0]
+	var d rrweb.Doc
 	for _, raw := range events {
-		h, ok := rrweb.Peek(raw)
-		if !ok {
+		if !d.Reset(raw) {
 			return nil, st, ErrMalformed
 		}
-		ev, keep, err := f.Event(raw, h, &st)
+		keep, err := f.Event(&d, &st)
 		if err != nil {
 			return nil, st, err
 		}
-		if keep {
-			out = append(out, ev)
+		if !keep {
+			continue
 		}
+		ev, err := d.Bytes()
+		if err != nil {
+			return nil, st, ErrMalformed
+		}
+		out = append(out, ev)
 	}
 	return out, st, nil
 }
 
-// Event filters one event, whose head the caller has read (rrweb.Peek):
-// it returns the event to relay, or keep false to drop it. raw must be
-// valid JSON; its fields are read exactly as a browser reads them.
-func (f *Filter) Event(raw json.RawMessage, h rrweb.Head, st *Stats) (json.RawMessage, bool, error) {
-	ev := h.Event()
-	if ev.Type == rrweb.Meta {
-		var meta map[string]any
-		if err := decode(ev.Data, &meta); err != nil {
-			return nil, false, ErrMalformed
+// Event filters one event, changing d where it must; keep false drops it.
+// Its fields are read exactly as a browser reads them.
+func (f *Filter) Event(d *rrweb.Doc, st *Stats) (keep bool, err error) {
+	if d.Type == rrweb.Meta {
+		meta, err := d.Map()
+		if err != nil {
+			return false, ErrMalformed
 		}
 		href, _ := meta["href"].(string)
 		f.excluded = f.policy.Excluded(href)
 		if f.excluded {
 			st.Excluded++
-			return nil, false, nil
+			return false, nil
 		}
 		if clean := f.policy.CleanURL(href); clean != href {
 			meta["href"] = clean
 			st.URLs++
-			return rebuild(ev, meta)
+			d.Changed()
 		}
-		return raw, true, nil
+		return true, nil
 	}
 	if f.excluded {
 		st.Excluded++
-		return nil, false, nil
+		return false, nil
 	}
-	switch ev.Type {
+	switch d.Type {
 	case rrweb.FullSnapshot:
-		var data map[string]any
-		if err := decode(ev.Data, &data); err != nil {
-			return nil, false, ErrMalformed
+		data, err := d.Map()
+		if err != nil {
+			return false, ErrMalformed
 		}
 		clear(f.flags)
 		node, ok := data["node"].(map[string]any)
 		if !ok {
-			return nil, false, ErrMalformed
+			return false, ErrMalformed
 		}
 		before := *st
 		if err := f.walk(node, 0, st); err != nil {
-			return nil, false, err
+			return false, err
 		}
-		if *st == before {
-			return raw, true, nil
+		if *st != before {
+			d.Changed()
 		}
-		return rebuild(ev, data)
 	case rrweb.Incremental:
-		switch h.Source {
+		switch d.Source {
 		case rrweb.SourceMutation:
-			return f.mutation(ev, raw, st)
+			return f.mutation(d, st)
 		case rrweb.SourceInput:
-			return f.input(ev, raw, st)
+			return f.input(d, st)
 		}
 	}
-	return raw, true, nil
-}
-
-func decode(b []byte, v any) error { return rrweb.Decode(b, v) }
-
-func rebuild(ev rrweb.Event, data any) (json.RawMessage, bool, error) {
-	out, err := rrweb.Encode(ev, data)
-	if err != nil {
-		return nil, false, ErrMalformed
-	}
-	return out, true, nil
+	return true, nil
 }
 
 func idOf(v any) (int64, bool) {
@@ -411,14 +403,14 @@ var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni
 // in the policy, any added element may match one.
 var tagged = []byte(`"tagName"`)
 
-func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
+func (f *Filter) mutation(d *rrweb.Doc, st *Stats) (bool, error) {
 	selectors := len(f.mask.list) > 0 || len(f.block.list) > 0
-	if len(f.flags) == 0 && !containsAnyOf(ev.Data, markers) && !(selectors && bytes.Contains(ev.Data, tagged)) {
-		return raw, true, nil
+	if len(f.flags) == 0 && !containsAnyOf(d.Data, markers) && !(selectors && bytes.Contains(d.Data, tagged)) {
+		return true, nil
 	}
-	var data map[string]any
-	if err := decode(ev.Data, &data); err != nil {
-		return nil, false, ErrMalformed
+	data, err := d.Map()
+	if err != nil {
+		return false, ErrMalformed
 	}
 	before := *st
 	if removes, ok := data["removes"].([]any); ok {
@@ -434,11 +426,11 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 		for _, a := range adds {
 			am, ok := a.(map[string]any)
 			if !ok {
-				return nil, false, ErrMalformed
+				return false, ErrMalformed
 			}
 			node, ok := am["node"].(map[string]any)
 			if !ok {
-				return nil, false, ErrMalformed
+				return false, ErrMalformed
 			}
 			parent, _ := idOf(am["parentId"])
 			inherited := uint8(0)
@@ -446,7 +438,7 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 				inherited = fContainer | fSensitive
 			}
 			if err := f.walk(node, inherited, st); err != nil {
-				return nil, false, err
+				return false, err
 			}
 		}
 	}
@@ -454,7 +446,7 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 		for _, a := range attrs {
 			am, ok := a.(map[string]any)
 			if !ok {
-				return nil, false, ErrMalformed
+				return false, ErrMalformed
 			}
 			id, _ := idOf(am["id"])
 			changed, _ := am["attributes"].(map[string]any)
@@ -464,7 +456,7 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 			// sensitive it stays so, even when toggled back to text.
 			if fl := changeFlags(changed); fl != 0 {
 				if err := f.mark(id, fl); err != nil {
-					return nil, false, err
+					return false, err
 				}
 			}
 			if f.flags[id]&fSensitive != 0 {
@@ -476,7 +468,7 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 		for _, t := range texts {
 			tm, ok := t.(map[string]any)
 			if !ok {
-				return nil, false, ErrMalformed
+				return false, ErrMalformed
 			}
 			id, _ := idOf(tm["id"])
 			if f.flags[id]&fMaskedText != 0 && maskText(tm, "value") {
@@ -484,10 +476,10 @@ func (f *Filter) mutation(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.
 			}
 		}
 	}
-	if *st == before {
-		return raw, true, nil
+	if *st != before {
+		d.Changed()
 	}
-	return rebuild(ev, data)
+	return true, nil
 }
 
 func containsAnyOf(b []byte, subs [][]byte) bool {
@@ -499,28 +491,28 @@ func containsAnyOf(b []byte, subs [][]byte) bool {
 	return false
 }
 
-func (f *Filter) input(ev rrweb.Event, raw json.RawMessage, st *Stats) (json.RawMessage, bool, error) {
-	dv, ok := jsonscan.Fields(ev.Data, "id")
+func (f *Filter) input(d *rrweb.Doc, st *Stats) (bool, error) {
+	dv, ok := jsonscan.Fields(d.Data, "id")
 	if !ok {
-		return nil, false, ErrMalformed
+		return false, ErrMalformed
 	}
 	id, ok := jsonscan.Int(dv[0])
 	if !ok {
-		return nil, false, ErrMalformed
+		return false, ErrMalformed
 	}
 	if f.flags[id]&fSensitive == 0 {
-		return raw, true, nil
+		return true, nil
 	}
-	var data map[string]any
-	if err := decode(ev.Data, &data); err != nil {
-		return nil, false, ErrMalformed
+	data, err := d.Map()
+	if err != nil {
+		return false, ErrMalformed
 	}
 	if s, ok := data["text"].(string); ok && s != "" && s != Mask {
 		data["text"] = Mask
 		st.Values++
-		return rebuild(ev, data)
+		d.Changed()
 	}
-	return raw, true, nil
+	return true, nil
 }
 
 // String summarises stats for logs (counts only, never content).

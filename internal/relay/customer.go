@@ -247,16 +247,18 @@ func (r *Relay) relayEvents(ctx context.Context, id string, state session.State,
 		r.metrics.Dropped.WithLabelValues("customer", "paused").Inc()
 		return nil
 	}
-	// Each event's head is read once, for the filter and the rewriter.
+	// Each event is read once for the filter and the rewriter, and its
+	// data decoded at most once: the rewriter changes what the filter
+	// made of it, never what the page sent.
 	var st privacy.Stats
 	evs := m.Events[:0]
+	var d rrweb.Doc
 	for _, raw := range m.Events {
-		h, ok := rrweb.Peek(raw)
-		if !ok {
+		if !d.Reset(raw) {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			return closeWith(protocol.CloseMalformed, "malformed events")
 		}
-		ev, keep, err := filter.Event(raw, h, &st)
+		keep, err := filter.Event(&d, &st)
 		if err != nil {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			if errors.Is(err, privacy.ErrTooLarge) {
@@ -267,15 +269,12 @@ func (r *Relay) relayEvents(ctx context.Context, id string, state session.State,
 		if !keep {
 			continue
 		}
-		if changed(ev, raw) {
-			// The filter scrubbed it: the rewriter must read what the filter
-			// made of it, never what the customer's page sent.
-			if h, ok = rrweb.Peek(ev); !ok {
-				r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
-				return closeWith(protocol.CloseMalformed, "malformed events")
-			}
+		err = rewriter.Event(&d)
+		var ev json.RawMessage
+		if err == nil {
+			ev, err = d.Bytes()
 		}
-		if ev, err = rewriter.Event(ev, h); err != nil {
+		if err != nil {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			return closeWith(protocol.CloseMalformed, "malformed events")
 		}
@@ -290,11 +289,6 @@ func (r *Relay) relayEvents(ctx context.Context, id string, state session.State,
 	r.metrics.toStaffBytes.Add(float64(len(out)))
 	r.publish(ctx, broker.ToStaff(id), out)
 	return nil
-}
-
-// changed reports whether the filter gave back another event than raw.
-func changed(ev, raw []byte) bool {
-	return len(ev) != len(raw) || (len(ev) > 0 && &ev[0] != &raw[0])
 }
 
 // countFilter records what the server filter did. Scrubs mean the SDK let

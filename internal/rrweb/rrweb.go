@@ -7,6 +7,7 @@ package rrweb
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
 )
@@ -83,6 +84,55 @@ func Peek(raw []byte) (h Head, ok bool) {
 
 // Event is the head as an event to re-encode with new data.
 func (h Head) Event() Event { return Event{Type: h.Type, Data: h.Data, Timestamp: h.Timestamp} }
+
+// Doc is one event on its way through the server's readers, the privacy
+// filter and then the page-file rewriter: its data is decoded at most once,
+// by the first reader that needs it, both change the same values, and it
+// is encoded again only if one of them changed something.
+type Doc struct {
+	Head
+	raw     json.RawMessage
+	data    map[string]any
+	err     error
+	decoded bool
+	changed bool
+}
+
+// Reset makes d the event raw (valid JSON); ok is false when raw is not an
+// event (see Peek).
+func (d *Doc) Reset(raw json.RawMessage) (ok bool) {
+	*d = Doc{raw: raw}
+	d.Head, ok = Peek(raw)
+	return ok
+}
+
+// Map returns the event's data decoded, decoding it on the first call. An
+// event whose data is not an object is an error.
+func (d *Doc) Map() (map[string]any, error) {
+	if !d.decoded {
+		d.decoded = true
+		// Into a variable of its own: a pointer into d would move every
+		// Doc to the heap, decoded or not.
+		var m map[string]any
+		d.err = Decode(d.Data, &m)
+		if d.data = m; d.err == nil && m == nil {
+			d.err = errors.New("rrweb: event data is not an object")
+		}
+	}
+	return d.data, d.err
+}
+
+// Changed records that a reader changed the map Map returned.
+func (d *Doc) Changed() { d.changed = true }
+
+// Bytes returns the event as it is now: as it came unless a reader changed
+// it.
+func (d *Doc) Bytes() (json.RawMessage, error) {
+	if !d.changed {
+		return d.raw, nil
+	}
+	return Encode(d.Event(), d.data)
+}
 
 // Decode decodes b into v, keeping numbers as json.Number so that ids and
 // timestamps come back out exactly as they went in.
