@@ -61,7 +61,7 @@ var (
 
 // MemoryKV is the KV of a single node.
 type MemoryKV struct {
-	mu       sync.Mutex
+	mu       sync.RWMutex // read on every relayed message
 	rev      uint64
 	data     map[string]Entry
 	watchers Watchers
@@ -79,8 +79,8 @@ func (m *MemoryKV) Node() string { return "local" }
 
 // Get reads a key.
 func (m *MemoryKV) Get(_ context.Context, key string) (Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	e, ok := m.data[key]
 	if !ok {
 		return Entry{}, ErrNoKey
@@ -142,8 +142,8 @@ func (m *MemoryKV) Delete(_ context.Context, key string, rev uint64) error {
 
 // List returns the entries under prefix, by key.
 func (m *MemoryKV) List(prefix string) []Entry {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	var out []Entry
 	for k, e := range m.data {
 		if strings.HasPrefix(k, prefix) {

@@ -1146,7 +1146,7 @@ func (w *wakeSet) wake(id string) {
 // session many times decodes it once. Its records are shared: never
 // changed.
 type recordCache struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex // read on every relayed message
 	recs  map[string]cached
 	first map[string]time.Time // when an orphan-looking key was first seen
 }
@@ -1162,12 +1162,12 @@ func (c *recordCache) init() {
 }
 
 func (c *recordCache) decode(e Entry) (*record, error) {
-	c.mu.Lock()
+	c.mu.RLock()
 	if got, ok := c.recs[e.Key]; ok && got.rev == e.Rev {
-		c.mu.Unlock()
+		c.mu.RUnlock()
 		return got.rec, nil
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	r, err := decodeRecord(e.Value)
 	if err != nil {
 		return nil, err
