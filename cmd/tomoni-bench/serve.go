@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ const (
 // serveTomoni runs Tomoni with limits that let one machine open thousands
 // of sessions from one address, and prints its URL.
 func serveTomoni(ctx context.Context, out io.Writer) error {
+	app.TuneGC(os.Getenv) // as the tomoni binary does
 	dir, err := os.MkdirTemp("", "tomoni-bench-")
 	if err != nil {
 		return err
@@ -88,6 +90,12 @@ func serveTomoni(ctx context.Context, out io.Writer) error {
 						pprof.WriteHeapProfile(f)
 						f.Close()
 					}
+					// Where the rest of the memory is: stacks, and heap the
+					// collector has freed but not yet given back.
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					os.WriteFile(path+".memstats", fmt.Appendf(nil, "goroutines %d\nheap in use %d KB (allocated, garbage included: %d KB)\nheap idle %d KB, of it released %d KB\nstacks %d KB\nother runtime %d KB\nnext collection at %d KB\n",
+						runtime.NumGoroutine(), ms.HeapInuse>>10, ms.HeapAlloc>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, ms.NextGC>>10), 0o644)
 				}
 			}
 		}()

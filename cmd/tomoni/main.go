@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	app.TuneGC(getenv)
 	a := app.New(cfg, log, stdout)
 	if err := a.Open(ctx); err != nil {
 		a.Close()
