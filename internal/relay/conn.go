@@ -145,7 +145,8 @@ func closeWith(code int, reason string) error {
 // errFinal ends the pumps after a final message was written.
 var errFinal = errors.New("final message sent")
 
-// conn is one WebSocket with one writer goroutine, one reader and a pinger.
+// conn is one WebSocket: the goroutine that serves it reads, one more
+// writes (and starts a ping, in a goroutine that lives until its pong).
 type conn struct {
 	ws  *websocket.Conn
 	q   *outQueue
