@@ -524,12 +524,34 @@ func mustHaveCaptured(t *testing.T, f *frames, needle string) {
 func containsAny(haystack []string, needles ...string) (string, bool) {
 	for _, h := range haystack {
 		for _, n := range needles {
-			if strings.Contains(h, n) {
+			if containsSecret(h, n) {
 				return n, true
 			}
 		}
 	}
 	return "", false
+}
+
+// containsSecret reports whether s holds secret. A secret of digits counts
+// only where no digit touches it: "9876" typed by a customer shows as
+// "は9876で" or "\"9876\"" if it leaks, while a timestamp such as
+// 1795959876123 holds it by chance.
+func containsSecret(s, secret string) bool {
+	if strings.Trim(secret, "0123456789") != "" {
+		return strings.Contains(s, secret)
+	}
+	digit := func(i int) bool { return i >= 0 && i < len(s) && s[i] >= '0' && s[i] <= '9' }
+	for from := 0; ; {
+		i := strings.Index(s[from:], secret)
+		if i < 0 {
+			return false
+		}
+		i += from
+		if !digit(i-1) && !digit(i+len(secret)) {
+			return true
+		}
+		from = i + 1
+	}
 }
 
 // testutilCount reads one series from /metrics (0 when absent).
@@ -622,4 +644,22 @@ func (l *requestLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.urls, "\n")
+}
+
+func TestContainsSecretIgnoresDigitsInsideLongerNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		s, secret string
+		want      bool
+	}{
+		{`{"timestamp":1795959876123}`, "9876", false},
+		{`暗証番号は9876です`, "9876", true},
+		{`{"text":"9876"}`, "9876", true},
+		{`{"x":1,"v":"12 9876"}`, "9876", true},
+		{`{"ts":19876,"t":"9876x"}`, "9876", true},
+		{`Pa55word!Secret`, "Pa55word!Secret", true},
+	} {
+		if got := containsSecret(tc.s, tc.secret); got != tc.want {
+			t.Errorf("containsSecret(%q, %q) = %v, want %v", tc.s, tc.secret, got, tc.want)
+		}
+	}
 }
