@@ -107,3 +107,32 @@ func BenchmarkRelayWebSocket(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// BenchmarkStaffPointer measures the server's work per staff pointer move
+// (a console sends one every few tens of milliseconds while the staff
+// point): parse against the allow-list, check who presents, rebuild,
+// publish to the customer.
+func BenchmarkStaffPointer(b *testing.B) {
+	br := broker.NewMemory()
+	m := mustManager(b)
+	r, err := New(withDefaults(Config{}), m, mustAssets(b), br, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := m.Create(1, "A")
+	s, _, _ = sessiontest.Join(m, s.Code, "pc")
+	got := 0
+	sub, _ := br.Subscribe(broker.ToCustomer(s.ID), func([]byte) { got++ })
+	defer sub.Unsubscribe()
+	msg := []byte(`{"t":"pointer","id":52,"x":0.25,"y":0.75}`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.handleStaff(ctx, s.ID, 1, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if got == 0 {
+		b.Fatal("no pointer reached the customer")
+	}
+}
