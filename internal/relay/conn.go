@@ -205,8 +205,8 @@ func (c *conn) kick(code int, reason string) {
 
 // run pumps until the peer goes, a final message is written, handle returns
 // an error or ctx ends. handle is called for each incoming message in order.
-// The caller's goroutine reads; one more writes: a session holds thousands
-// of sockets at scale and every goroutine is a stack of memory.
+// The caller's goroutine reads; one more writes: a node holds thousands of
+// sockets, and every goroutine is a stack of memory.
 func (c *conn) run(parent context.Context, handle func(ctx context.Context, data []byte) error) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
