@@ -67,7 +67,8 @@ func TestConsoleThatStopsReadingDoesNotHoldUpTheCustomer(t *testing.T) {
 	f := newFixture(t, Config{QueueMessages: 8, QueueBytes: 256 << 10, CustomerRate: 1e6, CustomerBurst: 1 << 20, CustomerBytesRate: 1 << 40, CustomerBytesBurst: 1 << 40, WriteTimeout: time.Minute})
 	cu := f.customer()
 	readType(t, cu, "state")
-	_ = f.staff()                                               // never read from
+	_ = f.staff() // never read from
+
 	payload := string(bytes.Repeat([]byte("abcdefghij"), 1000)) // 10 KB
 	deadline := time.Now().Add(10 * time.Second)
 	sent := 0
