@@ -12,23 +12,14 @@ import (
 	"strconv"
 )
 
-// Fields returns the raw values of the wanted keys of a JSON object, the
-// last one where a key repeats — as a browser's JSON.parse sees it. Keys
-// match exactly (encoding/json would also match them case-insensitively, so
-// an event could look like one type to the filter and another to the
-// console). b must be valid JSON, which the relay has checked; ok is false
-// when b is not an object.
-func Fields(b []byte, want ...string) (vals [][]byte, ok bool) {
-	vals = make([][]byte, len(want))
-	if !FieldsTo(vals, b, want...) {
-		return nil, false
-	}
-	return vals, true
-}
-
-// FieldsTo is Fields into the caller's vals (len(want) long): on the
-// stack, for the scans made on every event.
-func FieldsTo(vals [][]byte, b []byte, want ...string) bool {
+// Fields puts in vals (one per wanted key) the raw values of those keys of
+// a JSON object, the last one where a key repeats — as a browser's
+// JSON.parse sees it. Keys match exactly (encoding/json would also match
+// them case-insensitively, so an event could look like one type to the
+// filter and another to the console). b must be valid JSON, which the relay
+// has checked; it reports false when b is not an object. vals is the
+// caller's, so that the scans made on every event allocate nothing.
+func Fields(vals [][]byte, b []byte, want ...string) bool {
 	clear(vals)
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -49,7 +40,7 @@ func FieldsTo(vals [][]byte, b []byte, want ...string) bool {
 			return false
 		}
 		vStart := skipSpace(b, i+1)
-		vEnd := SkipValue(b, vStart)
+		vEnd := skipValue(b, vStart)
 		if vEnd <= vStart {
 			return false
 		}
@@ -113,8 +104,8 @@ func skipString(b []byte, i int) int {
 	}
 }
 
-// SkipValue returns the index after the value starting at b[i].
-func SkipValue(b []byte, i int) int {
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
 	if i >= len(b) {
 		return i
 	}

@@ -204,7 +204,7 @@ func Each(b []byte, fn func(elem []byte)) bool {
 		return true
 	}
 	for i < len(b) {
-		end := SkipValue(b, i)
+		end := skipValue(b, i)
 		if end <= i {
 			return false
 		}

@@ -493,7 +493,7 @@ func containsAnyOf(b []byte, subs [][]byte) bool {
 
 func (f *Filter) input(d *rrweb.Doc, st *Stats) (bool, error) {
 	var dv [2][]byte
-	if !jsonscan.FieldsTo(dv[:], d.Data, "id", "text") {
+	if !jsonscan.Fields(dv[:], d.Data, "id", "text") {
 		return false, ErrMalformed
 	}
 	id, ok := jsonscan.Int(dv[0])

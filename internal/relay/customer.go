@@ -116,7 +116,7 @@ type customerMessage struct {
 func parseCustomer(data []byte, m *customerMessage) error {
 	if bytes.HasPrefix(data, eventsPrefix) && jsonscan.Valid(data) {
 		var v [3][]byte
-		if jsonscan.FieldsTo(v[:], data, "t", "ct", "events") && string(v[0]) == `"`+protocol.TypeEvents+`"` {
+		if jsonscan.Fields(v[:], data, "t", "ct", "events") && string(v[0]) == `"`+protocol.TypeEvents+`"` {
 			ct, err := strconv.ParseInt(string(v[1]), 10, 64)
 			events := make([]json.RawMessage, 0, 8)
 			if (err == nil || v[1] == nil) && jsonscan.Each(v[2], func(e []byte) { events = append(events, e) }) {

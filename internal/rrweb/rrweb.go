@@ -60,7 +60,7 @@ const NoSource = -1
 // or an incremental source that is not an integer.
 func Peek(raw []byte) (h Head, ok bool) {
 	var v [3][]byte
-	if !jsonscan.FieldsTo(v[:], raw, "type", "data", "timestamp") {
+	if !jsonscan.Fields(v[:], raw, "type", "data", "timestamp") {
 		return Head{}, false
 	}
 	typ, ok := jsonscan.Int(v[0])
@@ -70,7 +70,7 @@ func Peek(raw []byte) (h Head, ok bool) {
 	h = Head{Type: int(typ), Source: NoSource, Data: v[1], Timestamp: v[2]}
 	if h.Type == Incremental {
 		var d [1][]byte
-		if !jsonscan.FieldsTo(d[:], h.Data, "source") {
+		if !jsonscan.Fields(d[:], h.Data, "source") {
 			return Head{}, false
 		}
 		src, ok := jsonscan.Int(d[0])
