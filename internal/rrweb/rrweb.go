@@ -35,8 +35,8 @@ const (
 	NodeText     = 3
 )
 
-// Event is an event with its data left raw.
-type Event struct {
+// event is an event with its data left raw, as it is encoded again.
+type event struct {
 	Type      int             `json:"type"`
 	Data      json.RawMessage `json:"data"`
 	Timestamp json.RawMessage `json:"timestamp,omitempty"`
@@ -82,9 +82,6 @@ func Peek(raw []byte) (h Head, ok bool) {
 	return h, true
 }
 
-// Event is the head as an event to re-encode with new data.
-func (h Head) Event() Event { return Event{Type: h.Type, Data: h.Data, Timestamp: h.Timestamp} }
-
 // Doc is one event on its way through the server's readers, the privacy
 // filter and then the page-file rewriter: its data is decoded at most once,
 // by the first reader that needs it, both change the same values, and it
@@ -114,7 +111,7 @@ func (d *Doc) Map() (map[string]any, error) {
 		// Into a variable of its own: a pointer into d would move every
 		// Doc to the heap, decoded or not.
 		var m map[string]any
-		d.err = Decode(d.Data, &m)
+		d.err = decode(d.Data, &m)
 		if d.data = m; d.err == nil && m == nil {
 			d.err = errors.New("rrweb: event data is not an object")
 		}
@@ -131,19 +128,19 @@ func (d *Doc) Bytes() (json.RawMessage, error) {
 	if !d.changed {
 		return d.raw, nil
 	}
-	return Encode(d.Event(), d.data)
+	return encode(event{Type: d.Type, Data: d.Data, Timestamp: d.Timestamp}, d.data)
 }
 
-// Decode decodes b into v, keeping numbers as json.Number so that ids and
+// decode decodes b into v, keeping numbers as json.Number so that ids and
 // timestamps come back out exactly as they went in.
-func Decode(b []byte, v any) error {
+func decode(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	return dec.Decode(v)
 }
 
-// Encode re-encodes an event with new data.
-func Encode(ev Event, data any) (json.RawMessage, error) {
+// encode re-encodes an event with new data.
+func encode(ev event, data any) (json.RawMessage, error) {
 	d, err := json.Marshal(data)
 	if err != nil {
 		return nil, err
