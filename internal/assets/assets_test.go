@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
 )
 
 func testConfig() Config {
@@ -78,7 +81,7 @@ func run(t *testing.T, rw *Rewriter, evs ...string) []string {
 	for i, e := range evs {
 		raw[i] = json.RawMessage(e)
 	}
-	out, err := rw.Events(raw)
+	out, err := rewrite(rw, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,10 +434,30 @@ func TestRewriterDoesNotDecodeEventsWithoutReferences(t *testing.T) {
 		json.RawMessage(`{"type":3,"data":{"source":5,"text":"••••••","isChecked":false,"id":61},"timestamp":3}`),
 	}
 	if n := testing.AllocsPerRun(100, func() {
-		if _, err := rw.Events(evs); err != nil {
+		if _, err := rewrite(rw, evs); err != nil {
 			t.Fatal(err)
 		}
 	}); n != 0 {
 		t.Fatalf("%v allocations per batch without file references: the events were decoded", n)
 	}
+}
+
+// rewrite rewrites a batch in place the way the relay does, event by
+// event, and returns it.
+func rewrite(rw *Rewriter, evs []json.RawMessage) ([]json.RawMessage, error) {
+	var d rrweb.Doc
+	for i, raw := range evs {
+		if !d.Reset(raw) {
+			return nil, errors.New("asset rewrite: malformed event")
+		}
+		if err := rw.Event(&d); err != nil {
+			return nil, err
+		}
+		out, err := d.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("asset rewrite: %w", err)
+		}
+		evs[i] = out
+	}
+	return evs, nil
 }

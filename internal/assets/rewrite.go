@@ -3,7 +3,6 @@ package assets
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -41,25 +40,6 @@ const maxKinds = 200_000
 // fetchable reference contains; events without any are passed on without
 // being decoded.
 var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data":"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
-
-// Events rewrites a batch in place where needed and returns it.
-func (rw *Rewriter) Events(evs []json.RawMessage) ([]json.RawMessage, error) {
-	var d rrweb.Doc
-	for i, raw := range evs {
-		if !d.Reset(raw) {
-			return nil, errors.New("asset rewrite: malformed event")
-		}
-		if err := rw.Event(&d); err != nil {
-			return nil, err
-		}
-		out, err := d.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("asset rewrite: %w", err)
-		}
-		evs[i] = out
-	}
-	return evs, nil
-}
 
 // Event rewrites one event in d. Only a page's meta and snapshot, DOM
 // mutations and stylesheet changes can name a file; the mouse moves,

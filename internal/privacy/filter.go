@@ -30,7 +30,7 @@ var ErrTooLarge = errors.New("page has too many sensitive nodes to filter")
 // ErrMalformed means an event is not in rrweb's shape.
 var ErrMalformed = errors.New("malformed rrweb event")
 
-// Stats counts what one Process call changed or dropped.
+// Stats counts what the filter changed or dropped in a batch of events.
 type Stats struct {
 	Values     int // input values and value attributes
 	Texts      int // text inside masked or blocked elements
@@ -77,32 +77,6 @@ func NewFilter(p *policy.Policy) *Filter {
 
 // Excluded reports whether the current page (the last Meta event) is excluded.
 func (f *Filter) Excluded() bool { return f.excluded }
-
-// Process filters one batch in order and returns the events to relay. Each
-// event must be valid JSON (the relay has decoded the whole message).
-func (f *Filter) Process(events []json.RawMessage) ([]json.RawMessage, Stats, error) {
-	var st Stats
-	out := events[:0:0]
-	var d rrweb.Doc
-	for _, raw := range events {
-		if !d.Reset(raw) {
-			return nil, st, ErrMalformed
-		}
-		keep, err := f.Event(&d, &st)
-		if err != nil {
-			return nil, st, err
-		}
-		if !keep {
-			continue
-		}
-		ev, err := d.Bytes()
-		if err != nil {
-			return nil, st, ErrMalformed
-		}
-		out = append(out, ev)
-	}
-	return out, st, nil
-}
 
 // Event filters one event, changing d where it must; keep false drops it.
 // Its fields are read exactly as a browser reads them.

@@ -34,6 +34,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/relay"
+	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
@@ -872,7 +873,14 @@ func TestPageFilesBelongToTheirSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := rw.Events([]json.RawMessage{json.RawMessage(`{"type":3,"timestamp":1,"data":{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{"parentId":1,"nextId":null,"node":{"type":2,"id":9,"tagName":"img","attributes":{"src":"` + site.URL + `/photo.png"},"childNodes":[]}}]}}`)})
+	var d rrweb.Doc
+	if !d.Reset(json.RawMessage(`{"type":3,"timestamp":1,"data":{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{"parentId":1,"nextId":null,"node":{"type":2,"id":9,"tagName":"img","attributes":{"src":"` + site.URL + `/photo.png"},"childNodes":[]}}]}}`)) {
+		t.Fatal("not an event")
+	}
+	if err := rw.Event(&d); err != nil {
+		t.Fatal(err)
+	}
+	rewritten, err := d.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -885,7 +893,7 @@ func TestPageFilesBelongToTheirSession(t *testing.T) {
 			} `json:"adds"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(out[0], &ev); err != nil {
+	if err := json.Unmarshal(rewritten, &ev); err != nil {
 		t.Fatal(err)
 	}
 	path := ev.Data.Adds[0].Node.Attributes["src"]
