@@ -18,6 +18,14 @@ import (
 	"strings"
 )
 
+// StaffStream is the WebSocket subprotocol a console offers when it can
+// inflate one raw deflate stream (DecompressionStream "deflate-raw"): the
+// server then sends each message as a binary frame of that stream, which
+// refers back to the messages before it (see internal/streamdeflate), and
+// the console splits the inflated text at each 0x1E. A console that does
+// not offer it gets one text frame per message.
+const StaffStream = "tomoni.stream-deflate"
+
 // Message types.
 const (
 	TypeHello     = "hello"

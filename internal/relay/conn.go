@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
 )
 
 // item is one outgoing message. A final item closes the connection with
@@ -160,8 +162,12 @@ type conn struct {
 	session    string
 	// id tells this socket apart from every other in the deployment.
 	id string
-	// reads is the relay's pool of read buffers.
+	// reads is the relay's pool of read buffers; a compressed message is
+	// written from one too.
 	reads *sync.Pool
+	// enc compresses what the socket sends, when its client speaks
+	// protocol.StaffStream; nil otherwise.
+	enc *streamdeflate.Encoder
 }
 
 // firstPing is when a socket is first pinged.
@@ -181,21 +187,50 @@ func (c *conn) readMessage() (websocket.MessageType, []byte, func(), error) {
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	buf, _ := c.reads.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	buf.Reset()
-	done := func() {
-		if buf.Cap() <= maxPooledRead {
-			c.reads.Put(buf)
-		}
-	}
+	buf := c.buffer()
+	done := func() { c.release(buf) }
 	if _, err := buf.ReadFrom(r); err != nil {
 		done()
 		return 0, nil, nil, err
 	}
 	return typ, buf.Bytes(), done, nil
+}
+
+// send writes one message, through the connection's compressed stream if
+// it has one, and closes the socket if the peer takes too long to read it.
+func (c *conn) send(msg []byte, stuck *time.Timer) error {
+	typ, data := websocket.MessageText, msg
+	if c.enc != nil {
+		buf := c.buffer()
+		defer c.release(buf)
+		// Fixed-Huffman deflate is at most 9 bits per byte plus a few bytes
+		// a message: with this much room the buffer is not outgrown.
+		buf.Grow(len(msg) + len(msg)/8 + 16)
+		out, err := c.enc.Encode(buf.AvailableBuffer(), msg)
+		if err != nil {
+			return fmt.Errorf("compress: %w", err)
+		}
+		typ, data = websocket.MessageBinary, out
+	}
+	stuck.Reset(c.cfg.WriteTimeout)
+	err := c.ws.Write(context.Background(), typ, data)
+	stuck.Stop()
+	return err
+}
+
+func (c *conn) buffer() *bytes.Buffer {
+	buf, _ := c.reads.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	return buf
+}
+
+func (c *conn) release(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledRead {
+		c.reads.Put(buf)
+	}
 }
 
 // kick closes the connection from outside, after what is already queued.
@@ -310,9 +345,7 @@ func (c *conn) write(ctx context.Context, ping func(), stuck *time.Timer) error 
 			continue
 		}
 		if len(it.data) > 0 {
-			stuck.Reset(c.cfg.WriteTimeout)
-			err = c.ws.Write(context.Background(), websocket.MessageText, it.data)
-			stuck.Stop()
+			err = c.send(it.data, stuck)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -11,6 +12,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
+	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
 )
 
 // side is what differs between the customer's socket and a staff socket;
@@ -18,6 +20,7 @@ import (
 type side struct {
 	role      string // "customer" or "staff": metrics and logs
 	customer  bool   // which presence flag of the session this socket sets
+	stream    bool   // may speak protocol.StaffStream
 	readLimit int64
 	rate      float64
 	burst     int
@@ -41,8 +44,8 @@ type side struct {
 	handle func(ctx context.Context, data []byte) error
 }
 
-func acceptOptions() *websocket.AcceptOptions {
-	return &websocket.AcceptOptions{
+func acceptOptions(req *http.Request, stream bool) *websocket.AcceptOptions {
+	opts := &websocket.AcceptOptions{
 		// The server checks Origin against the configured allow-list before
 		// calling the relay, with scheme and port, which the library's
 		// host-only patterns cannot express.
@@ -50,6 +53,24 @@ func acceptOptions() *websocket.AcceptOptions {
 		// No context takeover keeps per-connection compressor memory flat.
 		CompressionMode: websocket.CompressionNoContextTakeover,
 	}
+	if stream && offers(req, protocol.StaffStream) {
+		opts.Subprotocols = []string{protocol.StaffStream}
+		// What goes out is compressed already.
+		opts.CompressionMode = websocket.CompressionDisabled
+	}
+	return opts
+}
+
+// offers reports whether the client lists subprotocol p.
+func offers(req *http.Request, p string) bool {
+	for _, h := range req.Header.Values("Sec-WebSocket-Protocol") {
+		for v := range strings.SplitSeq(h, ",") {
+			if strings.TrimSpace(v) == p {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // maxByteWait is the longest a socket over its byte budget is left unread
@@ -59,13 +80,16 @@ const maxByteWait = 10 * time.Second
 // serve upgrades the request and pumps the socket until the peer goes, the
 // session ends, the relay shuts down or the peer breaks a rule.
 func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Session, sd side) {
-	ws, err := websocket.Accept(w, req, acceptOptions())
+	ws, err := websocket.Accept(w, req, acceptOptions(req, sd.stream))
 	if err != nil {
 		r.log.Info("socket accept failed", "role", sd.role, "session", s.ID, "err", err)
 		return
 	}
 	ws.SetReadLimit(sd.readLimit)
 	c := newConn(ws, r.cfg, &r.reads)
+	if ws.Subprotocol() == protocol.StaffStream {
+		c.enc = new(streamdeflate.Encoder)
+	}
 	if sd.rtt != nil {
 		c.onRTT = func(d time.Duration) { sd.rtt(c, d) }
 	}

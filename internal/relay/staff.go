@@ -43,7 +43,7 @@ func (r *Relay) ServeStaff(w http.ResponseWriter, req *http.Request, s session.S
 	}
 	var lastResync atomic.Int64
 	r.serve(w, req, s, side{
-		role: "staff", customer: false,
+		role: "staff", customer: false, stream: true,
 		readLimit: r.cfg.MaxStaffMessage, rate: r.cfg.StaffRate, burst: r.cfg.StaffBurst,
 		// Staff messages are small and few; their byte budget is the
 		// message rate times the message cap.
