@@ -49,6 +49,18 @@ func TestCustomerJoinsAndStaffSeesPage(t *testing.T) {
 			t.Errorf("view info %q lacks %q", info, want)
 		}
 	}
+	// The console hears the session as one compressed stream: every frame
+	// binary, every one inflating to a message, and fewer bytes on the wire.
+	e.staffWS.mu.Lock()
+	binary, text, wire, inflated := e.staffWS.binary, len(e.staffWS.received)-e.staffWS.binary, e.staffWS.wireIn, e.staffWS.inflated
+	e.staffWS.mu.Unlock()
+	t.Logf("console heard %d compressed frames: %d bytes on the wire for %d of text", binary, wire, inflated)
+	if binary == 0 || text != 0 {
+		t.Errorf("console heard %d compressed and %d other frames; want the compressed stream only", binary, text)
+	} else if float64(wire) > 0.7*float64(inflated) {
+		t.Errorf("the stream carried %d bytes for %d of text", wire, inflated)
+	}
+
 	// The replay must never run the customer's scripts.
 	sandbox := evalAs[string](e, e.staff, `document.querySelector('#view iframe').getAttribute('sandbox')`)
 	if sandbox != "allow-same-origin" {

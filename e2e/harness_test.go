@@ -30,6 +30,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
 	"github.com/tomoni-cobrowse/tomoni/internal/server"
 	"github.com/tomoni-cobrowse/tomoni/internal/store"
+	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
 )
 
 const (
@@ -129,13 +130,42 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// frames records WebSocket payloads seen by one tab.
+// frames records WebSocket payloads seen by one tab. A console's socket
+// speaks the compressed stream (binary frames): what it received is
+// recorded inflated, so every check of what staff heard reads the text.
 type frames struct {
 	mu       sync.Mutex
 	sent     []string
 	received []string
 	open     int // sockets created and not yet closed
 	created  int // sockets created in all
+	// The compressed stream of each socket, by request id, and the bytes
+	// its frames carried before and after inflating.
+	streams          map[network.RequestID]*streamdeflate.Reader
+	binary           int
+	wireIn, inflated int
+}
+
+// inflate records a binary frame of socket id as the text it carries.
+func (f *frames) inflate(id network.RequestID, b []byte) {
+	if f.streams == nil {
+		f.streams = map[network.RequestID]*streamdeflate.Reader{}
+	}
+	r := f.streams[id]
+	if r == nil {
+		r = new(streamdeflate.Reader)
+		f.streams[id] = r
+	}
+	text, err := r.Next(b)
+	if err != nil {
+		// Recorded where every check of the frames will see it.
+		f.received = append(f.received, fmt.Sprintf("BROKEN STREAM FRAME (%v): %x", err, b))
+		return
+	}
+	f.binary++
+	f.wireIn += len(b)
+	f.inflated += len(text)
+	f.received = append(f.received, string(text))
 }
 
 // sockets reports the tab's open sockets and how many it ever created.
@@ -250,6 +280,10 @@ func watchTab(t testing.TB, tab context.Context, f *frames) {
 		case *network.EventWebSocketFrameSent:
 			f.sent = append(f.sent, string(ev.Response.PayloadData))
 		case *network.EventWebSocketFrameReceived:
+			if ev.Response.Opcode == 2 {
+				f.inflate(ev.RequestID, ev.Response.PayloadData)
+				break
+			}
 			f.received = append(f.received, string(ev.Response.PayloadData))
 		case *network.EventWebSocketCreated:
 			f.open++

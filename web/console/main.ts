@@ -6,6 +6,7 @@ import { Lang, texts, Texts } from './i18n';
 import { LiveView, ViewInfo } from './view';
 import { AdminViews } from './admin';
 import { colourOf } from '../shared/palette';
+import { canInflate, Inflater, STREAM_PROTOCOL } from './stream';
 import { backoff, CLOSE_HANDED_OVER, CLOSE_SESSION_ENDED, closeName, reconnects, STABLE_MS } from '../shared/closecodes';
 
 const api = new API();
@@ -15,6 +16,9 @@ let me: Me | null = null;
 let sessions: SessionInfo[] = [];
 let current: Current | null = null;
 let listTimer: ReturnType<typeof setInterval> | undefined;
+// Whether consoles ask for the compressed stream (every browser the staff use
+// can; one that cannot gets plain text frames).
+const inflates = canInflate();
 
 const app = document.getElementById('app') as HTMLElement;
 const admin = new AdminViews(api, h, () => t, () => (lang === 'ja' ? 'ja-JP' : 'en-GB'));
@@ -219,6 +223,9 @@ class Current {
   private timer: ReturnType<typeof setInterval> | undefined;
   private retries = 0;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
+  // Set once this browser failed to inflate the stream: from then on the
+  // session is heard in plain text frames.
+  private streamBroke = false;
   // The close-code name when the server closed the socket for good.
   private refused = '';
   private closed = false;
@@ -312,47 +319,63 @@ class Current {
 
   private connect(): void {
     if (navigator.onLine === false) { this.renderAll(); return; }
-    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(this.id)}/ws`);
+    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(this.id)}/ws`, inflates && !this.streamBroke ? [STREAM_PROTOCOL] : []);
+    ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    // Set once the server has agreed to the compressed stream.
+    let inflater: Inflater | null = null;
     ws.onopen = () => {
       clearTimeout(this.stableTimer);
       this.stableTimer = setTimeout(() => { this.retries = 0; }, STABLE_MS);
       this.refused = '';
+      if (ws.protocol === STREAM_PROTOCOL) {
+        inflater = new Inflater((text) => { if (this.ws === ws && !this.closed) this.onMessage(text); }, () => {
+          // A broken stream cannot go on: the next socket, plain text.
+          this.streamBroke = true;
+          if (this.ws === ws) ws.close(1000, 'stream broken');
+        });
+      }
       this.renderAll();
     };
-    ws.onmessage = (ev) => this.onMessage(String(ev.data));
-    ws.onclose = (ev) => {
-      if (this.ws !== ws || this.closed) return;
-      this.ws = null;
-      clearTimeout(this.stableTimer);
-      if (ev.code === CLOSE_SESSION_ENDED) {
-        if (this.state !== 'ended') { this.state = 'ended'; this.reason = ev.reason || this.reason; }
-        this.view.clear();
-        this.renderAll();
-        void refreshList();
-        return;
-      }
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string') this.onMessage(ev.data);
+      else inflater?.push(ev.data as ArrayBuffer);
+    };
+    // What was sent before the close is heard before the close is acted on.
+    ws.onclose = (ev) => { if (inflater) void inflater.idle().then(() => { inflater?.stop(); this.closedSocket(ws, ev); }); else this.closedSocket(ws, ev); };
+  }
+
+  private closedSocket(ws: WebSocket, ev: CloseEvent): void {
+    if (this.ws !== ws || this.closed) return;
+    this.ws = null;
+    clearTimeout(this.stableTimer);
+    if (ev.code === CLOSE_SESSION_ENDED) {
+      if (this.state !== 'ended') { this.state = 'ended'; this.reason = ev.reason || this.reason; }
       this.view.clear();
-      if (ev.code === CLOSE_HANDED_OVER) {
-        this.refused = 'handed_over';
-        this.renderAll();
-        void refreshList();
-        return;
-      }
-      if (!reconnects(ev.code)) {
-        // Trying again would be refused the same way (login expired, a
-        // message the server does not allow): stop and say so.
-        this.refused = closeName(ev.code);
-        this.renderAll();
-        return;
-      }
-      // The console reconnects by itself and asks for a fresh snapshot on arrival.
-      if (navigator.onLine === false) { this.renderAll(); return; }
-      const delay = backoff(this.retries);
-      this.retries++;
       this.renderAll();
-      setTimeout(() => { if (!this.closed) this.connect(); }, delay);
-    };
+      void refreshList();
+      return;
+    }
+    this.view.clear();
+    if (ev.code === CLOSE_HANDED_OVER) {
+      this.refused = 'handed_over';
+      this.renderAll();
+      void refreshList();
+      return;
+    }
+    if (!reconnects(ev.code)) {
+      // Trying again would be refused the same way (login expired, a
+      // message the server does not allow): stop and say so.
+      this.refused = closeName(ev.code);
+      this.renderAll();
+      return;
+    }
+    // The console reconnects by itself and asks for a fresh snapshot on arrival.
+    if (navigator.onLine === false) { this.renderAll(); return; }
+    const delay = backoff(this.retries);
+    this.retries++;
+    this.renderAll();
+    setTimeout(() => { if (!this.closed) this.connect(); }, delay);
   }
 
   private onMessage(data: string): void {
