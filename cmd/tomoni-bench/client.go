@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
+	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
 )
 
 // counter counts the bytes a connection reads off the wire (compressed).
@@ -88,14 +91,15 @@ func dialer(st *stats) *http.Client {
 	}}
 }
 
-// Browsers offer permessage-deflate; the server picks what it allows.
-func dialWS(ctx context.Context, url, origin string, client *http.Client, cookie string) (*websocket.Conn, error) {
+// Browsers offer permessage-deflate; the server picks what it allows. A
+// console also offers its subprotocols.
+func dialWS(ctx context.Context, url, origin string, client *http.Client, cookie string, subprotocols ...string) (*websocket.Conn, error) {
 	h := http.Header{}
 	h.Set("Origin", origin)
 	if cookie != "" {
 		h.Set("Cookie", cookie)
 	}
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client, HTTPHeader: h, CompressionMode: websocket.CompressionContextTakeover})
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client, HTTPHeader: h, CompressionMode: websocket.CompressionContextTakeover, Subprotocols: subprotocols})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +111,7 @@ func dialWS(ctx context.Context, url, origin string, client *http.Client, cookie
 // member creates a session, the customer asks to join with its code, the
 // staff admit the request, then both open their sockets.
 type tomoniTarget struct {
+	stream bool   // staff sockets offer the compressed stream, as the console does
 	base   string // where the staff go
 	cust   string // where the customers go (another node of a cluster)
 	api    *http.Client
@@ -114,9 +119,9 @@ type tomoniTarget struct {
 	csrf   string
 }
 
-func newTomoniTarget(ctx context.Context, base, cust string) (*tomoniTarget, error) {
+func newTomoniTarget(ctx context.Context, base, cust string, stream bool) (*tomoniTarget, error) {
 	jar, _ := cookiejar.New(nil)
-	t := &tomoniTarget{base: base, cust: cust, api: dialer(nil)}
+	t := &tomoniTarget{base: base, cust: cust, api: dialer(nil), stream: stream}
 	t.api.Jar = jar
 	var me struct {
 		CSRF string `json:"csrf"`
@@ -208,7 +213,11 @@ func (t *tomoniTarget) open(ctx context.Context, st *stats) (*websocket.Conn, *w
 		return nil, nil, nil, err
 	}
 	ws := "ws" + strings.TrimPrefix(t.base, "http")
-	staff, err := dialWS(ctx, ws+"/api/sessions/"+s.ID+"/ws", t.base, dialer(st), t.cookie)
+	var offer []string
+	if t.stream {
+		offer = []string{protocol.StaffStream}
+	}
+	staff, err := dialWS(ctx, ws+"/api/sessions/"+s.ID+"/ws", t.base, dialer(st), t.cookie, offer...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("staff socket: %w", err)
 	}
@@ -259,8 +268,12 @@ func drive(ctx context.Context, customer, staff *websocket.Conn, stream *visit, 
 	wg.Add(3)
 	go func() { // the staff console
 		defer wg.Done()
+		var stream streamdeflate.Reader
 		for {
-			_, msg, err := staff.Read(ctx)
+			typ, msg, err := staff.Read(ctx)
+			if err == nil && typ == websocket.MessageBinary {
+				msg, err = stream.Next(msg)
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					st.closed(err)

@@ -73,6 +73,7 @@ type options struct {
 	serverLog   string
 	cpuProfile  string
 	heapProfile string
+	textConsole bool // Tomoni's staff sockets do not offer the compressed stream
 }
 
 // serveEnv names the server a child process of the tool runs; logEnv is
@@ -163,11 +164,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	parallel := fs.Int("open-parallel", 16, "sessions set up at once")
 	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
 	heapProfile := fs.String("heapprofile", "", "write each server's heap profile, taken at the end of each step, to this path plus .tomoni or .forwarder (go tool pprof)")
+	textConsole := fs.Bool("text-console", false, "Tomoni's staff sockets take text frames, as a console in a browser without DecompressionStream does, instead of the compressed stream")
 	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile while each step is measured to this path plus .tomoni or .forwarder and the step's number (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, dwell: *dwell, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN}
+	o := options{step: *step, warmup: *warmup, rate: *rate, dwell: *dwell, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN, textConsole: *textConsole}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -274,7 +276,7 @@ func measure(ctx context.Context, name string, o options, stream *visit, log io.
 	switch name {
 	case "tomoni":
 		if err = start("tomoni", nil, "tomoni"); err == nil {
-			t, err = newTomoniTarget(ctx, children[0].base, children[0].base)
+			t, err = newTomoniTarget(ctx, children[0].base, children[0].base, !o.textConsole)
 		}
 	case "cluster":
 		db, drop, derr := pgtest.Schema(ctx, o.db, "tomoni_bench")
@@ -289,7 +291,7 @@ func measure(ctx context.Context, name string, o options, stream *visit, log io.
 			}
 		}
 		if err == nil {
-			t, err = newTomoniTarget(ctx, children[1].base, children[0].base)
+			t, err = newTomoniTarget(ctx, children[1].base, children[0].base, !o.textConsole)
 		}
 	case "forwarder":
 		if err = start("forwarder", nil, "forwarder"); err == nil {
