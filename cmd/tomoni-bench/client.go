@@ -60,7 +60,8 @@ func (s *stats) latency(d time.Duration) {
 
 func (s *stats) closed(err error) {
 	code := websocket.CloseStatus(err)
-	key := "network"
+	// Without a close code, what failed: a reset, an inflate error, …
+	key := "network: " + err.Error()
 	if code != -1 {
 		key = strconv.Itoa(int(code))
 	}

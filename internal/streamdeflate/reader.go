@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"errors"
+
 	"fmt"
 	"io"
 )
@@ -36,9 +37,12 @@ func (r *Reader) Next(compressed []byte) ([]byte, error) {
 		n, err := r.fr.Read(r.out[from:cap(r.out)])
 		r.out = r.out[:from+n]
 		if k := bytes.IndexByte(r.out[from:], Sep); k >= 0 {
-			// After the message's block only the flush's stored block may
-			// remain: its header's byte, then Tail.
-			if from+k != len(r.out)-1 || r.in.Len() > len(Tail)+1 {
+			// After the separator only the block's end and the flush may
+			// remain: a 7-bit end code, a 3-bit header and padding (at most
+			// two bytes), then Tail. Another message would need more.
+			// (An inflater stops short of the block's end when its window
+			// fills at the separator.)
+			if from+k != len(r.out)-1 || r.in.Len() > len(Tail)+2 {
 				return nil, errors.New("streamdeflate: a frame holds more than one message")
 			}
 			return r.out[:from+k], nil

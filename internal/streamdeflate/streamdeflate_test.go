@@ -83,21 +83,38 @@ func TestMessagesComeBackInOrder(t *testing.T) {
 		}
 		cases[fmt.Sprintf("repeating %d", n)] = [][]byte{[]byte(b.String()[:n]), []byte(b.String()[:n/2])}
 	}
-	// Random bytes: nothing to match, every kind of literal.
-	var noise [][]byte
-	for range 50 {
-		m := make([]byte, rng.IntN(3000))
-		for i := range m {
-			if m[i] = byte(rng.Uint32()); m[i] == Sep {
-				m[i] = 0
-			}
+	// Many short messages, as a session makes them: the inflater's 32 KB
+	// window fills again and again, anywhere in a message.
+	var batches [][]byte
+	for len(batches) < 8000 {
+		batches = append(batches, fmt.Appendf(nil, `{"t":"events","ct":%d,"events":[{"type":3,"data":{"source":1,"positions":[{"x":%d,"y":%d,"id":%d,"timeOffset":-%d}]}}]}`,
+			rng.Int64N(1e13), rng.IntN(2000), rng.IntN(900), rng.IntN(99), rng.IntN(99)))
+		if rng.IntN(10) == 0 {
+			batches = append(batches, noise(rng, rng.IntN(40)))
 		}
-		noise = append(noise, m)
 	}
-	cases["noise"] = noise
+	cases["many short"] = batches
+	// Random bytes: nothing to match, every kind of literal.
+	var random [][]byte
+	for range 50 {
+		random = append(random, noise(rng, rng.IntN(3000)))
+	}
+	cases["noise"] = random
 	for name, msgs := range cases {
 		t.Run(name, func(t *testing.T) { roundTrip(t, msgs) })
 	}
+}
+
+// noise is n random bytes without Sep: nothing to match, and literals of
+// both code lengths.
+func noise(rng *rand.Rand, n int) []byte {
+	m := make([]byte, n)
+	for i := range m {
+		if m[i] = byte(rng.Uint32()); m[i] == Sep {
+			m[i] = 0
+		}
+	}
+	return m
 }
 
 // A console on a visit's traffic gets less than half of the text's bytes:
