@@ -23,9 +23,9 @@ import (
 const (
 	// Window is how far back a match may reach, and so how much of what
 	// was sent an Encoder keeps.
-	Window = 4096
+	Window = 2048
 
-	tableBits = 11
+	tableBits = 10
 	minMatch  = 4
 	maxMatch  = 258
 	// piece bounds how much of a message is matched at once, so the
