@@ -59,12 +59,13 @@ func BenchmarkRelayPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	cs := r.newCustomerSocket(s.ID, filter, rewriter)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		if err := r.handleCustomer(ctx, s.ID, filter, rewriter, &pageParts{}, msg); err != nil {
+		if err := r.handleCustomer(ctx, cs, msg); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -29,7 +29,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	var page pageParts
+	cs := r.newCustomerSocket(s.ID, filter, rewriter)
 	r.serve(w, req, s, side{
 		role: "customer", customer: true,
 		readLimit: r.cfg.MaxCustomerMessage, rate: r.cfg.CustomerRate, burst: r.cfg.CustomerBurst,
@@ -72,7 +72,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 			r.publish(context.Background(), broker.ToStaff(s.ID), linkMessage("customer", d))
 		},
 		handle: func(ctx context.Context, data []byte) error {
-			return r.handleCustomer(ctx, s.ID, filter, rewriter, &page, data)
+			return r.handleCustomer(ctx, cs, data)
 		},
 	})
 }
@@ -140,19 +140,35 @@ type pageParts struct {
 
 func (p *pageParts) reset() { p.buf, p.next = nil, 0 }
 
-func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.Filter, rewriter *assets.Rewriter, page *pageParts, data []byte) error {
+// customerSocket is what relaying one customer socket's messages needs,
+// made once for the socket rather than on each message.
+type customerSocket struct {
+	id       string
+	filter   *privacy.Filter
+	rewriter *assets.Rewriter
+	page     pageParts
+	toStaff  string                        // the broker subject of the session's consoles
+	state    func() (session.State, error) // the session's state now
+}
+
+func (r *Relay) newCustomerSocket(id string, filter *privacy.Filter, rewriter *assets.Rewriter) *customerSocket {
+	return &customerSocket{id: id, filter: filter, rewriter: rewriter, toStaff: broker.ToStaff(id), state: r.sessions.StateOf(id)}
+}
+
+func (r *Relay) handleCustomer(ctx context.Context, cs *customerSocket, data []byte) error {
+	id, page := cs.id, &cs.page
 	var m customerMessage
 	if err := parseCustomer(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed message")
 	}
-	state, err := r.sessions.State(id)
+	state, err := cs.state()
 	if err != nil || state == session.Ended {
 		return closeWith(protocol.CloseSessionEnded, "session ended")
 	}
 	switch m.T {
 	case protocol.TypeEvents:
-		return r.relayEvents(ctx, id, state, filter, rewriter, m, len(data))
+		return r.relayEvents(ctx, cs, state, &m, len(data))
 	case protocol.TypePart:
 		if m.Seq != page.next || len(m.Part) == 0 {
 			page.reset()
@@ -178,10 +194,10 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 		}
 		r.metrics.Messages.WithLabelValues("page_parts").Inc()
 		// The session may have paused while the parts came in.
-		if state, err = r.sessions.State(id); err != nil || state == session.Ended {
+		if state, err = cs.state(); err != nil || state == session.Ended {
 			return closeWith(protocol.CloseSessionEnded, "session ended")
 		}
-		return r.relayEvents(ctx, id, state, filter, rewriter, inner, len(whole))
+		return r.relayEvents(ctx, cs, state, &inner, len(whole))
 	case protocol.TypeHello:
 		r.publish(ctx, broker.ToStaff(id), mustJSON(protocol.Hello{T: protocol.TypeHello, Device: protocol.CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)}))
 		return nil
@@ -237,7 +253,8 @@ func (r *Relay) handleCustomer(ctx context.Context, id string, filter *privacy.F
 // relayEvents filters a batch of the customer's events, rewrites their
 // file references and sends them to the session's staff. size is the
 // message's length, to size the output.
-func (r *Relay) relayEvents(ctx context.Context, id string, state session.State, filter *privacy.Filter, rewriter *assets.Rewriter, m customerMessage, size int) error {
+func (r *Relay) relayEvents(ctx context.Context, cs *customerSocket, state session.State, m *customerMessage, size int) error {
+	id, filter, rewriter := cs.id, cs.filter, cs.rewriter
 	if m.Events == nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed events")
@@ -287,7 +304,7 @@ func (r *Relay) relayEvents(ctx context.Context, id string, state session.State,
 	out := protocol.AppendStaffEvents(make([]byte, 0, size+32), r.now().UnixMilli(), m.CT, evs)
 	r.metrics.toStaff.Inc()
 	r.metrics.toStaffBytes.Add(float64(len(out)))
-	r.publish(ctx, broker.ToStaff(id), out)
+	r.publish(ctx, cs.toStaff, out)
 	return nil
 }
 

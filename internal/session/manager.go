@@ -707,11 +707,17 @@ func (m *Manager) Get(id string) (Session, error) {
 	return r.session(), nil
 }
 
-// State is a session's state as this node knows it, for the relay's check
-// on every message a socket sends: it copies nothing and reaches the KV only
+// StateOf returns a function that gives a session's state as this node
+// knows it, for the relay's check on every message a socket sends: it
+// copies nothing, builds the session's key once and reaches the KV only
 // when this node has not heard of the session.
-func (m *Manager) State(id string) (State, error) {
-	if e, err := m.kv.Peek(sessionKey(id)); err == nil {
+func (m *Manager) StateOf(id string) func() (State, error) {
+	key := sessionKey(id)
+	return func() (State, error) { return m.state(id, key) }
+}
+
+func (m *Manager) state(id, key string) (State, error) {
+	if e, err := m.kv.Peek(key); err == nil {
 		if r, err := m.cache.decode(e); err == nil {
 			return r.State, nil
 		}

@@ -25,7 +25,7 @@ const (
 	// was sent an Encoder keeps.
 	Window = 2048
 
-	tableBits = 10
+	tableBits = 9
 	minMatch  = 4
 	maxMatch  = 258
 	// piece bounds how much of a message is matched at once, so the
