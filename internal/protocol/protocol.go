@@ -10,6 +10,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -227,16 +228,12 @@ const maxNodeID = 1 << 31
 // ParseStaff validates a staff message against the allow-list and returns a
 // freshly built message: fields not in the schema are never forwarded.
 func ParseStaff(data []byte) (any, error) {
-	var raw struct {
-		T    string      `json:"t"`
-		ID   *int64      `json:"id"`
-		X    *float64    `json:"x"`
-		Y    *float64    `json:"y"`
-		Kind string      `json:"kind"`
-		Pts  [][]float64 `json:"pts"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	var raw staffMessage
+	if !raw.pointer(data) {
+		raw = staffMessage{}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 	}
 	switch raw.T {
 	case TypePointer:
@@ -281,6 +278,91 @@ func ParseStaff(data []byte) (any, error) {
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrForbidden, truncate(raw.T, 32))
 	}
+}
+
+// staffMessage is every staff message shape in one.
+type staffMessage struct {
+	T    string      `json:"t"`
+	ID   *int64      `json:"id"`
+	X    *float64    `json:"x"`
+	Y    *float64    `json:"y"`
+	Kind string      `json:"kind"`
+	Pts  [][]float64 `json:"pts"`
+}
+
+// pointer reads a pointer move written exactly as the console writes it,
+// {"t":"pointer","id":N,"x":X,"y":Y}, with what encoding/json would make of
+// it; it reports false for anything else, which encoding/json then reads.
+// A presenter's pointer moves many times a second.
+func (m *staffMessage) pointer(b []byte) bool {
+	const head = `{"t":"pointer","id":`
+	if !bytes.HasPrefix(b, []byte(head)) || b[len(b)-1] != '}' {
+		return false
+	}
+	b = b[len(head) : len(b)-1]
+	n := jsonNumber(b)
+	id, err := strconv.ParseInt(string(b[:n]), 10, 64)
+	if n == 0 || err != nil {
+		return false
+	}
+	b = b[n:]
+	var xy [2]float64
+	for i, key := range []string{`,"x":`, `,"y":`} {
+		if !bytes.HasPrefix(b, []byte(key)) {
+			return false
+		}
+		b = b[len(key):]
+		n := jsonNumber(b)
+		if n == 0 {
+			return false
+		}
+		if xy[i], err = strconv.ParseFloat(string(b[:n]), 64); err != nil {
+			return false
+		}
+		b = b[n:]
+	}
+	if len(b) != 0 {
+		return false
+	}
+	m.T, m.ID, m.X, m.Y = TypePointer, &id, &xy[0], &xy[1]
+	return true
+}
+
+// jsonNumber is the length of the JSON number b starts with, 0 if none:
+// strconv alone would also take forms JSON has not ("Inf", "0x1p-2", "1_0").
+func jsonNumber(b []byte) int {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	start := i
+	if n := digits(); n == 0 || (n > 1 && b[start] == '0') {
+		return 0
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0
+		}
+	}
+	return i
 }
 
 func fraction(f float64) bool { return !math.IsNaN(f) && f >= 0 && f <= 1 }

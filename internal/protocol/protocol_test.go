@@ -98,3 +98,46 @@ func TestStrokes(t *testing.T) {
 		}
 	}
 }
+
+// The console's pointer moves are read without encoding/json; whatever that
+// reading accepts, encoding/json reads the same way.
+func FuzzPointerReadsAsEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"t":"pointer","id":12,"x":0.25,"y":0.5}`, `{"t":"pointer","id":0,"x":0,"y":0}`, `{"t":"pointer","id":3,"x":1e-7,"y":1E+0}`,
+		`{"t":"pointer","id":-1,"x":-0.5,"y":2}`, `{"t":"pointer","id":01,"x":0.5,"y":0.5}`, `{"t":"pointer","id":1,"x":.5,"y":0.5}`,
+		`{"t":"pointer","id":1,"x":0.5,"y":0.5,"id":2}`, `{"t":"pointer","id":1,"x":Infinity,"y":0}`, `{"t":"pointer","id":99999999999999999999,"x":0,"y":0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast staffMessage
+		if !fast.pointer(data) {
+			return
+		}
+		var slow staffMessage
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("read %q, which encoding/json refuses: %v", data, err)
+		}
+		if slow.T != fast.T || slow.ID == nil || *slow.ID != *fast.ID || slow.X == nil || *slow.X != *fast.X || slow.Y == nil || *slow.Y != *fast.Y || slow.Kind != "" || slow.Pts != nil {
+			t.Fatalf("%q: read as %+v, encoding/json reads %+v", data, fast, slow)
+		}
+	})
+}
+
+func TestPointerFastPathTakesOnlyTheConsolesForm(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{"t":"pointer","id":12,"x":0.25,"y":0.5}`:         true,
+		`{"t":"pointer","id":12,"x":0.25,"y":0.5,"id":13}`: false, // encoding/json would take the last id
+		`{"t":"pointer","id":01,"x":0.25,"y":0.5}`:         false,
+		`{"t":"pointer","id":12,"x":Inf,"y":0.5}`:          false,
+		`{"t":"pointer","id":12,"x":0x1p-2,"y":0.5}`:       false,
+		`{"t":"pointer", "id":12,"x":0.25,"y":0.5}`:        false,
+		`{"t":"pointer","id":12,"x":0.25,"y":0.5}x`:        false,
+		`{"t":"pointer","id":12,"x":0.25,"y":}`:            false,
+	} {
+		var m staffMessage
+		if got := m.pointer([]byte(s)); got != want {
+			t.Errorf("%s: fast path %v, want %v", s, got, want)
+		}
+	}
+}

@@ -124,7 +124,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 		r.metrics.Rejected.WithLabelValues("staff", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed message")
 	}
-	cur, err := r.sessions.Get(id)
+	cur, err := r.sessions.PointingOf(id, staffID)
 	if err != nil || cur.State == session.Ended {
 		return closeWith(protocol.CloseSessionEnded, "session ended")
 	}
@@ -138,8 +138,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 			return nil
 		}
 	case protocol.Pointer, protocol.Highlight, protocol.Stroke:
-		me, presents := cur.Member(staffID)
-		if !presents {
+		if !cur.Presents {
 			// A supervisor watching, or staff whose session was just handed
 			// on: nothing they send reaches the customer's screen.
 			r.metrics.Dropped.WithLabelValues("staff", "read_only").Inc()
@@ -151,7 +150,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 			r.metrics.Dropped.WithLabelValues("staff", "paused").Inc()
 			return nil
 		}
-		from := protocol.From{By: me.Colour, Name: me.Name}
+		from := protocol.From{By: cur.Me.Colour, Name: cur.Me.Name}
 		switch m := msg.(type) {
 		case protocol.Pointer:
 			m.From = from
@@ -169,7 +168,7 @@ func (r *Relay) handleStaff(ctx context.Context, id string, staffID int64, data 
 		// The session's other staff see it too: a supervisor watching sees
 		// where the agent points, as the customer does. With nobody else
 		// on the session it would only come back to the sender.
-		if len(cur.Presenters) > 1 || len(cur.Watchers) > 0 {
+		if cur.Others {
 			r.publish(ctx, broker.ToStaff(id), out)
 		}
 		return nil

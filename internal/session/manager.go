@@ -716,6 +716,38 @@ func (m *Manager) StateOf(id string) func() (State, error) {
 	return func() (State, error) { return m.state(id, key) }
 }
 
+// Pointing is what the relay needs to pass a staff member's mark on.
+type Pointing struct {
+	State    State
+	Me       Member // the staff member, when they present
+	Presents bool
+	// Others is whether anyone else (another presenter, a watcher) has
+	// the session open, to see the mark too.
+	Others bool
+}
+
+// PointingOf reads a session as State does, for a mark staffID made: a
+// presenter's pointer moves many times a second, and Get would copy the
+// whole session each time.
+func (m *Manager) PointingOf(id string, staffID int64) (Pointing, error) {
+	if e, err := m.kv.Peek(sessionKey(id)); err == nil {
+		if r, err := m.cache.decode(e); err == nil {
+			me, presents := r.Member(staffID)
+			others := len(r.Presenters) > 1
+			for wid, w := range r.Watching {
+				others = others || (w.total() > 0 && !r.Presents(wid))
+			}
+			return Pointing{State: r.State, Me: me, Presents: presents, Others: others}, nil
+		}
+	}
+	s, err := m.Get(id)
+	if err != nil {
+		return Pointing{}, err
+	}
+	me, presents := s.Member(staffID)
+	return Pointing{State: s.State, Me: me, Presents: presents, Others: len(s.Presenters) > 1 || len(s.Watchers) > 0}, nil
+}
+
 func (m *Manager) state(id, key string) (State, error) {
 	if e, err := m.kv.Peek(key); err == nil {
 		if r, err := m.cache.decode(e); err == nil {

@@ -162,3 +162,36 @@ func TestWatchersAreListedOnce(t *testing.T) {
 		t.Fatal("an ended session cannot be watched")
 	}
 }
+
+// PointingOf says of a mark what the whole session says, without copying it.
+func TestPointingAgreesWithTheSession(t *testing.T) {
+	m, _, _ := newTestManager(t, Config{})
+	s := joinedBy(t, m)
+	check := func(what string, staffID int64) {
+		t.Helper()
+		p, err := m.PointingOf(s.ID, staffID)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got, _ := m.Get(s.ID)
+		me, presents := got.Member(staffID)
+		want := Pointing{State: got.State, Me: me, Presents: presents, Others: len(got.Presenters) > 1 || len(got.Watchers) > 0}
+		if p != want {
+			t.Fatalf("%s: PointingOf = %+v, the session says %+v", what, p, want)
+		}
+	}
+	check("alone, the staff in charge", 1)
+	check("someone not on the session", 9)
+	stop, err := m.Watch(s.ID, 9, "主任")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("watched, the staff in charge", 1)
+	check("watched, the watcher", 9)
+	stop()
+	check("no longer watched", 1)
+	m.Pause(s.ID, "keyboard")
+	check("paused", 1)
+	m.End(s.ID, ReasonStaff)
+	check("ended", 1)
+}
