@@ -125,7 +125,11 @@ func parseCustomer(data []byte, m *customerMessage) error {
 			}
 		}
 	}
-	return json.Unmarshal(data, m)
+	// Decoded apart, so that only this rarer path puts a message on the heap.
+	var full customerMessage
+	err := json.Unmarshal(data, &full)
+	*m = full
+	return err
 }
 
 var eventsPrefix = []byte(`{"t":"` + protocol.TypeEvents + `"`)
