@@ -19,6 +19,8 @@ let listTimer: ReturnType<typeof setInterval> | undefined;
 // Whether consoles ask for the compressed stream (every browser the staff use
 // can; one that cannot gets plain text frames).
 const inflates = canInflate();
+// The longest a socket's close waits for the messages before it to be inflated.
+const CLOSE_WAIT_MS = 2000;
 
 const app = document.getElementById('app') as HTMLElement;
 const admin = new AdminViews(api, h, () => t, () => (lang === 'ja' ? 'ja-JP' : 'en-GB'));
@@ -341,8 +343,13 @@ class Current {
       if (typeof ev.data === 'string') this.onMessage(ev.data);
       else inflater?.push(ev.data as ArrayBuffer);
     };
-    // What was sent before the close is heard before the close is acted on.
-    ws.onclose = (ev) => { if (inflater) void inflater.idle().then(() => { inflater?.stop(); this.closedSocket(ws, ev); }); else this.closedSocket(ws, ev); };
+    // What was sent before the close is heard before the close is acted on
+    // (but a close is never held up for long).
+    ws.onclose = (ev) => {
+      if (!inflater) { this.closedSocket(ws, ev); return; }
+      const inf = inflater;
+      void Promise.race([inf.idle(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]).then(() => { inf.stop(); this.closedSocket(ws, ev); });
+    };
   }
 
   private closedSocket(ws: WebSocket, ev: CloseEvent): void {
