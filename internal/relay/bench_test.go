@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/privacy"
 	"github.com/tomoni-cobrowse/tomoni/internal/session/sessiontest"
+	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
 )
 
 // typicalBatch is a 50 ms batch during live use: mouse positions, a scroll
@@ -73,40 +75,59 @@ func BenchmarkRelayPath(b *testing.B) {
 }
 
 // BenchmarkRelayWebSocket measures a customer message over real loopback
-// WebSockets (with compression) until the staff socket has read it.
+// WebSockets until the staff socket has read it: a console on the
+// compressed stream, as browsers have it, and one on text frames with the
+// library's compression.
 func BenchmarkRelayWebSocket(b *testing.B) {
-	f := newFixture(b, Config{CustomerRate: 1e9, CustomerBurst: 1 << 30})
-	cu := f.customer()
-	st := f.staff()
-	ctx := context.Background()
-	readUntil := func(typ string) {
-		for {
-			_, data, err := st.Read(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var env struct{ T string }
-			json.Unmarshal(data, &env)
-			if env.T == typ {
-				return
-			}
+	for _, stream := range []bool{true, false} {
+		name := "text"
+		if stream {
+			name = "stream"
 		}
+		b.Run(name, func(b *testing.B) {
+			f := newFixture(b, Config{CustomerRate: 1e9, CustomerBurst: 1 << 30})
+			cu := f.customer()
+			var st *websocket.Conn
+			var inflate *streamdeflate.Reader
+			if stream {
+				st, inflate = dialStream(b, f, new(atomic.Int64)), new(streamdeflate.Reader)
+			} else {
+				st = f.staff()
+			}
+			ctx := context.Background()
+			readUntil := func(typ string) {
+				for {
+					_, data, err := st.Read(ctx)
+					if err == nil && inflate != nil {
+						data, err = inflate.Next(data)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					var env struct{ T string }
+					json.Unmarshal(data, &env)
+					if env.T == typ {
+						return
+					}
+				}
+			}
+			// The console's first message comes once its subscription is in
+			// place; a batch sent before that would reach no one.
+			readUntil("state")
+			msg := typicalBatch()
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				if err := cu.Write(ctx, websocket.MessageText, msg); err != nil {
+					b.Fatal(err)
+				}
+				readUntil("events")
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
 	}
-	// The console's first message comes once its subscription is in place;
-	// a batch sent before that would reach no one.
-	readUntil("state")
-	msg := typicalBatch()
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for b.Loop() {
-		if err := cu.Write(ctx, websocket.MessageText, msg); err != nil {
-			b.Fatal(err)
-		}
-		readUntil("events")
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
 
 // BenchmarkStaffPointer measures the server's work per staff pointer move

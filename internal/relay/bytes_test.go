@@ -116,6 +116,9 @@ func BenchmarkLatencyBesideAnAbuser(b *testing.B) {
 				}()
 			}
 			st := f.dial("/staff?id=" + f.sess.ID)
+			// The console hears the session's state once it is subscribed:
+			// a batch sent before that would never reach it.
+			readType(b, st, "state")
 			cu := f.customer()
 			go drain(ctx, cu)
 			msg := typicalBatch()

@@ -31,7 +31,7 @@ func (c wireCount) Read(p []byte) (int, error) {
 
 // dialStream opens a console socket that offers the compressed stream, as
 // a browser with DecompressionStream does, and counts what it reads.
-func dialStream(t *testing.T, f *fixture, wire *atomic.Int64) *websocket.Conn {
+func dialStream(t testing.TB, f *fixture, wire *atomic.Int64) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
