@@ -13,6 +13,7 @@ type Metrics struct {
 	Dropped     *prometheus.CounterVec // role, reason
 	Scrubbed    *prometheus.CounterVec // kind: values, texts, attributes
 	Cleaned     *prometheus.CounterVec // kind: urls, excluded
+	Consoles    *prometheus.CounterVec // frames: stream, text
 
 	// The series counted on every relayed message, looked up once.
 	toStaff, toStaffBytes, toCustomer prometheus.Counter
@@ -29,11 +30,12 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		Dropped:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "relay", Name: "dropped_total", Help: "Messages dropped without closing the connection, by role and reason."}, []string{"role", "reason"}),
 		Scrubbed:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "privacy", Name: "scrubbed_total", Help: "Sensitive values the server filter scrubbed because the SDK had not masked them. Non-zero means the SDK missed something."}, []string{"kind"}),
 		Cleaned:     prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "privacy", Name: "policy_applied_total", Help: "Events the server changed or dropped by policy: urls cleaned, excluded-page events dropped."}, []string{"kind"}),
+		Consoles:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "tomoni", Subsystem: "relay", Name: "console_sockets_total", Help: "Console sockets opened, by what they hear: the compressed stream, or text frames (a browser without DecompressionStream, or a proxy that drops the subprotocol header)."}, []string{"frames"}),
 	}
 	m.toStaff, m.toStaffBytes = m.Messages.WithLabelValues("to_staff"), m.Bytes.WithLabelValues("to_staff")
 	m.toCustomer = m.Messages.WithLabelValues("to_customer")
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.Messages, m.Bytes, m.Rejected, m.Throttled, m.Resyncs, m.Dropped, m.Scrubbed, m.Cleaned)
+		reg.MustRegister(m.Connections, m.Messages, m.Bytes, m.Rejected, m.Throttled, m.Resyncs, m.Dropped, m.Scrubbed, m.Cleaned, m.Consoles)
 	}
 	return m
 }

@@ -90,6 +90,13 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 	if ws.Subprotocol() == protocol.StaffStream {
 		c.enc = new(streamdeflate.Encoder)
 	}
+	if sd.stream {
+		frames := "text"
+		if c.enc != nil {
+			frames = "stream"
+		}
+		r.metrics.Consoles.WithLabelValues(frames).Inc()
+	}
 	if sd.rtt != nil {
 		c.onRTT = func(d time.Duration) { sd.rtt(c, d) }
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
@@ -93,6 +94,9 @@ func TestConsoleOfferingTheStreamGetsEveryMessageCompressed(t *testing.T) {
 	if m, err := readStream(t, st, &r); err != nil || m["t"] != "state" {
 		t.Fatalf("first message %v, %v; want the state", m, err)
 	}
+	if n := testutil.ToFloat64(f.relay.metrics.Consoles.WithLabelValues("stream")); n != 1 {
+		t.Fatalf("console sockets on the stream counted %v, want 1", n)
+	}
 	cu := f.customer()
 	readType(t, cu, "state")
 	// Mouse moves, as a customer reading a page makes them: short
@@ -154,6 +158,11 @@ func TestConsoleWithoutTheStreamGetsText(t *testing.T) {
 	typ, b, err := st.Read(ctx)
 	if err != nil || typ != websocket.MessageText || !strings.Contains(string(b), `"t":"state"`) {
 		t.Fatalf("first frame %v %q %v; want the state as text", typ, b, err)
+	}
+	// Operators can tell consoles that do not get the stream (a proxy that
+	// drops the subprotocol header) from the rest.
+	if n := testutil.ToFloat64(f.relay.metrics.Consoles.WithLabelValues("text")); n != 1 {
+		t.Fatalf("console sockets on text counted %v, want 1", n)
 	}
 }
 

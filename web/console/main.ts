@@ -324,24 +324,26 @@ class Current {
     const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/sessions/${encodeURIComponent(this.id)}/ws`, inflates && !this.streamBroke ? [STREAM_PROTOCOL] : []);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
-    // Set once the server has agreed to the compressed stream.
+    // Made on the first binary frame: only the compressed stream sends
+    // them (the server chose it; a proxy may have hidden that choice from
+    // ws.protocol, which the frames themselves do not).
     let inflater: Inflater | null = null;
     ws.onopen = () => {
       clearTimeout(this.stableTimer);
       this.stableTimer = setTimeout(() => { this.retries = 0; }, STABLE_MS);
       this.refused = '';
-      if (ws.protocol === STREAM_PROTOCOL) {
+      this.renderAll();
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string') { this.onMessage(ev.data); return; }
+      if (!inflater && inflates) {
         inflater = new Inflater((text) => { if (this.ws === ws && !this.closed) this.onMessage(text); }, () => {
           // A broken stream cannot go on: the next socket, plain text.
           this.streamBroke = true;
           if (this.ws === ws) ws.close(1000, 'stream broken');
         });
       }
-      this.renderAll();
-    };
-    ws.onmessage = (ev) => {
-      if (typeof ev.data === 'string') this.onMessage(ev.data);
-      else inflater?.push(ev.data as ArrayBuffer);
+      inflater?.push(ev.data as ArrayBuffer);
     };
     // What was sent before the close is heard before the close is acted on
     // (but a close is never held up for long).
