@@ -27,7 +27,7 @@ func (r *Reader) Next(compressed []byte) ([]byte, error) {
 		r.fr = flate.NewReader(&r.in)
 	}
 	r.in.Write(compressed)
-	r.in.Write(Tail)
+	r.in.WriteString(Tail)
 	r.out = r.out[:0]
 	for {
 		if len(r.out) == cap(r.out) {

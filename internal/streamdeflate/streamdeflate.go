@@ -42,7 +42,7 @@ var ErrSep = errors.New("streamdeflate: message holds the separator byte")
 
 // Tail is what a sync flush ends with: 00 00 ff ff. Encode leaves it out,
 // as permessage-deflate does; the reader adds it after each message.
-var Tail = []byte{0, 0, 0xff, 0xff}
+const Tail = "\x00\x00\xff\xff"
 
 // Encoder compresses one connection's messages in the order they are sent.
 // The zero value is ready to use; it is not safe for concurrent use.

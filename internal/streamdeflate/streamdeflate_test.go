@@ -52,7 +52,7 @@ func roundTrip(t *testing.T, msgs [][]byte) (raw, wire int) {
 			t.Fatalf("message %d came back as %.80q, want %.80q", i, got, m)
 		}
 		stream.Write(out)
-		stream.Write(Tail)
+		stream.WriteString(Tail)
 		want.Write(m)
 		want.WriteByte(Sep)
 		raw += len(m)
