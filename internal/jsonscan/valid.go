@@ -148,6 +148,19 @@ func isHex(c byte) bool {
 }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i.
+// Number is the length of the JSON number b starts with, 0 if it starts
+// with none: strconv alone also takes forms JSON has not ("Inf",
+// "0x1p-2", "1_0").
+func Number(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	if n, ok := number(b, 0); ok {
+		return n
+	}
+	return 0
+}
+
 func number(b []byte, i int) (int, bool) {
 	if b[i] == '-' {
 		i++

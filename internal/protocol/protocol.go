@@ -17,6 +17,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
 )
 
 // StaffStream is the WebSocket subprotocol a console offers when it can
@@ -300,7 +302,7 @@ func (m *staffMessage) pointer(b []byte) bool {
 		return false
 	}
 	b = b[len(head) : len(b)-1]
-	n := jsonNumber(b)
+	n := jsonscan.Number(b)
 	id, err := strconv.ParseInt(string(b[:n]), 10, 64)
 	if n == 0 || err != nil {
 		return false
@@ -312,7 +314,7 @@ func (m *staffMessage) pointer(b []byte) bool {
 			return false
 		}
 		b = b[len(key):]
-		n := jsonNumber(b)
+		n := jsonscan.Number(b)
 		if n == 0 {
 			return false
 		}
@@ -326,43 +328,6 @@ func (m *staffMessage) pointer(b []byte) bool {
 	}
 	m.T, m.ID, m.X, m.Y = TypePointer, &id, &xy[0], &xy[1]
 	return true
-}
-
-// jsonNumber is the length of the JSON number b starts with, 0 if none:
-// strconv alone would also take forms JSON has not ("Inf", "0x1p-2", "1_0").
-func jsonNumber(b []byte) int {
-	i := 0
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	start := i
-	if n := digits(); n == 0 || (n > 1 && b[start] == '0') {
-		return 0
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return 0
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return 0
-		}
-	}
-	return i
 }
 
 func fraction(f float64) bool { return !math.IsNaN(f) && f >= 0 && f <= 1 }
