@@ -726,36 +726,44 @@ type Pointing struct {
 	Others bool
 }
 
-// PointingOf reads a session as State does, for a mark staffID made: a
+// PointingOf reads a session as StateOf does, for a mark staffID made: a
 // presenter's pointer moves many times a second, and Get would copy the
 // whole session each time.
 func (m *Manager) PointingOf(id string, staffID int64) (Pointing, error) {
-	if e, err := m.kv.Peek(sessionKey(id)); err == nil {
-		if r, err := m.cache.decode(e); err == nil {
-			me, presents := r.Member(staffID)
-			others := len(r.Presenters) > 1
-			for wid, w := range r.Watching {
-				others = others || (w.total() > 0 && !r.Presents(wid))
-			}
-			return Pointing{State: r.State, Me: me, Presents: presents, Others: others}, nil
+	r, ok := m.known(sessionKey(id))
+	if !ok {
+		ctx, cancel := m.ctx()
+		defer cancel()
+		var err error
+		if r, err = m.read(ctx, id); err != nil {
+			return Pointing{}, err
 		}
 	}
-	s, err := m.Get(id)
-	if err != nil {
-		return Pointing{}, err
+	me, presents := r.Member(staffID)
+	others := len(r.Presenters) > 1
+	for wid, w := range r.Watching {
+		others = others || r.watching(wid, w)
 	}
-	me, presents := s.Member(staffID)
-	return Pointing{State: s.State, Me: me, Presents: presents, Others: len(s.Presenters) > 1 || len(s.Watchers) > 0}, nil
+	return Pointing{State: r.State, Me: me, Presents: presents, Others: others}, nil
 }
 
 func (m *Manager) state(id, key string) (State, error) {
-	if e, err := m.kv.Peek(key); err == nil {
-		if r, err := m.cache.decode(e); err == nil {
-			return r.State, nil
-		}
+	if r, ok := m.known(key); ok {
+		return r.State, nil
 	}
 	s, err := m.Get(id)
 	return s.State, err
+}
+
+// known is the record under key as this node last heard of it, without
+// asking the KV: what the relay checks on every message.
+func (m *Manager) known(key string) (*record, bool) {
+	e, err := m.kv.Peek(key)
+	if err != nil {
+		return nil, false
+	}
+	r, err := m.cache.decode(e)
+	return r, err == nil
 }
 
 // List returns a staff member's sessions, newest first: those in their

@@ -82,10 +82,14 @@ func (r *record) session() Session {
 
 // watchers lists who watches read-only: supervisors with a console open
 // on the session who do not present.
+// watching reports whether staff member id, with the consoles w, is one of
+// the session's watchers: a console open, and not presenting.
+func (r *record) watching(id int64, w *watch) bool { return w.total() > 0 && !r.Presents(id) }
+
 func (r *record) watchers() []Member {
 	var out []Member
 	for id, w := range r.Watching {
-		if w.total() > 0 && !r.Presents(id) {
+		if r.watching(id, w) {
 			out = append(out, w.Member)
 		}
 	}
