@@ -69,7 +69,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		},
 		// Staff see how good the customer's link is.
 		rtt: func(_ *conn, d time.Duration) {
-			r.publish(context.Background(), broker.ToStaff(s.ID), linkMessage("customer", d))
+			r.publish(context.Background(), cs.toStaff, linkMessage("customer", d))
 		},
 		handle: func(ctx context.Context, data []byte) error {
 			return r.handleCustomer(ctx, cs, data)
@@ -203,7 +203,7 @@ func (r *Relay) handleCustomer(ctx context.Context, cs *customerSocket, data []b
 		}
 		return r.relayEvents(ctx, cs, state, &inner, len(whole))
 	case protocol.TypeHello:
-		r.publish(ctx, broker.ToStaff(id), mustJSON(protocol.Hello{T: protocol.TypeHello, Device: protocol.CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)}))
+		r.publish(ctx, cs.toStaff, mustJSON(protocol.Hello{T: protocol.TypeHello, Device: protocol.CleanDevice(m.Device), Width: clampDim(m.Width), Height: clampDim(m.Height)}))
 		return nil
 	case protocol.TypeStatus:
 		switch m.State {
@@ -229,7 +229,7 @@ func (r *Relay) handleCustomer(ctx context.Context, cs *customerSocket, data []b
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 			return closeWith(protocol.CloseMalformed, "malformed viewport")
 		}
-		r.publish(ctx, broker.ToStaff(id), mustJSON(v))
+		r.publish(ctx, cs.toStaff, mustJSON(v))
 		return nil
 	case protocol.TypeHandover:
 		if m.Accept == nil {
