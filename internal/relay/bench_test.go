@@ -50,8 +50,13 @@ func BenchmarkRelayPath(b *testing.B) {
 	defer cancel()
 	go func() {
 		for {
-			if _, _, err := q.pop(ctx, nil); err != nil {
+			if _, err := q.wait(ctx, nil); err != nil {
 				return
+			}
+			for {
+				if _, ok := q.next(); !ok {
+					break
+				}
 			}
 		}
 	}()

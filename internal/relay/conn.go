@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
+	"github.com/tomoni-cobrowse/tomoni/internal/trywrite"
 )
 
 // item is one outgoing message. A final item closes the connection with
@@ -103,27 +104,41 @@ func (q *outQueue) appendFinal(it item) {
 	q.mu.Unlock()
 }
 
-// pop waits for the next item, or until tick fires (then ticked is true).
-func (q *outQueue) pop(ctx context.Context, tick <-chan time.Time) (it item, ticked bool, err error) {
-	for {
-		q.mu.Lock()
-		if len(q.items) > 0 {
-			it := q.items[0]
-			q.items[0] = item{}
-			q.items = q.items[1:]
-			q.bytes -= int64(len(it.data))
-			q.mu.Unlock()
-			return it, false, nil
-		}
-		q.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return item{}, false, ctx.Err()
-		case <-tick:
-			return item{}, true, nil
-		case <-q.wake:
-		}
+// next takes the first queued item, if there is one.
+func (q *outQueue) next() (item, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return item{}, false
 	}
+	it := q.items[0]
+	q.items[0] = item{}
+	q.items = q.items[1:]
+	q.bytes -= int64(len(it.data))
+	return it, true
+}
+
+// wait returns when something may have been queued (or another wake-up
+// was asked for), or when tick fires (then ticked is true).
+func (q *outQueue) wait(ctx context.Context, tick <-chan time.Time) (ticked bool, err error) {
+	if q.len() > 0 {
+		return false, nil
+	}
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-tick:
+		return true, nil
+	case <-q.wake:
+		return false, nil
+	}
+}
+
+// idle reports whether nothing is queued and the queue still takes items.
+func (q *outQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0 && !q.final
 }
 
 func (q *outQueue) len() int {
@@ -148,11 +163,19 @@ func closeWith(code int, reason string) error {
 var errFinal = errors.New("final message sent")
 
 // conn is one WebSocket: the goroutine that serves it reads, one more
-// writes (and starts a ping, in a goroutine that lives until its pong).
+// writes what is queued (and starts a ping, in a goroutine that lives until
+// its pong). A message delivered while nothing is queued is written by the
+// goroutine that delivers it, when the socket takes it without waiting.
 type conn struct {
 	ws  *websocket.Conn
 	q   *outQueue
 	cfg Config
+	// sock is the socket under ws, whose writes can be tried; nil when it
+	// cannot be had (then everything goes through the queue).
+	sock *trywrite.Conn
+	// writeMu is held while a message is taken from the queue and written,
+	// or written at once: it keeps messages in order and guards enc.
+	writeMu sync.Mutex
 	// onRTT hears each ping's round trip: the link's quality for the console.
 	onRTT func(time.Duration)
 	// The staff member of a console socket (0 for the customer's), set
@@ -196,8 +219,51 @@ func (c *conn) readMessage() (websocket.MessageType, []byte, func(), error) {
 	return typ, buf.Bytes(), done, nil
 }
 
+// maxSentNow is the largest message written at once by the goroutine that
+// delivers it: what the socket does not take is copied to wait for the
+// writer, and a large message is better left in the queue.
+const maxSentNow = 32 << 10
+
+// deliver writes msg at once if it can (see sendNow), and queues it
+// otherwise. It never waits for the peer, and reports false when the
+// queue is full.
+func (c *conn) deliver(msg []byte) bool {
+	if c.sendNow(msg) {
+		return true
+	}
+	return c.q.push(item{data: msg})
+}
+
+// sendNow writes msg from the caller's goroutine when nothing is queued or
+// being written and the socket can be written without waiting; what the
+// kernel does not take at once is left to the writer goroutine. This
+// spares the wake-up of the writer for each message, which at low load
+// costs more than the write itself.
+func (c *conn) sendNow(msg []byte) bool {
+	if c.sock == nil || len(msg) > maxSentNow || !c.writeMu.TryLock() {
+		return false
+	}
+	defer c.writeMu.Unlock()
+	if !c.q.idle() || !c.sock.Try() {
+		return false
+	}
+	err := c.send(msg, nil)
+	c.sock.End()
+	if err != nil {
+		// The socket is broken: closing it ends its reader, which ends
+		// the connection as a failed write by the writer would.
+		c.ws.CloseNow()
+		return true
+	}
+	if c.sock.Pending() {
+		c.q.signal()
+	}
+	return true
+}
+
 // send writes one message, through the connection's compressed stream if
-// it has one, and closes the socket if the peer takes too long to read it.
+// it has one. With stuck, it closes the socket if the peer takes too long
+// to read the message; without, the write must not wait (see sendNow).
 func (c *conn) send(msg []byte, stuck *time.Timer) error {
 	typ, data := websocket.MessageText, msg
 	if c.enc != nil {
@@ -211,6 +277,9 @@ func (c *conn) send(msg []byte, stuck *time.Timer) error {
 			return fmt.Errorf("compress: %w", err)
 		}
 		typ, data = websocket.MessageBinary, out
+	}
+	if stuck == nil {
+		return c.ws.Write(context.Background(), typ, data)
 	}
 	stuck.Reset(c.cfg.WriteTimeout)
 	err := c.ws.Write(context.Background(), typ, data)
@@ -335,7 +404,7 @@ func (c *conn) write(ctx context.Context, ping func(), stuck *time.Timer) error 
 	t := time.NewTimer(min(firstPing, c.cfg.PingInterval))
 	defer t.Stop()
 	for {
-		it, ticked, err := c.q.pop(ctx, t.C)
+		ticked, err := c.q.wait(ctx, t.C)
 		if err != nil {
 			return err
 		}
@@ -344,12 +413,35 @@ func (c *conn) write(ctx context.Context, ping func(), stuck *time.Timer) error 
 			ping()
 			continue
 		}
+		if err := c.writeQueued(stuck); err != nil {
+			if ctx.Err() != nil && !errors.Is(err, errFinal) {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+}
+
+// writeQueued writes what an earlier sendNow left and then everything
+// queued, holding writeMu so that no message is written at once meanwhile.
+func (c *conn) writeQueued(stuck *time.Timer) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.sock != nil && c.sock.Pending() {
+		stuck.Reset(c.cfg.WriteTimeout)
+		err := c.sock.Flush()
+		stuck.Stop()
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	for {
+		it, ok := c.q.next()
+		if !ok {
+			return nil
+		}
 		if len(it.data) > 0 {
-			err = c.send(it.data, stuck)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
+			if err := c.send(it.data, stuck); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/tomoni-cobrowse/tomoni/internal/ratelimit"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
 	"github.com/tomoni-cobrowse/tomoni/internal/streamdeflate"
+	"github.com/tomoni-cobrowse/tomoni/internal/trywrite"
 )
 
 // side is what differs between the customer's socket and a staff socket;
@@ -80,13 +81,15 @@ const maxByteWait = 10 * time.Second
 // serve upgrades the request and pumps the socket until the peer goes, the
 // session ends, the relay shuts down or the peer breaks a rule.
 func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Session, sd side) {
-	ws, err := websocket.Accept(w, req, acceptOptions(req, sd.stream))
+	tw := &trywrite.ResponseWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(tw, req, acceptOptions(req, sd.stream))
 	if err != nil {
 		r.log.Info("socket accept failed", "role", sd.role, "session", s.ID, "err", err)
 		return
 	}
 	ws.SetReadLimit(sd.readLimit)
 	c := newConn(ws, r.cfg, &r.reads)
+	c.sock = tw.Conn
 	if ws.Subprotocol() == protocol.StaffStream {
 		c.enc = new(streamdeflate.Encoder)
 	}
@@ -132,7 +135,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 			c.q.appendFinal(item{data: msg, code: protocol.CloseSessionEnded, reason: reason})
 			return
 		}
-		if !c.q.push(item{data: msg}) {
+		if !c.deliver(msg) {
 			sd.overflow(c)
 		}
 	})

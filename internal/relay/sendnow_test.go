@@ -1,0 +1,78 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tomoni-cobrowse/tomoni/internal/trywrite"
+)
+
+// A message written at once that the socket could take only in part is
+// finished by the writer goroutine straight away, not when the next message
+// or ping comes: here nothing else is sent and the next ping is a minute
+// off, yet the console gets every message in order once it reads again.
+func TestMessageTheSocketTookInPartIsFinished(t *testing.T) {
+	cfg := withDefaults(Config{PingInterval: time.Minute, WriteTimeout: time.Minute, QueueMessages: 1 << 16, QueueBytes: 1 << 30})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var reads sync.Pool
+	conns := make(chan *conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trywrite.ResponseWriter{ResponseWriter: w}
+		ws, err := websocket.Accept(tw, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		c := newConn(ws, cfg, &reads)
+		c.sock = tw.Conn
+		conns <- c
+		c.run(ctx, func(context.Context, []byte) error { return nil })
+	}))
+	defer srv.Close()
+	console, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer console.CloseNow()
+	console.SetReadLimit(1 << 20)
+	c := <-conns
+	// The first ping goes out two seconds after the socket opens and would
+	// flush what is pending; the test starts after it.
+	time.Sleep(firstPing + 500*time.Millisecond)
+
+	pad := strings.Repeat("x", 20<<10)
+	last := -1
+	for i := 0; i < 4096; i++ {
+		if !c.deliver(fmt.Appendf(nil, `{"seq":%d,"pad":"%s"}`, i, pad)) {
+			t.Fatalf("message %d refused", i)
+		}
+		if c.sock.Pending() {
+			last = i
+			break
+		}
+	}
+	if last < 0 {
+		t.Fatal("80 MB went out to a console that reads nothing: the socket never filled")
+	}
+
+	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer rcancel()
+	for i := 0; i <= last; i++ {
+		_, b, err := console.Read(rctx)
+		if err != nil {
+			t.Fatalf("message %d of %d: %v", i, last+1, err)
+		}
+		if want := fmt.Sprintf(`{"seq":%d,`, i); !strings.HasPrefix(string(b), want) || len(b) != len(want)+len(pad)+9 {
+			t.Fatalf("message %d reads %.40q (%d B)", i, b, len(b))
+		}
+	}
+}
