@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
@@ -130,6 +131,10 @@ type Manager struct {
 	listeners map[int]func(Change)
 	nextID    int
 	unwatch   func()
+	// changes counts the changes to sessions this node has heard of. A
+	// KV tells its watchers after its view changed, so a state read after
+	// the count was taken is at least as new as the count says.
+	changes atomic.Uint64
 }
 
 // opTimeout bounds one operation on the KV: a cluster whose NATS is away
@@ -165,6 +170,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	// polls of its join requests.
 	m.unwatch = m.kv.Watch(func(key string) {
 		if id, ok := strings.CutPrefix(key, "s."); ok {
+			m.changes.Add(1)
 			m.wakes.wake(id)
 		}
 	})
@@ -709,11 +715,29 @@ func (m *Manager) Get(id string) (Session, error) {
 
 // StateOf returns a function that gives a session's state as this node
 // knows it, for the relay's check on every message a socket sends: it
-// copies nothing, builds the session's key once and reaches the KV only
-// when this node has not heard of the session.
+// copies nothing, builds the session's key once, looks the session up
+// again only after some session changed, and reaches the KV only when
+// this node has not heard of the session. The function is for one
+// goroutine at a time.
 func (m *Manager) StateOf(id string) func() (State, error) {
 	key := sessionKey(id)
-	return func() (State, error) { return m.state(id, key) }
+	var (
+		read bool
+		seen uint64 // m.changes when st was read
+		st   State
+	)
+	return func() (State, error) {
+		n := m.changes.Load()
+		if read && n == seen {
+			return st, nil
+		}
+		s, err := m.state(id, key)
+		if err != nil {
+			return s, err
+		}
+		read, seen, st = true, n, s
+		return s, nil
+	}
 }
 
 // Pointing is what the relay needs to pass a staff member's mark on.

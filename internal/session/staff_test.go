@@ -195,3 +195,37 @@ func TestPointingAgreesWithTheSession(t *testing.T) {
 	m.End(s.ID, ReasonStaff)
 	check("ended", 1)
 }
+
+// The relay's state check follows every change to the session at once,
+// however many messages it checked in between.
+func TestStateOfFollowsEveryChange(t *testing.T) {
+	m, _, _ := newTestManager(t, Config{})
+	s := joinedBy(t, m)
+	other := joinedBy(t, m)
+	state := m.StateOf(s.ID)
+	check := func(what string) {
+		t.Helper()
+		for range 3 {
+			got, err := state()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			want, _ := m.Get(s.ID)
+			if got != want.State {
+				t.Fatalf("%s: StateOf says %v, the session is %v", what, got, want.State)
+			}
+		}
+	}
+	check("live")
+	m.Pause(other.ID, "keyboard")
+	check("another session paused")
+	m.Pause(s.ID, "keyboard")
+	check("paused")
+	m.Resume(s.ID)
+	check("resumed")
+	m.End(s.ID, ReasonStaff)
+	check("ended")
+	if _, err := m.StateOf("no-such-session")(); err == nil {
+		t.Fatal("a session that does not exist has a state")
+	}
+}
