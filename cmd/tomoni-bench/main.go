@@ -458,6 +458,7 @@ func storm(ctx context.Context, name string, t target, o options, st *stats, log
 	start := time.Now()
 	back := make([]time.Duration, 0, len(sessions))
 	failed := 0
+	var firstErr error // what the first failed reconnection said
 	for _, x := range sessions {
 		wg.Add(1)
 		go func() {
@@ -471,6 +472,9 @@ func storm(ctx context.Context, name string, t target, o options, st *stats, log
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
+				if failed == 0 {
+					firstErr = err
+				}
 				failed++
 				return
 			}
@@ -490,6 +494,9 @@ func storm(ctx context.Context, name string, t target, o options, st *stats, log
 	fmt.Fprintf(log, "%-9s storm: %d customers reconnecting at once: all live again in %v (p50 %v, p99 %v), %d failed; traffic meanwhile p50 %v p99 %v max %v\n",
 		name, len(sessions), all.Round(time.Millisecond), pct(back, 0.5).Round(time.Millisecond), pct(back, 0.99).Round(time.Millisecond), failed,
 		pct(lat, 0.5).Round(10*time.Microsecond), pct(lat, 0.99).Round(10*time.Microsecond), pct(lat, 1).Round(10*time.Microsecond))
+	if firstErr != nil {
+		fmt.Fprintf(log, "%-9s storm: the first failed reconnection: %v\n", name, firstErr)
+	}
 	return nil
 }
 

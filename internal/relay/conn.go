@@ -183,8 +183,12 @@ type conn struct {
 	staffID    int64
 	supervises bool
 	session    string
-	// id tells this socket apart from every other in the deployment.
-	id string
+	// id tells this socket apart from every other in the deployment; seq
+	// is its place in this node's attach order, born the wall-clock time
+	// of its attach (Unix nanoseconds).
+	id   string
+	seq  uint64
+	born int64
 	// reads is the relay's pool of read buffers; a compressed message is
 	// written from one too.
 	reads *sync.Pool

@@ -57,7 +57,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		},
 		control: func(c *conn, msg []byte) {
 			var m control
-			if json.Unmarshal(msg, &m) == nil && m.T == controlReplace && m.By != c.id {
+			if json.Unmarshal(msg, &m) == nil && m.T == controlReplace && m.By != c.id && m.newerThan(c, r.node) {
 				c.kick(protocol.CloseReplaced, "replaced by a newer connection")
 				r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
 			}
@@ -65,7 +65,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		// One customer socket per session across the deployment: an older
 		// one on another node closes when it hears of this one.
 		opened: func(ctx context.Context, c *conn, _ session.Session) {
-			r.publish(ctx, broker.ToCustomer(s.ID), mustJSON(control{T: controlReplace, By: c.id}))
+			r.publish(ctx, broker.ToCustomer(s.ID), mustJSON(control{T: controlReplace, By: c.id, At: c.born, Node: r.node, Seq: c.seq}))
 		},
 		// Staff see how good the customer's link is.
 		rtt: func(_ *conn, d time.Duration) {

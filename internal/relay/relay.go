@@ -270,9 +270,28 @@ const (
 )
 
 type control struct {
-	T          string  `json:"t"`
-	By         string  `json:"by,omitempty"`
+	T  string `json:"t"`
+	By string `json:"by,omitempty"`
+	// When the socket By was attached, and where: a replace announced
+	// late by an older socket (one that was still being set up when a
+	// newer one came) must not close the newer one.
+	At         int64   `json:"at,omitempty"`
+	Node       string  `json:"node,omitempty"`
+	Seq        uint64  `json:"seq,omitempty"`
 	Presenters []int64 `json:"presenters,omitempty"`
+}
+
+// newerThan reports whether the socket a replace announces was attached
+// after c. On one node the attach order is known exactly; between nodes
+// the wall clocks decide, and a tie is settled the same way on both.
+func (m control) newerThan(c *conn, node string) bool {
+	if m.Node == node {
+		return m.Seq > c.seq
+	}
+	if m.At != c.born {
+		return m.At > c.born
+	}
+	return m.Node > node
 }
 
 var controlPrefix = []byte(`{"t":"_`)

@@ -372,6 +372,33 @@ func TestSecondCustomerSocketReplacesFirst(t *testing.T) {
 	}
 }
 
+// A page that reloads at once opens a socket while the last one may still
+// be being set up; that older socket's announcement, arriving late, must
+// not close the newer one. A newer socket's announcement, from this node or
+// another, closes it.
+func TestLateReplaceFromAnOlderSocketClosesNothing(t *testing.T) {
+	f := newFixture(t, Config{})
+	cu := f.customer()
+	readType(t, cu, "state")
+	inbox := broker.ToCustomer(f.sess.ID)
+	publish := func(m control) {
+		t.Helper()
+		if err := f.broker.Publish(context.Background(), inbox, mustJSON(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(control{T: controlReplace, By: f.relay.node + "-0", Node: f.relay.node, Seq: 0, At: time.Now().Add(time.Hour).UnixNano()})
+	publish(control{T: controlReplace, By: "other-1", Node: "other", Seq: 1 << 40, At: 1})
+	if err := f.broker.Publish(context.Background(), inbox, []byte(`{"t":"probe"}`)); err != nil {
+		t.Fatal(err)
+	}
+	readType(t, cu, "probe") // a kicked socket hears nothing after its close
+	publish(control{T: controlReplace, By: "other-2", Node: "other", Seq: 1, At: time.Now().Add(time.Hour).UnixNano()})
+	if got := closeCode(t, cu); got != protocol.CloseReplaced {
+		t.Fatalf("closed with %d after a newer socket's announcement, want %d", got, protocol.CloseReplaced)
+	}
+}
+
 func TestPausedSessionRelaysNoContent(t *testing.T) {
 	f := newFixture(t, Config{})
 	st := f.staff()

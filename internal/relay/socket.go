@@ -111,7 +111,8 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		return
 	}
 	r.nextConn++
-	c.id = r.node + "-" + strconv.FormatUint(r.nextConn, 36)
+	c.seq, c.born = r.nextConn, time.Now().UnixNano()
+	c.id = r.node + "-" + strconv.FormatUint(c.seq, 36)
 	detach := sd.attach(c)
 	r.mu.Unlock()
 	defer func() {
