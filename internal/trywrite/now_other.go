@@ -2,13 +2,14 @@
 
 package trywrite
 
-import (
-	"errors"
-	"syscall"
-)
+import "errors"
 
 const canTry = false
 
-func writeNow(syscall.RawConn, []byte) (int, error) { return 0, errNotTried }
+// tryFD is never called where writes cannot be tried (New leaves raw nil).
+func (c *Conn) tryFD(uintptr) bool {
+	c.tryErr = errNotTried
+	return true
+}
 
 var errNotTried = errors.New("trywrite: writes cannot be tried here")

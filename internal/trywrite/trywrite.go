@@ -39,6 +39,13 @@ type Conn struct {
 	// that may wait overlaps a span.
 	trying  atomic.Bool
 	waiting atomic.Int32
+
+	// What one try writes and what came of it, under mu: the function
+	// handed to raw.Write is made once, not a closure per write.
+	try    func(fd uintptr) bool
+	tryBuf []byte
+	tryN   int
+	tryErr error
 }
 
 // New wraps nc. Writes are tried only where the platform and the
@@ -49,6 +56,7 @@ func New(nc net.Conn) *Conn {
 	if sc, ok := nc.(syscall.Conn); ok && canTry {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
+			c.try = c.tryFD
 		}
 	}
 	return c
@@ -130,7 +138,7 @@ func (c *Conn) tryWrite(p []byte) (int, error) {
 		c.pending = append(c.pending, p...)
 		return len(p), nil
 	}
-	n, err := writeNow(c.raw, p)
+	n, err := c.writeNow(p)
 	if err != nil {
 		return n, err
 	}
@@ -139,6 +147,19 @@ func (c *Conn) tryWrite(p []byte) (int, error) {
 		c.left.Store(true)
 	}
 	return len(p), nil
+}
+
+// writeNow writes what the socket's buffer takes without waiting; a full
+// buffer is not an error, it takes nothing. mu is held.
+func (c *Conn) writeNow(p []byte) (int, error) {
+	c.tryBuf, c.tryN, c.tryErr = p, 0, nil
+	err := c.raw.Write(c.try)
+	n, werr := c.tryN, c.tryErr
+	c.tryBuf, c.tryErr = nil, nil
+	if err != nil {
+		return n, err
+	}
+	return n, werr
 }
 
 // ResponseWriter hands a *Conn to whoever hijacks the connection (a

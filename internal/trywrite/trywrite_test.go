@@ -223,3 +223,20 @@ func TestHijackHandsOverTheConn(t *testing.T) {
 		t.Fatal("the hijacked TCP connection cannot be tried")
 	}
 }
+
+// A try that the kernel takes whole allocates nothing: it runs once for
+// every message a relay writes.
+func TestTryAllocatesNothing(t *testing.T) {
+	c, _ := pair(t)
+	msg := pattern(200, 1)
+	allocs := testing.AllocsPerRun(200, func() {
+		if !c.Try() {
+			t.Fatal("no span")
+		}
+		c.Write(msg)
+		c.End()
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per try", allocs)
+	}
+}
