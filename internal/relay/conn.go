@@ -207,20 +207,19 @@ func newConn(ws *websocket.Conn, cfg Config, reads *sync.Pool) *conn {
 // maxPooledRead is the largest read buffer kept for the next message.
 const maxPooledRead = 64 << 10
 
-// readMessage reads the next message into a buffer from the pool; done
-// gives it back, after which the message's bytes must not be used.
-func (c *conn) readMessage() (websocket.MessageType, []byte, func(), error) {
+// readMessage reads the next message into a buffer from the pool, which
+// the caller gives back with release once it no longer uses the bytes.
+func (c *conn) readMessage() (websocket.MessageType, *bytes.Buffer, error) {
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, err
 	}
 	buf := c.buffer()
-	done := func() { c.release(buf) }
 	if _, err := buf.ReadFrom(r); err != nil {
-		done()
-		return 0, nil, nil, err
+		c.release(buf)
+		return 0, nil, err
 	}
-	return typ, buf.Bytes(), done, nil
+	return typ, buf, nil
 }
 
 // maxSentNow is the largest message written at once by the goroutine that
@@ -374,7 +373,7 @@ func (c *conn) run(parent context.Context, handle func(ctx context.Context, data
 // returns an error.
 func (c *conn) read(ctx context.Context, handle func(ctx context.Context, data []byte) error, lastRead *atomic.Int64) error {
 	for {
-		typ, data, done, err := c.readMessage()
+		typ, buf, err := c.readMessage()
 		if err != nil {
 			return err
 		}
@@ -382,13 +381,13 @@ func (c *conn) read(ctx context.Context, handle func(ctx context.Context, data [
 		// the peer counts as heard from until the handler is done.
 		lastRead.Store(math.MaxInt64)
 		if typ != websocket.MessageText {
-			done()
+			c.release(buf)
 			c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
 			return errors.New("binary message")
 		}
 		// handle keeps nothing of data: what it relays, it copies.
-		err = handle(ctx, data)
-		done()
+		err = handle(ctx, buf.Bytes())
+		c.release(buf)
 		lastRead.Store(time.Now().UnixNano())
 		if err != nil {
 			var ce *closeError
