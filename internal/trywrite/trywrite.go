@@ -84,7 +84,9 @@ func (c *Conn) End() { c.trying.Store(false) }
 // Pending reports whether bytes a span could not write wait for Flush.
 func (c *Conn) Pending() bool { return c.left.Load() }
 
-// Flush writes what spans left, waiting as long as the peer takes.
+// Flush writes what spans left, waiting as long as the peer takes. It must
+// not be called while a span is open (the caller serialises the two): a
+// span's writes would wait behind it.
 func (c *Conn) Flush() error {
 	c.waiting.Add(1)
 	defer c.waiting.Add(-1)
