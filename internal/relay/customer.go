@@ -111,14 +111,18 @@ type customerMessage struct {
 // parseCustomer reads a customer message. An events message, which a live
 // page sends up to twenty times a second, is validated once and cut into
 // its events with the scanner the privacy filter reads them with, several
-// times cheaper than encoding/json; any other message, or an events message
-// in an unusual form, is decoded by encoding/json.
+// times cheaper than encoding/json, into m.Events's room if it has some;
+// any other message, or an events message in an unusual form, is decoded
+// by encoding/json.
 func parseCustomer(data []byte, m *customerMessage) error {
 	if bytes.HasPrefix(data, eventsPrefix) && jsonscan.Valid(data) {
 		var v [3][]byte
 		if jsonscan.Fields(v[:], data, "t", "ct", "events") && string(v[0]) == `"`+protocol.TypeEvents+`"` {
 			ct, err := strconv.ParseInt(string(v[1]), 10, 64)
-			events := make([]json.RawMessage, 0, 8)
+			events := m.Events[:0]
+			if events == nil {
+				events = make([]json.RawMessage, 0, 8)
+			}
 			if (err == nil || v[1] == nil) && jsonscan.Each(v[2], func(e []byte) { events = append(events, e) }) {
 				m.T, m.CT, m.Events = protocol.TypeEvents, ct, events
 				return nil
@@ -153,7 +157,13 @@ type customerSocket struct {
 	page     pageParts
 	toStaff  string                        // the broker subject of the session's consoles
 	state    func() (session.State, error) // the session's state now
+	// events is the room a message's events are cut into, kept between
+	// messages: a batch's slice would otherwise be allocated every time.
+	events []json.RawMessage
 }
+
+// maxKeptEvents bounds the room kept for the next message's events.
+const maxKeptEvents = 256
 
 func (r *Relay) newCustomerSocket(id string, filter *privacy.Filter, rewriter *assets.Rewriter) *customerSocket {
 	return &customerSocket{id: id, filter: filter, rewriter: rewriter, toStaff: broker.ToStaff(id), state: r.sessions.StateOf(id)}
@@ -161,7 +171,7 @@ func (r *Relay) newCustomerSocket(id string, filter *privacy.Filter, rewriter *a
 
 func (r *Relay) handleCustomer(ctx context.Context, cs *customerSocket, data []byte) error {
 	id, page := cs.id, &cs.page
-	var m customerMessage
+	m := customerMessage{Events: cs.events}
 	if err := parseCustomer(data, &m); err != nil {
 		r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()
 		return closeWith(protocol.CloseMalformed, "malformed message")
@@ -172,7 +182,14 @@ func (r *Relay) handleCustomer(ctx context.Context, cs *customerSocket, data []b
 	}
 	switch m.T {
 	case protocol.TypeEvents:
-		return r.relayEvents(ctx, cs, state, &m, len(data))
+		err := r.relayEvents(ctx, cs, state, &m, len(data))
+		// The events point into the read buffer, which goes back to the
+		// pool: the room is kept, not what it held.
+		clear(m.Events)
+		if cap(m.Events) <= maxKeptEvents {
+			cs.events = m.Events[:0]
+		}
+		return err
 	case protocol.TypePart:
 		if m.Seq != page.next || len(m.Part) == 0 {
 			page.reset()
