@@ -130,7 +130,15 @@ func (b *Broker) Subscribe(subject string, h broker.Handler) (broker.Subscriptio
 		b.forget(s)
 		return nil, b.wrap(err)
 	}
+	b.mu.Lock()
+	if _, ok := b.subs[s]; !ok {
+		// Close came meanwhile and could not end this subscription yet.
+		b.mu.Unlock()
+		ns.Unsubscribe()
+		return nil, broker.ErrClosed
+	}
 	s.ns = ns
+	b.mu.Unlock()
 	if err := ns.SetPendingLimits(-1, b.cfg.PendingBytes); err != nil {
 		ns.Unsubscribe()
 		b.forget(s)
@@ -176,7 +184,7 @@ func (b *Broker) Close() error {
 // goroutine per subscription, so the partial messages need no lock.
 type sub struct {
 	b    *Broker
-	ns   *nats.Subscription
+	ns   *nats.Subscription // guarded by b.mu
 	h    broker.Handler
 	max  int
 	once sync.Once
@@ -247,8 +255,11 @@ func parsePart(v string) (i, n int, ok bool) {
 // Unsubscribe stops delivery; it is safe to call twice.
 func (s *sub) Unsubscribe() {
 	s.once.Do(func() {
-		if s.ns != nil {
-			s.ns.Unsubscribe()
+		s.b.mu.Lock()
+		ns := s.ns // set under the lock by Subscribe, which Close may overtake
+		s.b.mu.Unlock()
+		if ns != nil {
+			ns.Unsubscribe()
 		}
 		s.b.forget(s)
 	})
