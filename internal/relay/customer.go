@@ -36,8 +36,15 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		byteRate: r.cfg.CustomerBytesRate, byteBurst: r.cfg.CustomerBytesBurst,
 		inbox: broker.ToCustomer(s.ID),
 		attach: func(c *conn) func() bool {
-			// One customer socket per session: a page load replaces the last one.
+			// One customer socket per session: a page load replaces the last
+			// one. A socket asked for before the one attached here is the
+			// stale one, however late its setup got this far.
 			if old := r.customers[s.ID]; old != nil {
+				if old.seq > c.seq {
+					c.kick(protocol.CloseReplaced, "replaced by a newer connection")
+					r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+					return func() bool { return false }
+				}
 				old.kick(protocol.CloseReplaced, "replaced by a newer connection")
 				r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
 			}

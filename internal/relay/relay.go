@@ -103,6 +103,9 @@ type Relay struct {
 	drained   chan struct{} // closed when the last socket goes after Shutdown began
 	node      string        // prefixes socket ids
 	nextConn  uint64
+	// beforeAttach, when set (by tests), runs on each socket's goroutine
+	// between its upgrade and its attach: a slow setup made on purpose.
+	beforeAttach func(role string)
 
 	departures *departures
 	// reads holds the buffers sockets read messages into: one per message

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -397,6 +398,31 @@ func TestLateReplaceFromAnOlderSocketClosesNothing(t *testing.T) {
 	if got := closeCode(t, cu); got != protocol.CloseReplaced {
 		t.Fatalf("closed with %d after a newer socket's announcement, want %d", got, protocol.CloseReplaced)
 	}
+}
+
+// A socket asked for first but set up last (a reload while the last
+// page's socket was still being set up) is the stale one: it is closed as
+// replaced, and the socket of the newer page stays.
+func TestSocketSetUpLateIsTheOneReplaced(t *testing.T) {
+	f := newFixture(t, Config{})
+	release := make(chan struct{})
+	var held atomic.Bool
+	f.relay.beforeAttach = func(role string) {
+		if role == "customer" && held.CompareAndSwap(false, true) {
+			<-release // the first customer socket's setup stalls here
+		}
+	}
+	first := f.customer()
+	second := f.customer()
+	readType(t, second, "state")
+	close(release)
+	if got := closeCode(t, first); got != protocol.CloseReplaced {
+		t.Fatalf("the socket set up late closed with %d, want %d", got, protocol.CloseReplaced)
+	}
+	if err := f.broker.Publish(context.Background(), broker.ToCustomer(f.sess.ID), []byte(`{"t":"probe"}`)); err != nil {
+		t.Fatal(err)
+	}
+	readType(t, second, "probe")
 }
 
 func TestPausedSessionRelaysNoContent(t *testing.T) {

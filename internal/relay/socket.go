@@ -81,6 +81,14 @@ const maxByteWait = 10 * time.Second
 // serve upgrades the request and pumps the socket until the peer goes, the
 // session ends, the relay shuts down or the peer breaks a rule.
 func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Session, sd side) {
+	// A socket's place among the others is when it was asked for, not
+	// when its setup got as far as attaching: a page that reloads at once
+	// asks again before its last socket may have been attached.
+	r.mu.Lock()
+	r.nextConn++
+	seq := r.nextConn
+	r.mu.Unlock()
+	born := time.Now().UnixNano()
 	tw := &trywrite.ResponseWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(tw, req, acceptOptions(req, sd.stream))
 	if err != nil {
@@ -104,14 +112,16 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		c.onRTT = func(d time.Duration) { sd.rtt(c, d) }
 	}
 
+	if r.beforeAttach != nil {
+		r.beforeAttach(sd.role)
+	}
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
 		ws.Close(protocol.CloseServerShutdown, "server shutting down")
 		return
 	}
-	r.nextConn++
-	c.seq, c.born = r.nextConn, time.Now().UnixNano()
+	c.seq, c.born = seq, born
 	c.id = r.node + "-" + strconv.FormatUint(c.seq, 36)
 	detach := sd.attach(c)
 	r.mu.Unlock()
