@@ -184,8 +184,8 @@ type conn struct {
 	supervises bool
 	session    string
 	// id tells this socket apart from every other in the deployment; seq
-	// is its place in this node's attach order, born the wall-clock time
-	// of its attach (Unix nanoseconds).
+	// is its place in the order this node's sockets were asked for, born
+	// the wall-clock time of its request (Unix nanoseconds).
 	id   string
 	seq  uint64
 	born int64

@@ -30,6 +30,10 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		return
 	}
 	cs := r.newCustomerSocket(s.ID, filter, rewriter)
+	replaced := func(c *conn) {
+		c.kick(protocol.CloseReplaced, "replaced by a newer connection")
+		r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+	}
 	r.serve(w, req, s, side{
 		role: "customer", customer: true,
 		readLimit: r.cfg.MaxCustomerMessage, rate: r.cfg.CustomerRate, burst: r.cfg.CustomerBurst,
@@ -41,12 +45,10 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 			// stale one, however late its setup got this far.
 			if old := r.customers[s.ID]; old != nil {
 				if old.seq > c.seq {
-					c.kick(protocol.CloseReplaced, "replaced by a newer connection")
-					r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+					replaced(c)
 					return func() bool { return false }
 				}
-				old.kick(protocol.CloseReplaced, "replaced by a newer connection")
-				r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+				replaced(old)
 			}
 			r.customers[s.ID] = c
 			return func() bool {
@@ -65,8 +67,7 @@ func (r *Relay) ServeCustomer(w http.ResponseWriter, req *http.Request, s sessio
 		control: func(c *conn, msg []byte) {
 			var m control
 			if json.Unmarshal(msg, &m) == nil && m.T == controlReplace && m.By != c.id && m.newerThan(c, r.node) {
-				c.kick(protocol.CloseReplaced, "replaced by a newer connection")
-				r.metrics.Rejected.WithLabelValues("customer", "replaced").Inc()
+				replaced(c)
 			}
 		},
 		// One customer socket per session across the deployment: an older

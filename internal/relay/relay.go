@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,7 +103,7 @@ type Relay struct {
 	closing   bool
 	drained   chan struct{} // closed when the last socket goes after Shutdown began
 	node      string        // prefixes socket ids
-	nextConn  uint64
+	nextConn  atomic.Uint64
 	// beforeAttach, when set (by tests), runs on each socket's goroutine
 	// between its upgrade and its attach: a slow setup made on purpose.
 	beforeAttach func(role string)
@@ -275,7 +276,7 @@ const (
 type control struct {
 	T  string `json:"t"`
 	By string `json:"by,omitempty"`
-	// When the socket By was attached, and where: a replace announced
+	// When and where the socket By was asked for: a replace announced
 	// late by an older socket (one that was still being set up when a
 	// newer one came) must not close the newer one.
 	At         int64   `json:"at,omitempty"`
@@ -284,9 +285,9 @@ type control struct {
 	Presenters []int64 `json:"presenters,omitempty"`
 }
 
-// newerThan reports whether the socket a replace announces was attached
-// after c. On one node the attach order is known exactly; between nodes
-// the wall clocks decide, and a tie is settled the same way on both.
+// newerThan reports whether the socket a replace announces was asked for
+// after c. On one node the order is known exactly; between nodes the wall
+// clocks decide, and a tie is settled the same way on both.
 func (m control) newerThan(c *conn, node string) bool {
 	if m.Node == node {
 		return m.Seq > c.seq

@@ -84,11 +84,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 	// A socket's place among the others is when it was asked for, not
 	// when its setup got as far as attaching: a page that reloads at once
 	// asks again before its last socket may have been attached.
-	r.mu.Lock()
-	r.nextConn++
-	seq := r.nextConn
-	r.mu.Unlock()
-	born := time.Now().UnixNano()
+	seq, born := r.nextConn.Add(1), time.Now().UnixNano()
 	tw := &trywrite.ResponseWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(tw, req, acceptOptions(req, sd.stream))
 	if err != nil {
