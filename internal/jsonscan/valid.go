@@ -147,7 +147,6 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i.
 // Number is the length of the JSON number b starts with, 0 if it starts
 // with none: strconv alone also takes forms JSON has not ("Inf",
 // "0x1p-2", "1_0").
@@ -161,6 +160,7 @@ func Number(b []byte) int {
 	return 0
 }
 
+// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i.
 func number(b []byte, i int) (int, bool) {
 	if b[i] == '-' {
 		i++

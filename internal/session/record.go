@@ -80,12 +80,12 @@ func (r *record) session() Session {
 	return out
 }
 
-// watchers lists who watches read-only: supervisors with a console open
-// on the session who do not present.
 // watching reports whether staff member id, with the consoles w, is one of
 // the session's watchers: a console open, and not presenting.
 func (r *record) watching(id int64, w *watch) bool { return w.total() > 0 && !r.Presents(id) }
 
+// watchers lists who watches read-only: supervisors with a console open
+// on the session who do not present.
 func (r *record) watchers() []Member {
 	var out []Member
 	for id, w := range r.Watching {
