@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,7 @@ type Relay struct {
 	nextConn  atomic.Uint64
 	// beforeAttach, when set (by tests), runs on each socket's goroutine
 	// between its upgrade and its attach: a slow setup made on purpose.
-	beforeAttach func(role string)
+	beforeAttach func(req *http.Request)
 
 	departures *departures
 	// reads holds the buffers sockets read messages into: one per message

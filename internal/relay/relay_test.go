@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -406,13 +405,12 @@ func TestLateReplaceFromAnOlderSocketClosesNothing(t *testing.T) {
 func TestSocketSetUpLateIsTheOneReplaced(t *testing.T) {
 	f := newFixture(t, Config{})
 	release := make(chan struct{})
-	var held atomic.Bool
-	f.relay.beforeAttach = func(role string) {
-		if role == "customer" && held.CompareAndSwap(false, true) {
+	f.relay.beforeAttach = func(req *http.Request) {
+		if req.URL.Query().Get("stall") != "" {
 			<-release // the first customer socket's setup stalls here
 		}
 	}
-	first := f.customer()
+	first := f.dial("/customer?stall=1&token=" + f.token)
 	second := f.customer()
 	readType(t, second, "state")
 	close(release)

@@ -109,7 +109,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 	}
 
 	if r.beforeAttach != nil {
-		r.beforeAttach(sd.role)
+		r.beforeAttach(req)
 	}
 	r.mu.Lock()
 	if r.closing {
