@@ -165,10 +165,9 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		sd.opened(req.Context(), c, cur)
 	}
 
-	limit := ratelimit.NewBucket(sd.rate, sd.burst, r.now)
-	bytes := ratelimit.NewBucket(sd.byteRate, sd.byteBurst, r.now)
+	pace := ratelimit.NewPace(sd.rate, sd.burst, sd.byteRate, sd.byteBurst, r.now)
 	err = c.run(req.Context(), func(ctx context.Context, data []byte) error {
-		if !limit.Allow() {
+		if !pace.Message() {
 			r.metrics.Rejected.WithLabelValues(sd.role, "rate").Inc()
 			return closeWith(protocol.CloseRateLimited, "message rate above the limit")
 		}
@@ -179,7 +178,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 		// has refilled: the sender is slowed by TCP's own back-pressure
 		// and every other session keeps its share of the machine. A sender
 		// that would have to wait longer than maxByteWait is refused.
-		wait, ok := bytes.Debit(len(data), maxByteWait)
+		wait, ok := pace.Bytes(len(data), maxByteWait)
 		if !ok {
 			r.metrics.Rejected.WithLabelValues(sd.role, "bytes").Inc()
 			return closeWith(protocol.CloseRateLimited, "bytes per second above the limit")
