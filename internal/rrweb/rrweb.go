@@ -5,7 +5,6 @@
 package rrweb
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 
@@ -103,16 +102,15 @@ func (d *Doc) Reset(raw json.RawMessage) (ok bool) {
 	return ok
 }
 
-// Map returns the event's data decoded, decoding it on the first call. An
-// event whose data is not an object is an error.
+// Map returns the event's data decoded, decoding it on the first call, with
+// numbers as json.Number so that ids and timestamps come back out exactly as
+// they went in. An event whose data is not an object is an error.
 func (d *Doc) Map() (map[string]any, error) {
 	if !d.decoded {
 		d.decoded = true
-		// Into a variable of its own: a pointer into d would move every
-		// Doc to the heap, decoded or not.
-		var m map[string]any
-		d.err = decode(d.Data, &m)
-		if d.data = m; d.err == nil && m == nil {
+		v, err := jsonscan.Decode(d.Data)
+		m, _ := v.(map[string]any)
+		if d.data, d.err = m, err; err == nil && m == nil {
 			d.err = errors.New("rrweb: event data is not an object")
 		}
 	}
@@ -129,14 +127,6 @@ func (d *Doc) Bytes() (json.RawMessage, error) {
 		return d.raw, nil
 	}
 	return encode(event{Type: d.Type, Data: d.Data, Timestamp: d.Timestamp}, d.data)
-}
-
-// decode decodes b into v, keeping numbers as json.Number so that ids and
-// timestamps come back out exactly as they went in.
-func decode(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
 }
 
 // encode re-encodes an event with new data.
