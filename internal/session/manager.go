@@ -972,7 +972,12 @@ func (m *Manager) Sweep() {
 	m.mu.Lock()
 	now := m.cfg.Now()
 	var changes []Change
-	for _, seen := range m.records() {
+	// One listing serves every part of the sweep: with a thousand sessions
+	// listing them is most of a sweep's cost. What the parts change, each
+	// reads again before it writes; what a listing misses, the next
+	// sweep's sees.
+	recs := m.records()
+	for _, seen := range recs {
 		if seen.State == Ended {
 			continue
 		}
@@ -996,9 +1001,9 @@ func (m *Manager) Sweep() {
 			changes = append(changes, c...)
 		}
 	}
-	changes = append(changes, m.sweepRequests(ctx, now)...)
-	changes = append(changes, m.sweepHandovers(ctx, now)...)
-	m.forget(ctx, now)
+	changes = append(changes, m.sweepRequests(ctx, recs, now)...)
+	changes = append(changes, m.sweepHandovers(ctx, recs, now)...)
+	m.forget(ctx, recs, now)
 	m.unlockAndNotify(changes...)
 }
 
@@ -1080,8 +1085,7 @@ const placeGrace = 30 * time.Second
 // forget removes ended sessions past their retention (or beyond the
 // history kept), the keys of their tokens, lapsed hand-off tokens, and
 // places and codes whose session no longer holds them.
-func (m *Manager) forget(ctx context.Context, now time.Time) {
-	recs := m.records()
+func (m *Manager) forget(ctx context.Context, recs []*record, now time.Time) {
 	byID := make(map[string]*record, len(recs))
 	var ended []*record
 	for _, r := range recs {

@@ -456,9 +456,9 @@ func (m *Manager) pollOnce(id, h string) (Status, error) {
 // sweepRequests lapses requests whose page stopped polling, ends the
 // requests of sessions that are no longer waiting, and forgets decided
 // requests once their page has had time to hear the outcome.
-func (m *Manager) sweepRequests(ctx context.Context, now time.Time) []Change {
+func (m *Manager) sweepRequests(ctx context.Context, recs []*record, now time.Time) []Change {
 	var changes []Change
-	for _, seen := range m.records() {
+	for _, seen := range recs {
 		if !requestsDue(seen, now, m.cfg) {
 			continue
 		}

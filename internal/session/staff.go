@@ -261,9 +261,9 @@ func (m *Manager) settleRecord(r *record, event string) Change {
 }
 
 // sweepHandovers lapses hand-overs the customer did not answer.
-func (m *Manager) sweepHandovers(ctx context.Context, now time.Time) []Change {
+func (m *Manager) sweepHandovers(ctx context.Context, recs []*record, now time.Time) []Change {
 	var changes []Change
-	for _, seen := range m.records() {
+	for _, seen := range recs {
 		if seen.Handover == nil || !seen.Active() || now.Before(seen.HandoverUntil) {
 			continue
 		}
