@@ -177,11 +177,14 @@ func BenchmarkEncode(b *testing.B) {
 	msgs := visit(b)
 	var e Encoder
 	var out []byte
-	n := 0
+	n, raw, wire := 0, 0, 0
 	for b.Loop() {
 		m := msgs[n%len(msgs)]
 		n++
 		out, _ = e.Encode(out[:0], m)
-		b.SetBytes(int64(len(m)))
+		raw += len(m)
+		wire += len(out)
 	}
+	b.SetBytes(int64(raw / n))
+	b.ReportMetric(float64(wire)/float64(raw), "wire/raw")
 }
