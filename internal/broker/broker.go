@@ -11,7 +11,8 @@ import (
 
 // Handler receives a published message. It is called on the publisher's
 // goroutine (memory) or the broker's (NATS): it must not block and must not
-// modify msg.
+// modify msg. msg is lent for the call: a publisher may reuse it once
+// Publish returns, so a handler that keeps it keeps a copy.
 type Handler func(msg []byte)
 
 // Broker publishes messages on subjects and delivers them to subscribers.

@@ -46,7 +46,7 @@ func BenchmarkRelayPath(b *testing.B) {
 	s, _ := m.Create(1, "A")
 	s, _, _ = sessiontest.Join(m, s.Code, "pc")
 	q := newOutQueue(1<<20, 1<<40)
-	sub, _ := br.Subscribe(broker.ToStaff(s.ID), func(msg []byte) { q.push(item{data: msg}) })
+	sub, _ := br.Subscribe(broker.ToStaff(s.ID), func(msg []byte) { q.push(item{data: bytes.Clone(msg)}) })
 	defer sub.Unsubscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

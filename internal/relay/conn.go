@@ -234,7 +234,8 @@ func (c *conn) deliver(msg []byte) bool {
 	if c.sendNow(msg) {
 		return true
 	}
-	return c.q.push(item{data: msg})
+	// The broker lends msg only for the call.
+	return c.q.push(item{data: bytes.Clone(msg)})
 }
 
 // sendNow writes msg from the caller's goroutine when nothing is queued or

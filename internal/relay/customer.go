@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -168,10 +169,17 @@ type customerSocket struct {
 	// events is the room a message's events are cut into, kept between
 	// messages: a batch's slice would otherwise be allocated every time.
 	events []json.RawMessage
+	// out is the room a message for the consoles is written into, kept
+	// between messages as events is.
+	out []byte
 }
 
-// maxKeptEvents bounds the room kept for the next message's events.
-const maxKeptEvents = 256
+// maxKeptEvents bounds the room kept for the next message's events, and
+// maxKeptOut the room kept for the next message to the consoles.
+const (
+	maxKeptEvents = 256
+	maxKeptOut    = 64 << 10
+)
 
 func (r *Relay) newCustomerSocket(id string, filter *privacy.Filter, rewriter *assets.Rewriter) *customerSocket {
 	return &customerSocket{id: id, filter: filter, rewriter: rewriter, toStaff: broker.ToStaff(id), state: r.sessions.StateOf(id)}
@@ -330,10 +338,16 @@ func (r *Relay) relayEvents(ctx context.Context, cs *customerSocket, state sessi
 	if len(evs) == 0 {
 		return nil
 	}
-	out := protocol.AppendStaffEvents(make([]byte, 0, size+32), r.now().UnixMilli(), m.CT, evs)
+	out := protocol.AppendStaffEvents(slices.Grow(cs.out[:0], size+32), r.now().UnixMilli(), m.CT, evs)
 	r.metrics.toStaff.Inc()
 	r.metrics.toStaffBytes.Add(float64(len(out)))
 	r.publish(ctx, cs.toStaff, out)
+	// The broker's subscribers keep copies of what they keep: the room is
+	// free again, and most messages are written to the console before
+	// publish returns, so most need no room of their own.
+	if cap(out) <= maxKeptOut {
+		cs.out = out[:0]
+	}
 	return nil
 }
 

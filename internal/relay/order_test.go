@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,60 @@ func TestConsoleThatStopsReadingDoesNotHoldUpTheCustomer(t *testing.T) {
 		sent++
 	}
 	readType(t, cu, "resync")
+}
+
+// A message that waits in a console's queue is the queue's own copy: the
+// relay writes each message for the consoles into room it reuses for the
+// next one, so a queued message that shared that room would show the
+// events of a later one.
+func TestQueuedMessagesKeepTheirOwnEvents(t *testing.T) {
+	f := newFixture(t, Config{CustomerRate: 1e6, CustomerBurst: 1 << 20, CustomerBytesRate: 1 << 30, CustomerBytesBurst: 1 << 30,
+		QueueMessages: 1 << 16, QueueBytes: 1 << 30})
+	st := f.staff()
+	readType(t, st, "state")
+	cu := f.customer()
+	// 400 messages of 20 KB while the console reads nothing: far more than
+	// the loopback socket takes, so most of them wait in the queue.
+	const n = 400
+	payload := func(i int) string { return strings.Repeat(fmt.Sprintf("%04d", i), 5000) }
+	for i := range n {
+		b, _ := json.Marshal(events(payload(i)))
+		if err := cu.Write(context.Background(), websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < n; {
+		_, b, err := st.Read(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		var m struct {
+			T      string `json:"t"`
+			Events []struct {
+				Data struct {
+					X string `json:"x"`
+				} `json:"data"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		switch m.T {
+		case "reset":
+			t.Fatalf("the console was resynced at message %d: the queue was to hold them all", i)
+		case "events":
+		default:
+			continue
+		}
+		if len(m.Events) != 1 || m.Events[0].Data.X != payload(i) {
+			got := ""
+			if len(m.Events) > 0 {
+				got = m.Events[0].Data.X
+			}
+			t.Fatalf("message %d arrived as %.40s…", i, got)
+		}
+		i++
+	}
 }

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -139,7 +140,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, s session.Sessio
 			return
 		}
 		if ended, reason := isEnded(msg); ended {
-			c.q.appendFinal(item{data: msg, code: protocol.CloseSessionEnded, reason: reason})
+			c.q.appendFinal(item{data: bytes.Clone(msg), code: protocol.CloseSessionEnded, reason: reason})
 			return
 		}
 		if !c.deliver(msg) {
