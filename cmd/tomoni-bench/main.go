@@ -165,6 +165,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	serverLog := fs.String("server-log", "warn", "level of Tomoni's log on standard error (debug, info, warn, error)")
 	heapProfile := fs.String("heapprofile", "", "write each server's heap profile, taken at the end of each step, to this path plus .tomoni or .forwarder (go tool pprof)")
 	textConsole := fs.Bool("text-console", false, "Tomoni's staff sockets take text frames, as a console in a browser without DecompressionStream does, instead of the compressed stream")
+	rounds := fs.Int("rounds", 1, "measure the targets this many times, in turn first and last, and report the median of each step's ratios: on a shared machine the half of a run measured later can meet other load")
 	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile while each step is measured to this path plus .tomoni or .forwarder and the step's number (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -177,21 +178,78 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		o.steps = append(o.steps, n)
 	}
-	if !slices.IsSorted(o.steps) || o.rate <= 0 || o.dwell < 0 {
-		return errors.New("-sessions must rise, -rate be positive and -dwell not negative")
+	if !slices.IsSorted(o.steps) || o.rate <= 0 || o.dwell < 0 || *rounds < 1 {
+		return errors.New("-sessions must rise, -rate be positive, -dwell not negative and -rounds at least 1")
 	}
 	stream := newVisit(bytes.Split(bytes.TrimSpace(demoStream), []byte("\n")), int(o.dwell.Seconds()*o.rate))
 	fmt.Fprintf(out, "stream: %s; %.0f msgs/s per session\n\n", stream, o.rate)
-	results := map[string][]result{}
-	for _, name := range o.targets {
-		r, err := measure(ctx, name, o, stream, out)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+	var measured []map[string][]result
+	for k := range *rounds {
+		order := slices.Clone(o.targets)
+		if k%2 == 1 {
+			slices.Reverse(order)
 		}
-		results[name] = r
+		if *rounds > 1 {
+			fmt.Fprintf(out, "round %d of %d: %s\n", k+1, *rounds, strings.Join(order, ", "))
+		}
+		results := map[string][]result{}
+		for _, name := range order {
+			r, err := measure(ctx, name, o, stream, out)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			results[name] = r
+		}
+		report(out, o, results)
+		measured = append(measured, results)
 	}
-	report(out, o, results)
+	if len(measured) > 1 {
+		reportMedians(out, measured)
+	}
 	return nil
+}
+
+// reportMedians gives, for each step, the median over the rounds of the
+// ratios each round measured, with their range.
+func reportMedians(out io.Writer, rounds []map[string][]result) {
+	for _, name := range []string{"tomoni", "cluster"} {
+		var cpu, p99 [][]float64 // per step, one ratio per round
+		var steps []int
+		for _, res := range rounds {
+			fw, tm := res["forwarder"], res[name]
+			if len(fw) != len(tm) || len(tm) == 0 {
+				continue
+			}
+			for i := range tm {
+				if i == len(steps) {
+					steps = append(steps, tm[i].sessions)
+					cpu, p99 = append(cpu, nil), append(p99, nil)
+				}
+				cpu[i] = append(cpu[i], ratio(tm[i].cpuPerMsg, fw[i].cpuPerMsg))
+				p99[i] = append(p99[i], ratio(tm[i].p99, fw[i].p99))
+			}
+		}
+		if len(steps) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "\n%s ÷ forwarder, median of %d rounds (lowest–highest):\n", name, len(cpu[0]))
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "sessions\tCPU/msg\tp99")
+		for i, n := range steps {
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", n, spread(cpu[i]), spread(p99[i]))
+		}
+		tw.Flush()
+	}
+}
+
+// spread is the median of xs and their range.
+func spread(xs []float64) string {
+	slices.Sort(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f×)", m, xs[0], xs[len(xs)-1])
 }
 
 // result is one step's numbers.

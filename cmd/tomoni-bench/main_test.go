@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,25 @@ func TestLoadToolMeasuresACluster(t *testing.T) {
 		}
 	}
 	t.Fatalf("no cluster row in the report:\n%s", out.String())
+}
+
+// With -rounds the servers take turns at being measured first, and the
+// report gives each step's median ratio over the rounds.
+func TestLoadToolTakesTurnsOverRounds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"-sessions", "2", "-step", "500ms", "-warmup", "200ms", "-rate", "5", "-rounds", "2"}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	report := out.String()
+	for _, want := range []string{"round 1 of 2: forwarder, tomoni", "round 2 of 2: tomoni, forwarder", "tomoni ÷ forwarder, median of 2 rounds"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report has no %q:\n%s", want, report)
+		}
+	}
+	i := strings.Index(report, "median of 2 rounds")
+	if i < 0 || !regexp.MustCompile(`\n2 +\d+\.\d\d× \(\d+\.\d\d–\d+\.\d\d×\)`).MatchString(report[i:]) {
+		t.Errorf("no median line for the step of 2 sessions:\n%s", report)
+	}
 }
