@@ -108,9 +108,12 @@ func (d *Doc) Reset(raw json.RawMessage) (ok bool) {
 func (d *Doc) Map() (map[string]any, error) {
 	if !d.decoded {
 		d.decoded = true
-		v, err := jsonscan.Decode(d.Data)
-		m, _ := v.(map[string]any)
-		if d.data, d.err = m, err; err == nil && m == nil {
+		// Data is absent, or a value of the valid event Reset was given.
+		var m map[string]any
+		if len(d.Data) > 0 {
+			m, _ = jsonscan.DecodeValid(d.Data).(map[string]any)
+		}
+		if d.data = m; m == nil {
 			d.err = errors.New("rrweb: event data is not an object")
 		}
 	}
