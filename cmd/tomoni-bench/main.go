@@ -204,38 +204,33 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		measured = append(measured, results)
 	}
 	if len(measured) > 1 {
-		reportMedians(out, measured)
+		reportMedians(out, o, measured)
 	}
 	return nil
 }
 
 // reportMedians gives, for each step, the median over the rounds of the
 // ratios each round measured, with their range.
-func reportMedians(out io.Writer, rounds []map[string][]result) {
+func reportMedians(out io.Writer, o options, rounds []map[string][]result) {
 	for _, name := range []string{"tomoni", "cluster"} {
-		var cpu, p99 [][]float64 // per step, one ratio per round
-		var steps []int
+		cpu, p99 := make([][]float64, len(o.steps)), make([][]float64, len(o.steps)) // per step, a ratio per round
 		for _, res := range rounds {
 			fw, tm := res["forwarder"], res[name]
-			if len(fw) != len(tm) || len(tm) == 0 {
+			if len(fw) != len(o.steps) || len(tm) != len(o.steps) {
 				continue
 			}
 			for i := range tm {
-				if i == len(steps) {
-					steps = append(steps, tm[i].sessions)
-					cpu, p99 = append(cpu, nil), append(p99, nil)
-				}
 				cpu[i] = append(cpu[i], ratio(tm[i].cpuPerMsg, fw[i].cpuPerMsg))
 				p99[i] = append(p99[i], ratio(tm[i].p99, fw[i].p99))
 			}
 		}
-		if len(steps) == 0 {
+		if len(cpu[0]) == 0 {
 			continue
 		}
 		fmt.Fprintf(out, "\n%s ÷ forwarder, median of %d rounds (lowest–highest):\n", name, len(cpu[0]))
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "sessions\tCPU/msg\tp99")
-		for i, n := range steps {
+		for i, n := range o.steps {
 			fmt.Fprintf(tw, "%d\t%s\t%s\n", n, spread(cpu[i]), spread(p99[i]))
 		}
 		tw.Flush()
