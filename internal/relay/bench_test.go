@@ -45,15 +45,23 @@ func BenchmarkRelayPath(b *testing.B) {
 	}
 	s, _ := m.Create(1, "A")
 	s, _, _ = sessiontest.Join(m, s.Code, "pc")
-	q := newOutQueue(1<<20, 1<<40)
+	wake := make(chan struct{}, 1)
+	q := newOutQueue(1<<20, 1<<40, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
 	sub, _ := br.Subscribe(broker.ToStaff(s.ID), func(msg []byte) { q.push(item{data: bytes.Clone(msg)}) })
 	defer sub.Unsubscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		for {
-			if _, err := q.wait(ctx, nil); err != nil {
+			select {
+			case <-ctx.Done():
 				return
+			case <-wake:
 			}
 			for {
 				if _, ok := q.next(); !ok {

@@ -35,17 +35,18 @@ type outQueue struct {
 	maxItems int
 	maxBytes int64
 	final    bool // a final item is queued: accept nothing more
-	wake     chan struct{}
+	// notify is called (under mu, so it must not take mu) whenever
+	// something was queued; nil calls nothing.
+	notify func()
 }
 
-func newOutQueue(maxItems int, maxBytes int64) *outQueue {
-	return &outQueue{maxItems: maxItems, maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+func newOutQueue(maxItems int, maxBytes int64, notify func()) *outQueue {
+	return &outQueue{maxItems: maxItems, maxBytes: maxBytes, notify: notify}
 }
 
 func (q *outQueue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if q.notify != nil {
+		q.notify()
 	}
 }
 
@@ -118,22 +119,6 @@ func (q *outQueue) next() (item, bool) {
 	return it, true
 }
 
-// wait returns when something may have been queued (or another wake-up
-// was asked for), or when tick fires (then ticked is true).
-func (q *outQueue) wait(ctx context.Context, tick <-chan time.Time) (ticked bool, err error) {
-	if q.len() > 0 {
-		return false, nil
-	}
-	select {
-	case <-ctx.Done():
-		return false, ctx.Err()
-	case <-tick:
-		return true, nil
-	case <-q.wake:
-		return false, nil
-	}
-}
-
 // idle reports whether nothing is queued and the queue still takes items.
 func (q *outQueue) idle() bool {
 	q.mu.Lock()
@@ -162,10 +147,13 @@ func closeWith(code int, reason string) error {
 // errFinal ends the pumps after a final message was written.
 var errFinal = errors.New("final message sent")
 
-// conn is one WebSocket: the goroutine that serves it reads, one more
-// writes what is queued (and starts a ping, in a goroutine that lives until
-// its pong). A message delivered while nothing is queued is written by the
-// goroutine that delivers it, when the socket takes it without waiting.
+// conn is one WebSocket: the goroutine that serves it reads. A message
+// delivered while nothing is queued is written by the goroutine that
+// delivers it, when the socket takes it without waiting; a writer goroutine
+// runs only while something is queued or left unwritten, and a ping only
+// until its pong. A node holds thousands of sockets, each mostly idle
+// between messages, and every goroutine is a stack of memory (two idle
+// writers were a tenth of a node's memory per session).
 type conn struct {
 	ws  *websocket.Conn
 	q   *outQueue
@@ -195,13 +183,29 @@ type conn struct {
 	// enc compresses what the socket sends, when its client speaks
 	// protocol.StaffStream; nil otherwise.
 	enc *streamdeflate.Encoder
+
+	// The writer goroutine and the pings, which run sets up: wmu guards
+	// the flags and the ping timer, and no goroutine is started once
+	// closed is set, so that run can wait for all of them in wg.
+	wmu       sync.Mutex
+	wctx      context.Context // nil until run starts
+	wcancel   context.CancelCauseFunc
+	stuck     *time.Timer // closes the socket when a write takes too long
+	writing   bool        // the writer goroutine runs
+	again     bool        // something was queued while it ran
+	closed    bool
+	pingTimer *time.Timer
+	pinging   atomic.Bool
+	wg        sync.WaitGroup
 }
 
 // firstPing is when a socket is first pinged.
 const firstPing = 2 * time.Second
 
 func newConn(ws *websocket.Conn, cfg Config, reads *sync.Pool) *conn {
-	return &conn{ws: ws, q: newOutQueue(cfg.QueueMessages, cfg.QueueBytes), cfg: cfg, reads: reads}
+	c := &conn{ws: ws, cfg: cfg, reads: reads}
+	c.q = newOutQueue(cfg.QueueMessages, cfg.QueueBytes, c.wakeWriter)
+	return c
 }
 
 // maxPooledRead is the largest read buffer kept for the next message.
@@ -260,7 +264,7 @@ func (c *conn) sendNow(msg []byte) bool {
 		return true
 	}
 	if c.sock.Pending() {
-		c.q.signal()
+		c.wakeWriter()
 	}
 	return true
 }
@@ -313,8 +317,8 @@ func (c *conn) kick(code int, reason string) {
 
 // run pumps until the peer goes, a final message is written, handle returns
 // an error or ctx ends. handle is called for each incoming message in order.
-// The caller's goroutine reads; one more writes: a node holds thousands of
-// sockets, and every goroutine is a stack of memory.
+// The caller's goroutine reads; others write only while there is something
+// to write (see conn).
 func (c *conn) run(parent context.Context, handle func(ctx context.Context, data []byte) error) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
@@ -325,49 +329,116 @@ func (c *conn) run(parent context.Context, handle func(ctx context.Context, data
 	// made once per connection.
 	stop := context.AfterFunc(ctx, func() { c.ws.CloseNow() })
 	defer stop()
-	stuck := time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
-	stuck.Stop()
-	defer stuck.Stop()
 	// When the peer was last heard from (a message read, or handled): a
 	// peer that sends is alive, even when its pong waits behind messages
 	// this side has not read yet (a large page, a busy server).
 	var lastRead atomic.Int64
 	lastRead.Store(time.Now().UnixNano())
-	var wg sync.WaitGroup
-	// The writer also starts the pings: a goroutine of their own lives
-	// only while a ping waits for its pong, not for the whole connection.
-	var pinging atomic.Bool
-	ping := func() {
-		defer pinging.Store(false)
-		pctx, pcancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
-		start := time.Now()
-		err := c.ws.Ping(pctx)
-		pcancel()
-		if err != nil && ctx.Err() == nil && time.Since(time.Unix(0, lastRead.Load())) < c.cfg.WriteTimeout {
-			return // the peer is sending; its pong is behind what is still to be read
-		}
-		if err != nil {
-			cancel(fmt.Errorf("ping: %w", err))
-			return
-		}
-		if c.onRTT != nil {
-			c.onRTT(time.Since(start))
-		}
-	}
-	wg.Go(func() {
-		if err := c.write(ctx, func() {
-			if pinging.CompareAndSwap(false, true) {
-				wg.Go(ping)
-			}
-		}, stuck); err != nil {
-			cancel(err)
-		}
-	})
+	stuck := time.AfterFunc(time.Hour, func() { c.ws.CloseNow() })
+	stuck.Stop()
+
+	c.wmu.Lock()
+	c.wctx, c.wcancel, c.stuck = ctx, cancel, stuck
+	// The first ping comes soon, so the console can show the link's
+	// quality early; then one per interval.
+	c.schedulePingLocked(min(firstPing, c.cfg.PingInterval), &lastRead)
+	c.wmu.Unlock()
+	// Anything queued before the connection ran.
+	c.wakeWriter()
+
 	cancel(c.read(ctx, handle, &lastRead))
 	lastRead.Store(time.Now().UnixNano())
-	wg.Wait()
+	c.wmu.Lock()
+	c.closed = true
+	c.pingTimer.Stop()
+	c.wmu.Unlock()
+	c.wg.Wait()
+	stuck.Stop()
 	c.ws.CloseNow()
 	return context.Cause(ctx)
+}
+
+// wakeWriter makes the writer goroutine write what is queued: it starts
+// it, or, when it runs, makes it look at the queue once more before it
+// ends. Before run starts and after it ends, it does nothing.
+func (c *conn) wakeWriter() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	switch {
+	case c.writing:
+		c.again = true
+	case c.wctx != nil && !c.closed:
+		c.writing = true
+		c.wg.Go(c.writeLoop)
+	}
+}
+
+// writeLoop writes what is queued until nothing more was queued meanwhile,
+// or until the connection fails or a final item is written.
+func (c *conn) writeLoop() {
+	for {
+		if err := c.writeQueued(c.stuck); err != nil {
+			if c.wctx.Err() != nil && !errors.Is(err, errFinal) {
+				err = c.wctx.Err()
+			}
+			c.wcancel(err)
+			c.wmu.Lock()
+			c.writing, c.closed = false, true
+			c.wmu.Unlock()
+			return
+		}
+		c.wmu.Lock()
+		if !c.again {
+			c.writing = false
+			c.wmu.Unlock()
+			return
+		}
+		c.again = false
+		c.wmu.Unlock()
+	}
+}
+
+// schedulePingLocked pings the peer after d, and then every interval.
+func (c *conn) schedulePingLocked(d time.Duration, lastRead *atomic.Int64) {
+	if c.closed {
+		return
+	}
+	c.pingTimer = time.AfterFunc(d, func() {
+		c.wmu.Lock()
+		if c.closed {
+			c.wmu.Unlock()
+			return
+		}
+		c.wg.Add(1)
+		c.schedulePingLocked(c.cfg.PingInterval, lastRead)
+		c.wmu.Unlock()
+		defer c.wg.Done()
+		// A ping still waiting for its pong is not doubled.
+		if c.pinging.CompareAndSwap(false, true) {
+			c.ping(lastRead)
+		}
+	})
+}
+
+// ping sends a ping and waits for its pong, which tells the console the
+// link's round trip; a peer that neither answers nor sends is gone.
+func (c *conn) ping(lastRead *atomic.Int64) {
+	defer c.pinging.Store(false)
+	ctx, cancel := c.wctx, c.wcancel
+	pctx, pcancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+	start := time.Now()
+	err := c.ws.Ping(pctx)
+	pcancel()
+	if err != nil && ctx.Err() == nil && time.Since(time.Unix(0, lastRead.Load())) < c.cfg.WriteTimeout {
+		return // the peer is sending; its pong is behind what is still to be read
+	}
+	if err != nil {
+		cancel(fmt.Errorf("ping: %w", err))
+		return
+	}
+	if c.onRTT != nil {
+		c.onRTT(time.Since(start))
+	}
 }
 
 // read hands each message to handle until the socket fails or handle
@@ -394,32 +465,6 @@ func (c *conn) read(ctx context.Context, handle func(ctx context.Context, data [
 			var ce *closeError
 			if errors.As(err, &ce) {
 				c.ws.Close(ce.code, ce.reason)
-			}
-			return err
-		}
-	}
-}
-
-// write sends what is queued until ctx ends or a final item is written,
-// and calls ping on each ping interval.
-func (c *conn) write(ctx context.Context, ping func(), stuck *time.Timer) error {
-	// The first ping comes soon, so the console can show the link's
-	// quality early; then one per interval.
-	t := time.NewTimer(min(firstPing, c.cfg.PingInterval))
-	defer t.Stop()
-	for {
-		ticked, err := c.q.wait(ctx, t.C)
-		if err != nil {
-			return err
-		}
-		if ticked {
-			t.Reset(c.cfg.PingInterval)
-			ping()
-			continue
-		}
-		if err := c.writeQueued(stuck); err != nil {
-			if ctx.Err() != nil && !errors.Is(err, errFinal) {
-				return ctx.Err()
 			}
 			return err
 		}

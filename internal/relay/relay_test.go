@@ -525,7 +525,7 @@ func TestSlowStaffIsResyncedNotBuffered(t *testing.T) {
 }
 
 func TestOutQueueBounds(t *testing.T) {
-	q := newOutQueue(3, 100)
+	q := newOutQueue(3, 100, nil)
 	for i := range 3 {
 		if !q.push(item{data: []byte("x")}) {
 			t.Fatalf("push %d refused", i)
@@ -534,7 +534,7 @@ func TestOutQueueBounds(t *testing.T) {
 	if q.push(item{data: []byte("x")}) {
 		t.Fatal("push beyond item bound accepted")
 	}
-	q2 := newOutQueue(10, 80)
+	q2 := newOutQueue(10, 80, nil)
 	for range 7 {
 		q2.push(item{data: make([]byte, 10)})
 	}
@@ -543,7 +543,7 @@ func TestOutQueueBounds(t *testing.T) {
 	}
 	// One message larger than the whole bound (a large page) goes into a
 	// queue that holds little, so that it can be sent at all; not into a fuller one.
-	q3 := newOutQueue(10, 80)
+	q3 := newOutQueue(10, 80, nil)
 	q3.push(item{data: make([]byte, 10)})
 	if !q3.push(item{data: make([]byte, 100)}) {
 		t.Fatal("a page larger than the bound was refused by an almost empty queue")

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,5 +75,84 @@ func TestMessageTheSocketTookInPartIsFinished(t *testing.T) {
 		if want := fmt.Sprintf(`{"seq":%d,`, i); !strings.HasPrefix(string(b), want) || len(b) != len(want)+len(pad)+9 {
 			t.Fatalf("message %d reads %.40q (%d B)", i, b, len(b))
 		}
+	}
+}
+
+// A peer that has gone silent (it neither reads, so it never answers a
+// ping, nor sends) is let go once a ping has waited WriteTimeout, also when
+// nothing is written to it: its socket must not be held for ever.
+func TestSilentPeerIsLetGo(t *testing.T) {
+	cfg := withDefaults(Config{PingInterval: 100 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var reads sync.Pool
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		ended <- newConn(ws, cfg, &reads).run(ctx, func(context.Context, []byte) error { return nil })
+	}))
+	defer srv.Close()
+	peer, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.CloseNow()
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(err.Error(), "ping") {
+			t.Fatalf("the connection ended with %v, not for want of a pong", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a peer that answers no ping is still connected after 10 s")
+	}
+}
+
+// A peer that answers pings stays, with no message either way, and hears a
+// ping each interval: the console's link badge stays fresh on a still page.
+func TestQuietPeerIsPingedEachInterval(t *testing.T) {
+	cfg := withDefaults(Config{PingInterval: 100 * time.Millisecond, WriteTimeout: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var reads sync.Pool
+	var rtts atomic.Int32
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		c := newConn(ws, cfg, &reads)
+		c.onRTT = func(time.Duration) { rtts.Add(1) }
+		ended <- c.run(ctx, func(context.Context, []byte) error { return nil })
+	}))
+	defer srv.Close()
+	peer, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.CloseNow()
+	// Reading answers pings; nothing is ever sent.
+	peerCtx := peer.CloseRead(ctx)
+	time.Sleep(time.Second)
+	select {
+	case err := <-ended:
+		t.Fatalf("a peer that answers pings was let go: %v", err)
+	case <-peerCtx.Done():
+		t.Fatal("the server closed the socket of a peer that answers pings")
+	default:
+	}
+	if n := rtts.Load(); n < 5 {
+		t.Fatalf("%d round trips heard in a second of 100 ms pings", n)
+	}
+	cancel()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection did not end with its context")
 	}
 }
