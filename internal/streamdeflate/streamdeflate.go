@@ -106,14 +106,18 @@ func (e *Encoder) slide() {
 func hash(v uint32) uint32 { return (v * 2654435761) >> (32 - tableBits) }
 
 // encode writes buf[from:] as literals and matches into the Window before
-// each position, greedily.
+// each position, greedily. The bit stream's state stays in local variables
+// (in registers) while a piece is encoded, and a match goes out as one
+// code of at most 27 bits, its length and distance looked up together.
 func (e *Encoder) encode(w *bitWriter, from int) {
 	b := e.buf
 	end := len(b)
 	last := end - minMatch // the last position with minMatch bytes to hash
+	acc, nb, out := w.bits, w.n, w.out
 	for i := from; i < end; {
 		if i > last {
-			w.putCode(int(b[i]))
+			c := fixedLit[b[i]]
+			acc, nb, out = put(acc, nb, out, uint32(c.code), uint(c.len))
 			i++
 			continue
 		}
@@ -125,14 +129,27 @@ func (e *Encoder) encode(w *bitWriter, from int) {
 		dist := int(pos - e.table[h])
 		e.table[h] = pos
 		if dist == 0 || dist > Window || dist > i || binary.LittleEndian.Uint32(b[i-dist:]) != v {
-			w.putCode(int(b[i]))
+			c := fixedLit[b[i]]
+			acc, nb, out = put(acc, nb, out, uint32(c.code), uint(c.len))
 			i++
 			continue
 		}
-		n := minMatch
-		for limit := min(maxMatch, end-i); n < limit && b[i+n] == b[i+n-dist]; n++ {
+		n := i + minMatch
+		limit := i + min(maxMatch, end-i)
+		for n+8 <= limit {
+			if x := binary.LittleEndian.Uint64(b[n:]) ^ binary.LittleEndian.Uint64(b[n-dist:]); x != 0 {
+				n += bits.TrailingZeros64(x) >> 3
+				goto matched
+			}
+			n += 8
 		}
-		w.putMatch(n, dist)
+		for n < limit && b[n] == b[n-dist] {
+			n++
+		}
+	matched:
+		n -= i
+		lc, dc := lengthOut[n], distOut[dist]
+		acc, nb, out = put(acc, nb, out, lc.bits|dc.bits<<lc.n, uint(lc.n+dc.n))
 		// Later text often repeats what lies inside this match: remember
 		// its positions too, every other one, which finds as many matches
 		// (the demo bank's visit compresses as well or a little better)
@@ -142,6 +159,20 @@ func (e *Encoder) encode(w *bitWriter, from int) {
 		}
 		i += n
 	}
+	w.bits, w.n, w.out = acc, nb, out
+}
+
+// put adds the n low bits of v (n ≤ 32) to the bit stream held in acc and
+// nb, moving whole 32-bit words of it to out.
+func put(acc uint64, nb uint, out []byte, v uint32, n uint) (uint64, uint, []byte) {
+	acc |= uint64(v) << nb
+	nb += n
+	if nb >= 32 {
+		out = binary.LittleEndian.AppendUint32(out, uint32(acc))
+		acc >>= 32
+		nb -= 32
+	}
+	return acc, nb, out
 }
 
 const endOfBlock = 256
@@ -154,13 +185,7 @@ type bitWriter struct {
 }
 
 func (w *bitWriter) put(v uint32, n uint) {
-	w.bits |= uint64(v) << w.n
-	w.n += n
-	if w.n >= 32 {
-		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(w.bits))
-		w.bits >>= 32
-		w.n -= 32
-	}
+	w.bits, w.n, w.out = put(w.bits, w.n, w.out, v, n)
 }
 
 func (w *bitWriter) align() {
@@ -178,23 +203,42 @@ func (w *bitWriter) putCode(s int) {
 	w.put(uint32(c.code), uint(c.len))
 }
 
-func (w *bitWriter) putMatch(length, dist int) {
-	l := lengthCodes[length-minMatch]
-	w.putCode(int(l.sym))
-	if l.extra > 0 {
-		w.put(uint32(length)-uint32(l.base), uint(l.extra))
+// codeBits is a code with its extra bits, ready for the stream.
+type codeBits struct {
+	bits uint32
+	n    uint8
+}
+
+// lengthOut and distOut are the codes, extra bits included, of each match
+// length (minMatch–maxMatch) and each distance (1–Window).
+var (
+	lengthOut = buildLengthOut()
+	distOut   = buildDistOut()
+)
+
+func buildLengthOut() (t [maxMatch + 1]codeBits) {
+	for l := minMatch; l <= maxMatch; l++ {
+		lc := lengthCodes[l-minMatch]
+		c := fixedLit[lc.sym]
+		t[l] = codeBits{uint32(c.code) | (uint32(l)-uint32(lc.base))<<c.len, c.len + lc.extra}
 	}
-	// Distance codes: 0–3 are 1–4; above, each pair of codes halves a
-	// power-of-two range, with log2 extra bits.
-	v := uint32(dist - 1)
-	if v < 4 {
-		w.put(uint32(reverse(uint16(v), 5)), 5)
-		return
+	return t
+}
+
+// buildDistOut: distance codes 0–3 are 1–4; above, each pair of codes
+// halves a power-of-two range, with log2 extra bits.
+func buildDistOut() (t [Window + 1]codeBits) {
+	for d := 1; d <= Window; d++ {
+		v := uint32(d - 1)
+		if v < 4 {
+			t[d] = codeBits{uint32(reverse(uint16(v), 5)), 5}
+			continue
+		}
+		n := uint(bits.Len32(v))
+		code := uint16(2*(n-1)) + uint16((v>>(n-2))&1)
+		t[d] = codeBits{uint32(reverse(code, 5)) | (v&(1<<(n-2)-1))<<5, uint8(5 + n - 2)}
 	}
-	n := uint(bits.Len32(v))
-	code := uint16(2*(n-1)) + uint16((v>>(n-2))&1)
-	w.put(uint32(reverse(code, 5)), 5)
-	w.put(v&(1<<(n-2)-1), n-2)
+	return t
 }
 
 type huffCode struct {
