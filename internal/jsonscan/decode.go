@@ -108,19 +108,29 @@ func (d *decoder) value() any {
 }
 
 // str reads the string at d.i: a slice of d.s when it holds nothing to
-// unescape or repair, which is nearly every string of a page.
+// unescape or repair, which is nearly every string of a page, Japanese
+// text included.
 func (d *decoder) str() string {
 	start := d.i + 1
 	j := start
-	for ; ; j++ {
+	for {
 		c := d.b[j]
 		if c == '"' {
 			d.i = j + 1
 			return d.s[start:j]
 		}
-		if c == '\\' || c >= utf8.RuneSelf {
+		if c == '\\' {
 			break
 		}
+		if c < utf8.RuneSelf {
+			j++
+			continue
+		}
+		if r, size := utf8.DecodeRune(d.b[j:]); r != utf8.RuneError || size != 1 {
+			j += size
+			continue
+		}
+		break // invalid UTF-8, to be replaced
 	}
 	out := make([]byte, j-start, j-start+16)
 	copy(out, d.b[start:j])
