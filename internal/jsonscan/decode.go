@@ -39,9 +39,10 @@ func DecodeValid(b []byte) any {
 
 // decoder reads input Valid accepted, so it checks nothing again.
 type decoder struct {
-	b []byte
-	s string // b, copied once
-	i int
+	b   []byte
+	s   string // b, copied once
+	i   int
+	rec *Recycler // nil: everything is made afresh
 }
 
 func (d *decoder) skip() { d.i = skipSpace(d.b, d.i) }
@@ -49,7 +50,12 @@ func (d *decoder) skip() { d.i = skipSpace(d.b, d.i) }
 func (d *decoder) value() any {
 	switch c := d.b[d.i]; c {
 	case '{':
-		m := make(map[string]any)
+		var m map[string]any
+		if d.rec != nil {
+			m = d.rec.newMap()
+		} else {
+			m = make(map[string]any)
+		}
 		d.i++
 		d.skip()
 		if d.b[d.i] == '}' {
@@ -71,7 +77,12 @@ func (d *decoder) value() any {
 			d.skip() // after ','
 		}
 	case '[':
-		a := []any{}
+		var a []any
+		if d.rec != nil {
+			a = d.rec.newSlice()
+		} else {
+			a = []any{}
+		}
 		d.i++
 		d.skip()
 		if d.b[d.i] == ']' {

@@ -58,7 +58,56 @@ func FuzzDecode(f *testing.F) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("Decode(%q) = %#v, encoding/json gives %#v", b, got, want)
 		}
+		if err != nil {
+			return
+		}
+		// Decoded into maps and slices another value gave back, and
+		// while a third value is still in use, it reads the same.
+		var rec Recycler
+		live := rec.DecodeValid(b)
+		rec.Release(rec.DecodeValid(b))
+		if again := rec.DecodeValid(b); !reflect.DeepEqual(again, want) {
+			t.Fatalf("Recycler.DecodeValid(%q) = %#v, encoding/json gives %#v", b, again, want)
+		}
+		if !reflect.DeepEqual(live, want) {
+			t.Fatalf("a value still in use was changed by a later decode: %#v, want %#v", live, want)
+		}
 	})
+}
+
+// A page's maps given back are filled again by the next page, and only
+// once: two values decoded after one release share none of them, and a
+// value kept is not touched by what is decoded after it.
+func TestRecycledMapsAreLentOnce(t *testing.T) {
+	var rec Recycler
+	page := []byte(`{"node":{"type":0,"childNodes":[{"type":2,"tagName":"input","attributes":{"type":"password","value":"x"},"childNodes":[],"id":2}],"id":1}}`)
+	other := []byte(`{"node":{"type":0,"childNodes":[{"type":3,"textContent":"残高","id":5},{"type":3,"textContent":"明細","id":6}],"id":4}}`)
+	for range 50 {
+		rec.Release(rec.DecodeValid(page))
+	}
+	a := rec.DecodeValid(page)
+	b := rec.DecodeValid(other)
+	wantA, _ := stdDecode(page)
+	wantB, _ := stdDecode(other)
+	if !reflect.DeepEqual(a, wantA) || !reflect.DeepEqual(b, wantB) {
+		t.Fatalf("decoded %#v and %#v, want %#v and %#v", a, b, wantA, wantB)
+	}
+	rec.Release(b)
+	for range 50 {
+		rec.Release(rec.DecodeValid(other))
+	}
+	if !reflect.DeepEqual(a, wantA) {
+		t.Fatalf("a value in use changed to %#v after others were decoded and given back", a)
+	}
+	// What is given back is empty: nothing of a page stays reachable
+	// through the pool.
+	m := rec.newMap()
+	if len(m) != 0 {
+		t.Fatalf("a recycled map holds %v", m)
+	}
+	if s := rec.newSlice(); len(s) != 0 || s == nil {
+		t.Fatalf("a recycled slice is %#v, want empty and not nil (it encodes as [])", s)
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {

@@ -310,7 +310,8 @@ func (r *Relay) relayEvents(ctx context.Context, cs *customerSocket, state sessi
 	// made of it, never what the page sent.
 	var st privacy.Stats
 	evs := m.Events[:0]
-	var d rrweb.Doc
+	d := rrweb.Doc{Recycler: &r.recycler}
+	defer d.Done()
 	for _, raw := range m.Events {
 		if !d.Reset(raw) {
 			r.metrics.Rejected.WithLabelValues("customer", "malformed").Inc()

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
@@ -96,6 +98,9 @@ type Relay struct {
 	log         *slog.Logger
 	now         func() time.Time
 	unsubscribe func()
+	// recycler lends the maps a customer event's data is decoded into,
+	// taken back once the event is relayed.
+	recycler jsonscan.Recycler
 
 	mu        sync.Mutex
 	customers map[string]*conn              // session id → the one customer socket on this node

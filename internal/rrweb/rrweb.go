@@ -87,19 +87,32 @@ func Peek(raw []byte) (h Head, ok bool) {
 // is encoded again only if one of them changed something.
 type Doc struct {
 	Head
-	raw     json.RawMessage
-	data    map[string]any
-	err     error
-	decoded bool
-	changed bool
+	// Recycler, when set, decodes the data into maps and slices given
+	// back by earlier events, which it takes back at the next Reset or
+	// at Done: nothing may keep what Map returned past either.
+	Recycler *jsonscan.Recycler
+	raw      json.RawMessage
+	data     map[string]any
+	err      error
+	decoded  bool
+	changed  bool
 }
 
 // Reset makes d the event raw (valid JSON); ok is false when raw is not an
 // event (see Peek).
 func (d *Doc) Reset(raw json.RawMessage) (ok bool) {
-	*d = Doc{raw: raw}
+	d.Done()
+	*d = Doc{raw: raw, Recycler: d.Recycler}
 	d.Head, ok = Peek(raw)
 	return ok
+}
+
+// Done gives the decoded data back to the Recycler, if there is one.
+func (d *Doc) Done() {
+	if d.Recycler != nil && d.data != nil {
+		d.Recycler.Release(d.data)
+	}
+	d.data, d.decoded = nil, false
 }
 
 // Map returns the event's data decoded, decoding it on the first call, with
@@ -110,7 +123,11 @@ func (d *Doc) Map() (map[string]any, error) {
 		d.decoded = true
 		// Data is absent, or a value of the valid event Reset was given.
 		var m map[string]any
-		if len(d.Data) > 0 {
+		switch {
+		case len(d.Data) == 0:
+		case d.Recycler != nil:
+			m, _ = d.Recycler.DecodeValid(d.Data).(map[string]any)
+		default:
 			m, _ = jsonscan.DecodeValid(d.Data).(map[string]any)
 		}
 		if d.data = m; m == nil {
