@@ -183,6 +183,9 @@ type customerSocket struct {
 const (
 	maxKeptEvents = 256
 	maxKeptOut    = 2 << 10
+	// maxLentOut bounds the room the relay keeps to lend for the next
+	// page; a rare larger one gets room of its own.
+	maxLentOut = 256 << 10
 )
 
 func (r *Relay) newCustomerSocket(id string, filter *privacy.Filter, rewriter *assets.Rewriter) *customerSocket {
@@ -343,14 +346,26 @@ func (r *Relay) relayEvents(ctx context.Context, cs *customerSocket, state sessi
 	if len(evs) == 0 {
 		return nil
 	}
-	out := protocol.AppendStaffEvents(slices.Grow(cs.out[:0], size+32), r.now().UnixMilli(), m.CT, evs)
+	room := cs.out[:0]
+	var lent *[]byte
+	if size+32 > maxKeptOut {
+		// A page's snapshot: room lent by the relay, which every
+		// customer socket shares.
+		lent = r.bigOut.Get().(*[]byte)
+		room = (*lent)[:0]
+	}
+	out := protocol.AppendStaffEvents(slices.Grow(room, size+32), r.now().UnixMilli(), m.CT, evs)
 	r.metrics.toStaff.Inc()
 	r.metrics.toStaffBytes.Add(float64(len(out)))
 	r.publish(ctx, cs.toStaff, out)
 	// The broker's subscribers keep copies of what they keep: the room is
 	// free again, and most messages are written to the console before
 	// publish returns, so most need no room of their own.
-	if cap(out) <= maxKeptOut {
+	switch {
+	case lent != nil && cap(out) <= maxLentOut:
+		*lent = out[:0]
+		r.bigOut.Put(lent)
+	case lent == nil && cap(out) <= maxKeptOut:
 		cs.out = out[:0]
 	}
 	return nil

@@ -101,6 +101,9 @@ type Relay struct {
 	// recycler lends the maps a customer event's data is decoded into,
 	// taken back once the event is relayed.
 	recycler jsonscan.Recycler
+	// bigOut lends room (*[]byte) for messages to the consoles larger than
+	// a customer socket keeps room for: pages' snapshots.
+	bigOut sync.Pool
 
 	mu        sync.Mutex
 	customers map[string]*conn              // session id → the one customer socket on this node
@@ -142,6 +145,7 @@ func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Bro
 		drained:   make(chan struct{}),
 		node:      randomID(),
 	}
+	r.bigOut.New = func() any { return new([]byte) }
 	r.departures = newDepartures(r)
 	r.unsubscribe = sessions.Subscribe(r.notify)
 	as.SetAsker(r.askCustomerFile)
