@@ -46,8 +46,9 @@ func TestMessageTheSocketTookInPartIsFinished(t *testing.T) {
 	defer console.CloseNow()
 	console.SetReadLimit(1 << 20)
 	c := <-conns
-	// The first ping goes out two seconds after the socket opens and would
-	// flush what is pending; the test starts after it.
+	// The first ping goes out two seconds after the socket opens; the test
+	// starts after it, so that nothing but the writer can be what finishes
+	// the message.
 	time.Sleep(firstPing + 500*time.Millisecond)
 
 	pad := strings.Repeat("x", 20<<10)
