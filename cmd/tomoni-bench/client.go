@@ -264,7 +264,8 @@ var ctField = regexp.MustCompile(`"ct":[0-9]+`)
 // recorded stream in a loop at rate messages a second, each stamped with
 // its send time (in ct, in nanoseconds); the staff points once a second.
 // Both sides read everything; the staff side measures each batch's delay.
-func drive(ctx context.Context, customer, staff *websocket.Conn, stream *visit, rate float64, st *stats) {
+// While paused is set, neither side sends (another target is measured).
+func drive(ctx context.Context, customer, staff *websocket.Conn, stream *visit, rate float64, paused *atomic.Bool, st *stats) {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { // the staff console
@@ -322,10 +323,16 @@ func drive(ctx context.Context, customer, staff *websocket.Conn, stream *visit, 
 			case <-ctx.Done():
 				return
 			case <-point.C:
+				if paused.Load() {
+					continue
+				}
 				if staff.Write(ctx, websocket.MessageText, []byte(`{"t":"pointer","id":5,"x":0.5,"y":0.5}`)) != nil {
 					return
 				}
 			case <-tick.C:
+				if paused.Load() {
+					continue
+				}
 				msg := ctField.ReplaceAll(next(), []byte(`"ct":`+strconv.FormatInt(time.Now().UnixNano(), 10)))
 				if customer.Write(ctx, websocket.MessageText, msg) != nil {
 					return

@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -74,6 +74,7 @@ type options struct {
 	cpuProfile  string
 	heapProfile string
 	textConsole bool // Tomoni's staff sockets do not offer the compressed stream
+	slices      int  // turns the targets take within each step
 }
 
 // serveEnv names the server a child process of the tool runs; logEnv is
@@ -166,11 +167,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	heapProfile := fs.String("heapprofile", "", "write each server's heap profile, taken at the end of each step, to this path plus .tomoni or .forwarder (go tool pprof)")
 	textConsole := fs.Bool("text-console", false, "Tomoni's staff sockets take text frames, as a console in a browser without DecompressionStream does, instead of the compressed stream")
 	rounds := fs.Int("rounds", 1, "measure the targets this many times, in turn first and last, and report the median of each step's ratios: on a shared machine the half of a run measured later can meet other load")
-	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile while each step is measured to this path plus .tomoni or .forwarder and the step's number (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile while it is measured to this path plus .tomoni or .forwarder and a number, one file per slice of a step (go tool pprof)")
+	nslices := fs.Int("slices", 4, "turns the targets take within each step: all run at once, each step is cut into this many slices, and in each slice the targets are measured one after the other (the first of one slice last in the next) while the others' traffic pauses, so that all meet the machine's other load of the same minutes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{step: *step, warmup: *warmup, rate: *rate, dwell: *dwell, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN, textConsole: *textConsole}
+	o := options{step: *step, warmup: *warmup, rate: *rate, dwell: *dwell, targets: strings.Split(*targets, ","), parallel: *parallel, serverLog: *serverLog, cpuProfile: *cpuProfile, heapProfile: *heapProfile, nats: *natsURL, db: *dbURL, storm: *stormN, textConsole: *textConsole, slices: *nslices}
 	for _, s := range strings.Split(*sessions, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -178,8 +180,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		o.steps = append(o.steps, n)
 	}
-	if !slices.IsSorted(o.steps) || o.rate <= 0 || o.dwell < 0 || *rounds < 1 {
-		return errors.New("-sessions must rise, -rate be positive, -dwell not negative and -rounds at least 1")
+	if !slices.IsSorted(o.steps) || o.rate <= 0 || o.dwell < 0 || *rounds < 1 || o.slices < 1 {
+		return errors.New("-sessions must rise, -rate be positive, -dwell not negative, -rounds and -slices at least 1")
 	}
 	stream := newVisit(bytes.Split(bytes.TrimSpace(demoStream), []byte("\n")), int(o.dwell.Seconds()*o.rate))
 	fmt.Fprintf(out, "stream: %s; %.0f msgs/s per session\n\n", stream, o.rate)
@@ -192,13 +194,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if *rounds > 1 {
 			fmt.Fprintf(out, "round %d of %d: %s\n", k+1, *rounds, strings.Join(order, ", "))
 		}
-		results := map[string][]result{}
-		for _, name := range order {
-			r, err := measure(ctx, name, o, stream, out)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			results[name] = r
+		results, err := measure(ctx, order, o, stream, out)
+		if err != nil {
+			return err
 		}
 		report(out, o, results)
 		measured = append(measured, results)
@@ -302,41 +300,63 @@ func startChild(ctx context.Context, name string, o options, env []string, profi
 	return child{base: strings.TrimSpace(strings.TrimPrefix(line, "READY ")), pid: cmd.Process.Pid}, stop, nil
 }
 
-// measure starts the server named and runs every step against it. The
-// cluster is two Tomoni nodes on one NATS and PostgreSQL: every customer
-// on the first, every staff member on the second, so each message crosses
-// NATS; its CPU and memory are the two nodes' together.
-func measure(ctx context.Context, name string, o options, stream *visit, log io.Writer) ([]result, error) {
-	var children []child
-	var stops []func()
+// runner is one target's servers and sessions, measured step by step; its
+// sessions' traffic can be paused while another target is measured.
+type runner struct {
+	name     string
+	o        options
+	stream   *visit
+	t        target
+	children []child
+	stops    []func()
+	st       *stats
+	paused   atomic.Bool
+	traffic  context.Context // ends every session's traffic
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	open     int
+	prevRSS  int64
+	prevN    int
+	// What a step's measured slices add up to.
+	took, cpu       time.Duration
+	msgs, wire, raw int64
+	lat             []time.Duration
+	closes          map[string]int
+	failed          int
+}
+
+// newRunner starts the servers of the target named. The cluster is two
+// Tomoni nodes on one NATS and PostgreSQL: every customer on the first,
+// every staff member on the second, so each message crosses NATS; its CPU
+// and memory are the two nodes' together.
+func newRunner(ctx context.Context, name string, o options, stream *visit) (_ *runner, err error) {
+	r := &runner{name: name, o: o, stream: stream, st: newStats(), closes: map[string]int{}}
+	r.traffic, r.stop = context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	start := func(server string, env []string, profileAs string) error {
 		c, stop, err := startChild(ctx, server, o, env, profileAs)
 		if err != nil {
 			return err
 		}
-		children = append(children, c)
-		stops = append(stops, stop)
+		r.children = append(r.children, c)
+		r.stops = append(r.stops, stop)
 		return nil
 	}
-	defer func() {
-		for _, stop := range stops {
-			stop()
-		}
-		stops = nil
-	}()
-	var t target
-	var err error
 	switch name {
 	case "tomoni":
 		if err = start("tomoni", nil, "tomoni"); err == nil {
-			t, err = newTomoniTarget(ctx, children[0].base, children[0].base, !o.textConsole)
+			r.t, err = newTomoniTarget(ctx, r.children[0].base, r.children[0].base, !o.textConsole)
 		}
 	case "cluster":
 		db, drop, derr := pgtest.Schema(ctx, o.db, "tomoni_bench")
 		if derr != nil {
 			return nil, fmt.Errorf("cluster database: %w", derr)
 		}
-		defer drop()
+		r.stops = append(r.stops, drop)
 		env := []string{natsEnv + "=" + o.nats, dbEnv + "=" + db, bucketEnv + "=" + "bench" + strconv.Itoa(os.Getpid())}
 		for i := range 2 {
 			if err = start("tomoni", env, fmt.Sprintf("cluster%d", i)); err != nil {
@@ -344,11 +364,11 @@ func measure(ctx context.Context, name string, o options, stream *visit, log io.
 			}
 		}
 		if err == nil {
-			t, err = newTomoniTarget(ctx, children[1].base, children[0].base, !o.textConsole)
+			r.t, err = newTomoniTarget(ctx, r.children[1].base, r.children[0].base, !o.textConsole)
 		}
 	case "forwarder":
 		if err = start("forwarder", nil, "forwarder"); err == nil {
-			t = &forwarderTarget{base: children[0].base}
+			r.t = &forwarderTarget{base: r.children[0].base}
 		}
 	default:
 		return nil, fmt.Errorf("unknown target %q", name)
@@ -356,105 +376,185 @@ func measure(ctx context.Context, name string, o options, stream *visit, log io.
 	if err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}
-	cpuOf := func() (time.Duration, error) { return sumOver(children, cpuOfPid) }
-	rssOf := func() (int64, error) { return sumOver(children, rssOfPid) }
-	baseRSS, _ := rssOf()
-	st := newStats()
-	trafficCtx, stopTraffic := context.WithCancel(ctx)
-	defer stopTraffic()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopTraffic()
-	open := 0
-	prevRSS, prevN := baseRSS, 0
-	var out []result
-	for _, n := range o.steps {
-		failed := 0
-		sem := make(chan struct{}, o.parallel)
-		var mu sync.Mutex
-		var owg sync.WaitGroup
-		for ; open < n; open++ {
-			sem <- struct{}{}
-			owg.Add(1)
-			go func() {
-				defer owg.Done()
-				defer func() { <-sem }()
-				// The sockets live as long as ctx: a dial's context that ends
-				// takes the connection down with it.
-				c, s, _, err := t.open(ctx, st)
-				if err != nil {
-					mu.Lock()
-					if failed == 0 {
-						fmt.Fprintf(log, "%s: a session could not be opened: %v\n", name, err)
-					}
-					failed++
-					mu.Unlock()
-					return
+	r.prevRSS, _ = r.rss()
+	return r, nil
+}
+
+// close ends the traffic and stops the servers (the cluster's database
+// schema last, as it was made first).
+func (r *runner) close() {
+	r.stop()
+	r.wg.Wait()
+	for _, stop := range slices.Backward(r.stops) {
+		stop()
+	}
+	r.stops = nil
+}
+
+func (r *runner) cpuTime() (time.Duration, error) { return sumOver(r.children, cpuOfPid) }
+func (r *runner) rss() (int64, error)             { return sumOver(r.children, rssOfPid) }
+
+// openTo opens sessions until n are open, each with its traffic.
+func (r *runner) openTo(ctx context.Context, n int, log io.Writer) {
+	sem := make(chan struct{}, r.o.parallel)
+	var mu sync.Mutex
+	var owg sync.WaitGroup
+	for ; r.open < n; r.open++ {
+		sem <- struct{}{}
+		owg.Add(1)
+		go func() {
+			defer owg.Done()
+			defer func() { <-sem }()
+			// The sockets live as long as ctx: a dial's context that ends
+			// takes the connection down with it.
+			c, s, _, err := r.t.open(ctx, r.st)
+			if err != nil {
+				mu.Lock()
+				if r.failed == 0 {
+					fmt.Fprintf(log, "%s: a session could not be opened: %v\n", r.name, err)
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					drive(trafficCtx, c, s, stream, o.rate, st)
-					c.Close(websocket.StatusNormalClosure, "")
-					s.Close(websocket.StatusNormalClosure, "")
-				}()
+				r.failed++
+				mu.Unlock()
+				return
+			}
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				drive(r.traffic, c, s, r.stream, r.o.rate, &r.paused, r.st)
+				c.Close(websocket.StatusNormalClosure, "")
+				s.Close(websocket.StatusNormalClosure, "")
 			}()
+		}()
+	}
+	owg.Wait()
+}
+
+// slice lets the traffic run for warmup, then measures it for d, adding
+// to the step's numbers.
+func (r *runner) slice(ctx context.Context, warmup, d time.Duration) error {
+	r.paused.Store(false)
+	defer r.paused.Store(true)
+	select {
+	case <-time.After(warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	st := r.st
+	st.mu.Lock()
+	st.latencies = st.latencies[:0]
+	st.closes = map[string]int{}
+	st.mu.Unlock()
+	wire0, raw0, msgs0 := st.wire.Load(), st.raw.Load(), st.relayed.Load()
+	cpu0, err := r.cpuTime()
+	if err != nil {
+		return err
+	}
+	st.measuring.Store(true)
+	signalChildren(r.children, syscall.SIGUSR1, r.o.cpuProfile != "")
+	start := time.Now()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	st.measuring.Store(false)
+	signalChildren(r.children, syscall.SIGUSR2, r.o.cpuProfile != "")
+	r.took += time.Since(start)
+	cpu1, _ := r.cpuTime()
+	r.cpu += cpu1 - cpu0
+	r.msgs += st.relayed.Load() - msgs0
+	r.wire += st.wire.Load() - wire0
+	r.raw += st.raw.Load() - raw0
+	st.mu.Lock()
+	r.lat = append(r.lat, st.latencies...)
+	for k, v := range st.closes { // closes after the slice belong to the next one
+		r.closes[k] += v
+	}
+	st.mu.Unlock()
+	return nil
+}
+
+// result is the step of n sessions as its slices measured it; the next
+// step starts from nothing.
+func (r *runner) result(n int, log io.Writer) result {
+	rss, _ := r.rss()
+	slices.Sort(r.lat)
+	res := result{
+		sessions: n, msgsPerSec: float64(r.msgs) / r.took.Seconds(), closes: r.closes, failedOpens: r.failed,
+		p50: pct(r.lat, 0.50), p95: pct(r.lat, 0.95), p99: pct(r.lat, 0.99), mx: pct(r.lat, 1),
+		// What the server's memory grew by since the last step, per
+		// session opened since: start-up garbage freed later does not
+		// count against the sessions.
+		rssPerSession: (rss - r.prevRSS) / int64(max(1, n-r.prevN)),
+	}
+	r.prevRSS, r.prevN = rss, n
+	if r.msgs > 0 {
+		res.cpuPerMsg = r.cpu / time.Duration(r.msgs)
+	}
+	if r.raw > 0 {
+		res.wireRatio = float64(r.wire) / float64(r.raw)
+	}
+	fmt.Fprintf(log, "%-9s %5d sessions: %7.0f msgs/s, p50 %v p99 %v, %v CPU/msg, %d KB/session\n",
+		r.name, n, res.msgsPerSec, res.p50.Round(10*time.Microsecond), res.p99.Round(10*time.Microsecond), res.cpuPerMsg.Round(time.Microsecond), res.rssPerSession>>10)
+	r.took, r.cpu, r.msgs, r.wire, r.raw, r.lat, r.closes, r.failed = 0, 0, 0, 0, 0, nil, map[string]int{}, 0
+	return res
+}
+
+// measure runs every step against the targets named, all started at once
+// and measured in turns: each step's time is cut into o.slices, and the
+// targets take turns at each slice (the first of one slice last in the
+// next) while the others' traffic is paused. So every target meets the
+// machine's other load of the same minutes; with one slice, each step is
+// measured once per target, one after the other.
+func measure(ctx context.Context, names []string, o options, stream *visit, log io.Writer) (map[string][]result, error) {
+	var rs []*runner
+	defer func() {
+		for _, r := range rs {
+			r.close()
 		}
-		owg.Wait()
-		time.Sleep(o.warmup)
-		st.mu.Lock()
-		st.latencies = st.latencies[:0]
-		st.closes = map[string]int{}
-		st.mu.Unlock()
-		wire0, raw0, msgs0 := st.wire.Load(), st.raw.Load(), st.relayed.Load()
-		cpu0, err := cpuOf()
+	}()
+	for _, name := range names {
+		r, err := newRunner(ctx, name, o, stream)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", n, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		st.measuring.Store(true)
-		signalChildren(children, syscall.SIGUSR1, o.cpuProfile != "")
-		start := time.Now()
-		select {
-		case <-time.After(o.step):
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		r.paused.Store(true)
+		rs = append(rs, r)
+	}
+	results := map[string][]result{}
+	for _, n := range o.steps {
+		for _, r := range rs {
+			r.openTo(ctx, n, log)
 		}
-		st.measuring.Store(false)
-		signalChildren(children, syscall.SIGUSR2, o.cpuProfile != "")
-		took := time.Since(start)
-		cpu1, _ := cpuOf()
-		rss, _ := rssOf()
-		msgs := st.relayed.Load() - msgs0
-		st.mu.Lock()
-		lat := slices.Clone(st.latencies)
-		closes := maps.Clone(st.closes) // closes after the step belong to the next one
-		st.mu.Unlock()
-		slices.Sort(lat)
-		r := result{
-			sessions: n, msgsPerSec: float64(msgs) / took.Seconds(), closes: closes, failedOpens: failed,
-			p50: pct(lat, 0.50), p95: pct(lat, 0.95), p99: pct(lat, 0.99), mx: pct(lat, 1),
-			// What the server's memory grew by since the last step, per
-			// session opened since: start-up garbage freed later does not
-			// count against the sessions.
-			rssPerSession: (rss - prevRSS) / int64(n-prevN),
+		order := slices.Clone(rs)
+		for k := range o.slices {
+			// A target's first slice of a step has the whole warm-up; a
+			// later one only a second to settle back into its traffic.
+			warmup := o.warmup
+			if k > 0 {
+				warmup = min(o.warmup, time.Second)
+			}
+			for _, r := range order {
+				if err := r.slice(ctx, warmup, o.step/time.Duration(o.slices)); err != nil {
+					return nil, fmt.Errorf("%s, step %d: %w", r.name, n, err)
+				}
+			}
+			slices.Reverse(order)
 		}
-		prevRSS, prevN = rss, n
-		if msgs > 0 {
-			r.cpuPerMsg = (cpu1 - cpu0) / time.Duration(msgs)
+		for _, r := range rs {
+			results[r.name] = append(results[r.name], r.result(n, log))
 		}
-		if raw := st.raw.Load() - raw0; raw > 0 {
-			r.wireRatio = float64(st.wire.Load()-wire0) / float64(raw)
-		}
-		fmt.Fprintf(log, "%-9s %5d sessions: %7.0f msgs/s, p50 %v p99 %v, %v CPU/msg, %d KB/session\n",
-			name, n, r.msgsPerSec, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.cpuPerMsg.Round(time.Microsecond), r.rssPerSession>>10)
-		out = append(out, r)
 	}
 	if o.storm > 0 {
-		if err := storm(ctx, name, t, o, st, log); err != nil {
-			return nil, fmt.Errorf("storm: %w", err)
+		for _, r := range rs {
+			r.paused.Store(false)
+			if err := storm(ctx, r.name, r.t, o, r.st, log); err != nil {
+				return nil, fmt.Errorf("%s: storm: %w", r.name, err)
+			}
+			r.paused.Store(true)
 		}
 	}
-	return out, nil
+	return results, nil
 }
 
 // storm opens o.storm more sessions without traffic, then drops all their

@@ -97,3 +97,61 @@ func TestLoadToolTakesTurnsOverRounds(t *testing.T) {
 		t.Errorf("no median line for the step of 2 sessions:\n%s", report)
 	}
 }
+
+// Within a step the servers take turns: both run at once, and each is
+// measured in every slice while the other's traffic pauses, so that while
+// one is measured the other relays nothing.
+func TestLoadToolTakesTurnsWithinAStep(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := options{steps: []int{2}, step: 2 * time.Second, warmup: 200 * time.Millisecond, rate: 10, targets: []string{"forwarder", "tomoni"}, parallel: 4, serverLog: "warn", slices: 4}
+	stream := newVisit(bytes.Split(bytes.TrimSpace(demoStream), []byte("\n")), 0)
+	var log bytes.Buffer
+	var rs []*runner
+	defer func() {
+		for _, r := range rs {
+			r.close()
+		}
+	}()
+	for _, name := range o.targets {
+		r, err := newRunner(ctx, name, o, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.paused.Store(true)
+		r.openTo(ctx, 2, &log)
+		rs = append(rs, r)
+	}
+	fw, tm := rs[0], rs[1]
+	if err := fw.slice(ctx, 200*time.Millisecond, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The forwarder relayed while it was measured, Tomoni nothing.
+	before := tm.st.relayed.Load()
+	time.Sleep(500 * time.Millisecond)
+	if fw.msgs == 0 {
+		t.Fatal("the forwarder relayed nothing in its slice")
+	}
+	if got := tm.st.relayed.Load() - before; got != 0 {
+		t.Fatalf("Tomoni relayed %d messages while paused", got)
+	}
+	if err := tm.slice(ctx, 200*time.Millisecond, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	res := tm.result(2, &log)
+	if res.msgsPerSec < 10 || res.cpuPerMsg <= 0 || res.p99 <= 0 {
+		t.Fatalf("Tomoni's slice measured %+v", res)
+	}
+	// A paused target's sessions stay open: its traffic comes back.
+	first := fw.msgs
+	if err := fw.slice(ctx, 200*time.Millisecond, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if fw.msgs <= first {
+		t.Fatalf("the forwarder relayed nothing in its second slice (%d, then %d)", first, fw.msgs)
+	}
+	fwRes := fw.result(2, &log)
+	if fwRes.msgsPerSec < 10 || len(fwRes.closes) != 0 {
+		t.Fatalf("the forwarder's slice measured %+v", fwRes)
+	}
+}
