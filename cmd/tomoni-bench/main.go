@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	textConsole := fs.Bool("text-console", false, "Tomoni's staff sockets take text frames, as a console in a browser without DecompressionStream does, instead of the compressed stream")
 	rounds := fs.Int("rounds", 1, "measure the targets this many times, in turn first and last, and report the median of each step's ratios: on a shared machine the half of a run measured later can meet other load")
 	cpuProfile := fs.String("cpuprofile", "", "write each server's CPU profile while it is measured to this path plus .tomoni or .forwarder and a number, one file per slice of a step (go tool pprof)")
-	nslices := fs.Int("slices", 4, "turns the targets take within each step: all run at once, each step is cut into this many slices, and in each slice the targets are measured one after the other (the first of one slice last in the next) while the others' traffic pauses, so that all meet the machine's other load of the same minutes")
+	nslices := fs.Int("slices", 1, "turns the targets take within each step; 1: each target runs alone, all its steps, one after the other; more: all run at once, each step is cut into this many slices, and in each slice the targets are measured one after the other (the first of one slice last in the next) while the others' traffic pauses, so that all meet the machine's other load of the same minutes, with the paused targets' sessions open meanwhile")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -310,13 +310,16 @@ type runner struct {
 	children []child
 	stops    []func()
 	st       *stats
-	paused   atomic.Bool
-	traffic  context.Context // ends every session's traffic
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
-	open     int
-	prevRSS  int64
-	prevN    int
+	// paused stops its sessions' traffic between its slices, when it
+	// takes turns with other targets; a target alone never pauses.
+	paused  atomic.Bool
+	turns   bool
+	traffic context.Context // ends every session's traffic
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	open    int
+	prevRSS int64
+	prevN   int
 	// What a step's measured slices add up to.
 	took, cpu       time.Duration
 	msgs, wire, raw int64
@@ -433,7 +436,7 @@ func (r *runner) openTo(ctx context.Context, n int, log io.Writer) {
 // to the step's numbers.
 func (r *runner) slice(ctx context.Context, warmup, d time.Duration) error {
 	r.paused.Store(false)
-	defer r.paused.Store(true)
+	defer r.paused.Store(r.turns)
 	select {
 	case <-time.After(warmup):
 	case <-ctx.Done():
@@ -500,13 +503,32 @@ func (r *runner) result(n int, log io.Writer) result {
 	return res
 }
 
-// measure runs every step against the targets named, all started at once
-// and measured in turns: each step's time is cut into o.slices, and the
-// targets take turns at each slice (the first of one slice last in the
-// next) while the others' traffic is paused. So every target meets the
-// machine's other load of the same minutes; with one slice, each step is
-// measured once per target, one after the other.
+// measure runs every step against the targets named. With one slice, each
+// target runs alone, all its steps, one target after the other. With more,
+// all run at once and are measured in turns: each step's time is cut into
+// o.slices, and the targets take turns at each slice (the first of one
+// slice last in the next) while the others' traffic is paused, so every
+// target meets the machine's other load of the same minutes, at the cost
+// of the paused targets' open sessions weighing on the machine (and on the
+// generator's memory) meanwhile.
 func measure(ctx context.Context, names []string, o options, stream *visit, log io.Writer) (map[string][]result, error) {
+	results := map[string][]result{}
+	if o.slices == 1 {
+		for _, name := range names {
+			res, err := measureTurns(ctx, []string{name}, o, stream, log)
+			if err != nil {
+				return nil, err
+			}
+			results[name] = res[name]
+		}
+		return results, nil
+	}
+	return measureTurns(ctx, names, o, stream, log)
+}
+
+// measureTurns runs every step against the targets named, all started at
+// once, in turns (see measure).
+func measureTurns(ctx context.Context, names []string, o options, stream *visit, log io.Writer) (map[string][]result, error) {
 	var rs []*runner
 	defer func() {
 		for _, r := range rs {
@@ -518,7 +540,8 @@ func measure(ctx context.Context, names []string, o options, stream *visit, log 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		r.paused.Store(true)
+		r.turns = len(names) > 1
+		r.paused.Store(r.turns)
 		rs = append(rs, r)
 	}
 	results := map[string][]result{}
@@ -551,7 +574,7 @@ func measure(ctx context.Context, names []string, o options, stream *visit, log 
 			if err := storm(ctx, r.name, r.t, o, r.st, log); err != nil {
 				return nil, fmt.Errorf("%s: storm: %w", r.name, err)
 			}
-			r.paused.Store(true)
+			r.paused.Store(r.turns)
 		}
 	}
 	return results, nil

@@ -78,12 +78,13 @@ func TestLoadToolMeasuresACluster(t *testing.T) {
 }
 
 // With -rounds the servers take turns at being measured first, and the
-// report gives each step's median ratio over the rounds.
+// report gives each step's median ratio over the rounds (here with each
+// step in two slices, the servers running at once).
 func TestLoadToolTakesTurnsOverRounds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := run(ctx, []string{"-sessions", "2", "-step", "500ms", "-warmup", "200ms", "-rate", "5", "-rounds", "2"}, &out); err != nil {
+	if err := run(ctx, []string{"-sessions", "2", "-step", "500ms", "-warmup", "200ms", "-rate", "5", "-rounds", "2", "-slices", "2"}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	report := out.String()
@@ -118,6 +119,7 @@ func TestLoadToolTakesTurnsWithinAStep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		r.turns = true
 		r.paused.Store(true)
 		r.openTo(ctx, 2, &log)
 		rs = append(rs, r)
