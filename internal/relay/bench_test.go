@@ -76,11 +76,13 @@ func BenchmarkRelayPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	page, _, _ := bytes.Cut(visit, []byte("\n"))
+	page, rest, _ := bytes.Cut(visit, []byte("\n"))
+	// Most of a visit's batches: one mouse position (156 B).
+	mouseMove, _, _ := bytes.Cut(rest, []byte("\n"))
 	for _, c := range []struct {
 		name string
 		msg  []byte
-	}{{"typical", typicalBatch()}, {"snapshot", page}} {
+	}{{"typical", typicalBatch()}, {"mousemove", mouseMove}, {"snapshot", page}} {
 		b.Run(c.name, func(b *testing.B) {
 			filter := privacy.NewFilter(r.cfg.Policy)
 			rewriter, err := r.assets.Rewriter(s.ID)
