@@ -79,6 +79,32 @@ func TestMessageTheSocketTookInPartIsFinished(t *testing.T) {
 	}
 }
 
+// serveOne runs one conn with cfg for the first client of a test server,
+// with prepare applied before it runs, and dials it; ended hears what run
+// returned.
+func serveOne(t *testing.T, ctx context.Context, cfg Config, prepare func(*conn)) (peer *websocket.Conn, ended <-chan error) {
+	t.Helper()
+	var reads sync.Pool
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		c := newConn(ws, cfg, &reads)
+		prepare(c)
+		done <- c.run(ctx, func(context.Context, []byte) error { return nil })
+	}))
+	t.Cleanup(srv.Close)
+	peer, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.CloseNow() })
+	return peer, done
+}
+
 // A peer that has gone silent (it neither reads, so it never answers a
 // ping, nor sends) is let go once a ping has waited WriteTimeout, also when
 // nothing is written to it: its socket must not be held for ever.
@@ -86,22 +112,7 @@ func TestSilentPeerIsLetGo(t *testing.T) {
 	cfg := withDefaults(Config{PingInterval: 100 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var reads sync.Pool
-	ended := make(chan error, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			t.Errorf("accept: %v", err)
-			return
-		}
-		ended <- newConn(ws, cfg, &reads).run(ctx, func(context.Context, []byte) error { return nil })
-	}))
-	defer srv.Close()
-	peer, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.CloseNow()
+	_, ended := serveOne(t, ctx, cfg, func(*conn) {})
 	select {
 	case err := <-ended:
 		if err == nil || !strings.Contains(err.Error(), "ping") {
@@ -118,25 +129,8 @@ func TestQuietPeerIsPingedEachInterval(t *testing.T) {
 	cfg := withDefaults(Config{PingInterval: 100 * time.Millisecond, WriteTimeout: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var reads sync.Pool
 	var rtts atomic.Int32
-	ended := make(chan error, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			t.Errorf("accept: %v", err)
-			return
-		}
-		c := newConn(ws, cfg, &reads)
-		c.onRTT = func(time.Duration) { rtts.Add(1) }
-		ended <- c.run(ctx, func(context.Context, []byte) error { return nil })
-	}))
-	defer srv.Close()
-	peer, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.CloseNow()
+	peer, ended := serveOne(t, ctx, cfg, func(c *conn) { c.onRTT = func(time.Duration) { rtts.Add(1) } })
 	// Reading answers pings; nothing is ever sent.
 	peerCtx := peer.CloseRead(ctx)
 	time.Sleep(time.Second)
