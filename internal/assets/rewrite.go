@@ -1,12 +1,12 @@
 package assets
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/anyof"
 	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
 )
 
@@ -39,7 +39,7 @@ const maxKinds = 200_000
 // mayHoldURL are the bytes that the data of every event holding a
 // fetchable reference contains; events without any are passed on without
 // being decoded.
-var mayHoldURL = [][]byte{[]byte(`"canvas"`), []byte(`rr_dataURL`), []byte(`"src`), []byte(`href"`), []byte(`"poster"`), []byte(`"background"`), []byte(`"data":"`), []byte(`url(`), []byte(`URL(`), []byte(`@import`), []byte(`"srcdoc"`), []byte(`"style"`), []byte(`isStyle`)}
+var mayHoldURL = anyof.New(`"canvas"`, `rr_dataURL`, `"src`, `href"`, `"poster"`, `"background"`, `"data":"`, `url(`, `URL(`, `@import`, `"srcdoc"`, `"style"`, `isStyle`)
 
 // Event rewrites one event in d. Only a page's meta and snapshot, DOM
 // mutations and stylesheet changes can name a file; the mouse moves,
@@ -61,7 +61,7 @@ func (rw *Rewriter) Event(d *rrweb.Doc) error {
 	}
 	// The data as the page sent it: what the filter changed in it masks
 	// values and never adds a reference.
-	if !containsAny(d.Data, mayHoldURL) {
+	if !mayHoldURL.In(d.Data) {
 		return nil
 	}
 	data, err := d.Map()
@@ -315,13 +315,4 @@ func intOf(v any) (int64, bool) {
 	}
 	i, err := n.Int64()
 	return i, err == nil
-}
-
-func containsAny(b []byte, subs [][]byte) bool {
-	for _, s := range subs {
-		if bytes.Contains(b, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tomoni-cobrowse/tomoni/internal/anyof"
 	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/rrweb"
@@ -370,8 +371,8 @@ func scrubAttributes(attrs map[string]any, st *Stats) {
 
 // markers are the substrings without which a mutation cannot make anything
 // sensitive; with no sensitive node tracked either, it passes untouched.
-var markers = [][]byte{[]byte("password"), []byte("hidden"), []byte("data-tomoni-"), []byte("autocomplete"), []byte("input"), []byte("textarea"),
-	[]byte("select"), []byte("option"), []byte("output"), []byte("datalist"), []byte("contenteditable"), []byte("srcdoc"), []byte("data:")}
+var markers = anyof.New("password", "hidden", "data-tomoni-", "autocomplete", "input", "textarea",
+	"select", "option", "output", "datalist", "contenteditable", "srcdoc", "data:")
 
 // tagged marks a mutation that adds elements: with mask or block selectors
 // in the policy, any added element may match one.
@@ -379,7 +380,7 @@ var tagged = []byte(`"tagName"`)
 
 func (f *Filter) mutation(d *rrweb.Doc, st *Stats) (bool, error) {
 	selectors := len(f.mask.list) > 0 || len(f.block.list) > 0
-	if len(f.flags) == 0 && !containsAnyOf(d.Data, markers) && !(selectors && bytes.Contains(d.Data, tagged)) {
+	if len(f.flags) == 0 && !markers.In(d.Data) && !(selectors && bytes.Contains(d.Data, tagged)) {
 		return true, nil
 	}
 	data, err := d.Map()
@@ -454,15 +455,6 @@ func (f *Filter) mutation(d *rrweb.Doc, st *Stats) (bool, error) {
 		d.Changed()
 	}
 	return true, nil
-}
-
-func containsAnyOf(b []byte, subs [][]byte) bool {
-	for _, s := range subs {
-		if bytes.Contains(b, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func (f *Filter) input(d *rrweb.Doc, st *Stats) (bool, error) {
