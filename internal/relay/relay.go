@@ -18,14 +18,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tomoni-cobrowse/tomoni/internal/apperr"
 	"github.com/tomoni-cobrowse/tomoni/internal/assets"
 	"github.com/tomoni-cobrowse/tomoni/internal/broker"
 	"github.com/tomoni-cobrowse/tomoni/internal/config"
+	"github.com/tomoni-cobrowse/tomoni/internal/jsonscan"
 	"github.com/tomoni-cobrowse/tomoni/internal/policy"
 	"github.com/tomoni-cobrowse/tomoni/internal/protocol"
 	"github.com/tomoni-cobrowse/tomoni/internal/session"
