@@ -141,7 +141,9 @@ func TestLoadToolTakesTurnsWithinAStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := tm.result(2, &log)
-	if res.msgsPerSec < 10 || res.cpuPerMsg <= 0 || res.p99 <= 0 {
+	// (Its CPU is read in clock ticks of 10 ms: two sessions for a second
+	// may not reach one.)
+	if res.msgsPerSec < 10 || res.p99 <= 0 {
 		t.Fatalf("Tomoni's slice measured %+v", res)
 	}
 	// A paused target's sessions stay open: its traffic comes back.
