@@ -179,7 +179,7 @@ type conn struct {
 	born int64
 	// reads is the relay's pool of read buffers; a compressed message is
 	// written from one too.
-	reads *sync.Pool
+	reads *bufferPool
 	// enc compresses what the socket sends, when its client speaks
 	// protocol.StaffStream; nil otherwise.
 	enc *streamdeflate.Encoder
@@ -202,7 +202,7 @@ type conn struct {
 // firstPing is when a socket is first pinged.
 const firstPing = 2 * time.Second
 
-func newConn(ws *websocket.Conn, cfg Config, reads *sync.Pool) *conn {
+func newConn(ws *websocket.Conn, cfg Config, reads *bufferPool) *conn {
 	c := &conn{ws: ws, cfg: cfg, reads: reads}
 	c.q = newOutQueue(cfg.QueueMessages, cfg.QueueBytes, c.wakeWriter)
 	return c
@@ -295,8 +295,18 @@ func (c *conn) send(msg []byte, stuck *time.Timer) error {
 	return err
 }
 
-func (c *conn) buffer() *bytes.Buffer {
-	buf, _ := c.reads.Get().(*bytes.Buffer)
+func (c *conn) buffer() *bytes.Buffer { return c.reads.get() }
+
+func (c *conn) release(buf *bytes.Buffer) { c.reads.put(buf) }
+
+// bufferPool holds a relay's message buffers: one per message being read,
+// compressed or written for the consoles, not one per socket (a socket's
+// largest message would stay with it) nor a new one per message (garbage
+// at every one).
+type bufferPool struct{ sync.Pool }
+
+func (p *bufferPool) get() *bytes.Buffer {
+	buf, _ := p.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
@@ -304,9 +314,10 @@ func (c *conn) buffer() *bytes.Buffer {
 	return buf
 }
 
-func (c *conn) release(buf *bytes.Buffer) {
+// put gives buf back, unless it grew past maxPooledRead.
+func (p *bufferPool) put(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledRead {
-		c.reads.Put(buf)
+		p.Put(buf)
 	}
 }
 

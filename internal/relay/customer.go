@@ -183,9 +183,6 @@ type customerSocket struct {
 const (
 	maxKeptEvents = 256
 	maxKeptOut    = 2 << 10
-	// maxLentOut bounds the room the relay keeps to lend for the next
-	// page; a rare larger one gets room of its own.
-	maxLentOut = 256 << 10
 )
 
 func (r *Relay) newCustomerSocket(id string, filter *privacy.Filter, rewriter *assets.Rewriter) *customerSocket {
@@ -347,12 +344,13 @@ func (r *Relay) relayEvents(ctx context.Context, cs *customerSocket, state sessi
 		return nil
 	}
 	room := cs.out[:0]
-	var lent *[]byte
+	var lent *bytes.Buffer
 	if size+32 > maxKeptOut {
-		// A page's snapshot: room lent by the relay, which every
-		// customer socket shares.
-		lent = r.bigOut.Get().(*[]byte)
-		room = (*lent)[:0]
+		// A page's snapshot: room from the relay's message buffers, which
+		// every socket shares.
+		lent = r.reads.get()
+		lent.Grow(size + 32)
+		room = lent.AvailableBuffer()
 	}
 	out := protocol.AppendStaffEvents(slices.Grow(room, size+32), r.now().UnixMilli(), m.CT, evs)
 	r.metrics.toStaff.Inc()
@@ -362,10 +360,9 @@ func (r *Relay) relayEvents(ctx context.Context, cs *customerSocket, state sessi
 	// free again, and most messages are written to the console before
 	// publish returns, so most need no room of their own.
 	switch {
-	case lent != nil && cap(out) <= maxLentOut:
-		*lent = out[:0]
-		r.bigOut.Put(lent)
-	case lent == nil && cap(out) <= maxKeptOut:
+	case lent != nil:
+		r.reads.put(lent)
+	case cap(out) <= maxKeptOut:
 		cs.out = out[:0]
 	}
 	return nil

@@ -100,9 +100,6 @@ type Relay struct {
 	// recycler lends the maps a customer event's data is decoded into,
 	// taken back once the event is relayed.
 	recycler jsonscan.Recycler
-	// bigOut lends room (*[]byte) for messages to the consoles larger than
-	// a customer socket keeps room for: pages' snapshots.
-	bigOut sync.Pool
 
 	mu        sync.Mutex
 	customers map[string]*conn              // session id → the one customer socket on this node
@@ -117,10 +114,9 @@ type Relay struct {
 	beforeAttach func(req *http.Request)
 
 	departures *departures
-	// reads holds the buffers sockets read messages into: one per message
-	// being handled, not one per socket (a socket's largest message would
-	// stay with it) nor a new one per message (garbage at every read).
-	reads sync.Pool
+	// reads holds the buffers sockets read messages into, and those a
+	// page's snapshot for the consoles is written into.
+	reads bufferPool
 }
 
 // New returns a relay that follows sessions' changes until Shutdown. Every
@@ -144,7 +140,6 @@ func New(cfg Config, sessions *session.Manager, as *assets.Service, b broker.Bro
 		drained:   make(chan struct{}),
 		node:      randomID(),
 	}
-	r.bigOut.New = func() any { return new([]byte) }
 	r.departures = newDepartures(r)
 	r.unsubscribe = sessions.Subscribe(r.notify)
 	as.SetAsker(r.askCustomerFile)

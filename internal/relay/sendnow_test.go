@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ func TestMessageTheSocketTookInPartIsFinished(t *testing.T) {
 	cfg := withDefaults(Config{PingInterval: time.Minute, WriteTimeout: time.Minute, QueueMessages: 1 << 16, QueueBytes: 1 << 30})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var reads sync.Pool
+	var reads bufferPool
 	conns := make(chan *conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trywrite.ResponseWriter{ResponseWriter: w}
@@ -84,7 +83,7 @@ func TestMessageTheSocketTookInPartIsFinished(t *testing.T) {
 // returned.
 func serveOne(t *testing.T, ctx context.Context, cfg Config, prepare func(*conn)) (peer *websocket.Conn, ended <-chan error) {
 	t.Helper()
-	var reads sync.Pool
+	var reads bufferPool
 	done := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
