@@ -389,9 +389,8 @@ func (c *conn) wakeWriter() {
 func (c *conn) writeLoop() {
 	for {
 		if err := c.writeQueued(c.stuck); err != nil {
-			if c.wctx.Err() != nil && !errors.Is(err, errFinal) {
-				err = c.wctx.Err()
-			}
+			// A write that failed because the connection already ended
+			// leaves its cause as it was: cancelling again changes nothing.
 			c.wcancel(err)
 			c.wmu.Lock()
 			c.writing, c.closed = false, true
