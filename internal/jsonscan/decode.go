@@ -32,9 +32,8 @@ func Decode(b []byte) (any, error) {
 // such as a part of a message that was validated whole: it spares a second
 // pass over a page's snapshot. On input that is not valid it may panic.
 func DecodeValid(b []byte) any {
-	d := decoder{b: b, s: string(b)}
-	d.skip()
-	return d.value()
+	var fresh *Recycler
+	return fresh.DecodeValid(b)
 }
 
 // decoder reads input Valid accepted, so it checks nothing again.
@@ -42,7 +41,7 @@ type decoder struct {
 	b   []byte
 	s   string // b, copied once
 	i   int
-	rec *Recycler // nil: everything is made afresh
+	rec *Recycler // nil makes everything afresh
 }
 
 func (d *decoder) skip() { d.i = skipSpace(d.b, d.i) }
@@ -50,12 +49,7 @@ func (d *decoder) skip() { d.i = skipSpace(d.b, d.i) }
 func (d *decoder) value() any {
 	switch c := d.b[d.i]; c {
 	case '{':
-		var m map[string]any
-		if d.rec != nil {
-			m = d.rec.newMap()
-		} else {
-			m = make(map[string]any)
-		}
+		m := d.rec.newMap()
 		d.i++
 		d.skip()
 		if d.b[d.i] == '}' {
@@ -77,12 +71,7 @@ func (d *decoder) value() any {
 			d.skip() // after ','
 		}
 	case '[':
-		var a []any
-		if d.rec != nil {
-			a = d.rec.newSlice()
-		} else {
-			a = []any{}
-		}
+		a := d.rec.newSlice()
 		d.i++
 		d.skip()
 		if d.b[d.i] == ']' {

@@ -8,7 +8,8 @@ import "sync"
 // page, they were three quarters of what a relay allocated, and so most of
 // its garbage collections, whose pauses are its slowest deliveries. What
 // is kept is bounded by sync.Pool, which lets go of it at collections.
-// The zero value is ready to use; it is safe for concurrent use.
+// The zero value is ready to use; it is safe for concurrent use. A nil
+// *Recycler decodes everything afresh and keeps nothing given back.
 type Recycler struct {
 	maps   sync.Pool // map[string]any, empty
 	slices sync.Pool // *[]any, empty
@@ -33,6 +34,9 @@ func (r *Recycler) DecodeValid(b []byte) any {
 // afterwards (strings and numbers stay valid). A map or slice must appear
 // in v only once.
 func (r *Recycler) Release(v any) {
+	if r == nil {
+		return
+	}
 	switch v := v.(type) {
 	case map[string]any:
 		if len(v) > maxKeptMap {
@@ -57,15 +61,20 @@ func (r *Recycler) Release(v any) {
 }
 
 func (r *Recycler) newMap() map[string]any {
-	if m, ok := r.maps.Get().(map[string]any); ok {
-		return m
+	if r != nil {
+		if m, ok := r.maps.Get().(map[string]any); ok {
+			return m
+		}
 	}
 	return make(map[string]any)
 }
 
+// newSlice is never nil: an empty array encodes as [], not null.
 func (r *Recycler) newSlice() []any {
-	if p, ok := r.slices.Get().(*[]any); ok {
-		return *p
+	if r != nil {
+		if p, ok := r.slices.Get().(*[]any); ok {
+			return *p
+		}
 	}
 	return []any{}
 }

@@ -109,8 +109,8 @@ func (d *Doc) Reset(raw json.RawMessage) (ok bool) {
 
 // Done gives the decoded data back to the Recycler, if there is one.
 func (d *Doc) Done() {
-	if d.Recycler != nil && d.data != nil {
-		d.Recycler.Release(d.data)
+	if d.data != nil {
+		d.Recycler.Release(d.data) // a nil Recycler keeps nothing
 	}
 	d.data, d.decoded = nil, false
 }
@@ -123,12 +123,9 @@ func (d *Doc) Map() (map[string]any, error) {
 		d.decoded = true
 		// Data is absent, or a value of the valid event Reset was given.
 		var m map[string]any
-		switch {
-		case len(d.Data) == 0:
-		case d.Recycler != nil:
+		if len(d.Data) > 0 {
+			// A nil Recycler decodes afresh.
 			m, _ = d.Recycler.DecodeValid(d.Data).(map[string]any)
-		default:
-			m, _ = jsonscan.DecodeValid(d.Data).(map[string]any)
 		}
 		if d.data = m; m == nil {
 			d.err = errors.New("rrweb: event data is not an object")
